@@ -1,0 +1,28 @@
+/**
+ * Defaults and allowed ranges of generation parameters, declared in one place.
+ * The CLI accepts the wider `cli` sizes (golden tests use tiny images); the page and
+ * the library offer the hosted APIs' range.
+ */
+export const DEFAULTS = {
+  width: 1024,
+  height: 1024,
+  /** FLUX.1 [schnell] is distilled for 1–4 steps. */
+  steps: 4,
+  numImages: 1,
+  outputFormat: 'png' as const,
+  /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
+  maxShardMb: 1024,
+  weights: 'q4' as const,
+};
+
+/** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */
+export const LIMITS = {
+  sizeMultiple: 16,
+  cliSize: { min: 16, max: 2048 },
+  webSize: { min: 256, max: 1440 },
+  steps: { min: 1, max: 50, recommendedMax: 4 },
+  seed: { min: 0, max: 4294967295 },
+  numImages: { min: 1, max: 4 },
+  prompt: { minChars: 1, maxChars: 10000 },
+  maxShardMb: { min: 1, max: 2047 },
+};

@@ -1,0 +1,136 @@
+/**
+ * The web model package's `manifest.json`: what the converter writes and what the
+ * browser and the Node CLI read before touching any other file. No Node imports.
+ */
+import { ModelPackageError } from '../errors.ts';
+
+/** Identifies the manifest format; bump `PACKAGE_FORMAT_VERSION` on breaking changes. */
+export const PACKAGE_FORMAT = 'flux-webgpu-package';
+export const PACKAGE_FORMAT_VERSION = 1;
+
+/** How linear weights are stored. Activations are computed in float32 for all of them. */
+export type WeightPrecision = 'fp32' | 'fp16' | 'q8' | 'q4';
+export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['fp32', 'fp16', 'q8', 'q4'];
+
+/** Element types of graph inputs/outputs, as onnxruntime names them. */
+export type TensorElementType = 'float32' | 'float16' | 'uint8' | 'int32' | 'int64';
+
+/** One graph input or output; string dims are symbolic (e.g. "img_tokens"). */
+export interface TensorSignature {
+  name: string;
+  type: TensorElementType;
+  dims: (number | string)[];
+}
+
+/** Which part of the pipeline a graph belongs to and what it does there. */
+export type GraphRole = 'transformer-embed' | 'transformer-blocks' | 'transformer-head' | 'vae-decoder';
+
+/** One ONNX graph of the package. */
+export interface GraphEntry {
+  /** Unique graph name, also the stem of its files. */
+  name: string;
+  role: GraphRole;
+  /** Path of the `.onnx` file relative to the package root. */
+  model: string;
+  /** Path of the `.onnx_data` file, or null when every weight is inline. */
+  data: string | null;
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+  /** How this graph's linear weights are stored. */
+  weightPrecision: WeightPrecision;
+  /** The element type the graph computes in. */
+  computePrecision: 'fp32' | 'fp16';
+  /** Bytes of weights as stored in the package. */
+  weightBytes: number;
+  /** For transformer block shards: the half-open ranges of double and single blocks. */
+  blocks?: { double: [number, number]; single: [number, number] };
+}
+
+/** One file of the package with its integrity data. */
+export interface PackageFile {
+  path: string;
+  /** Size in bytes. */
+  size: number;
+  /** Lower-case hex sha256 of the whole file. */
+  sha256: string;
+}
+
+/** What a device needs to run the package (checked before anything is downloaded). */
+export interface PackageRequirements {
+  /** Sum of all weight bytes once uploaded (float16 weights counted as the float32 they are cast to). */
+  totalWeightBytes: number;
+  /** Largest single weight buffer once uploaded, in bytes. */
+  largestWeightBufferBytes: number;
+  /** Largest single activation at 1024×1024, in bytes (the VAE's last up block). */
+  largestActivationBytesAt1024: number;
+  /** Whether any graph computes in float16 (needs the WebGPU `shader-f16` feature). */
+  shaderF16: boolean;
+}
+
+/** The whole manifest. */
+export interface Manifest {
+  format: typeof PACKAGE_FORMAT;
+  formatVersion: number;
+  /** e.g. "black-forest-labs/FLUX.1-schnell" or the checkpoint folder's name. */
+  modelId: string;
+  weights: WeightPrecision;
+  createdBy: string;
+  /** The diffusers configs the package was converted from, by component. */
+  configs: {
+    transformer: Record<string, unknown>;
+    vae: Record<string, unknown>;
+    scheduler?: Record<string, unknown>;
+  };
+  graphs: GraphEntry[];
+  files: PackageFile[];
+  requirements: PackageRequirements;
+}
+
+/**
+ * Checks that `value` (parsed JSON) is a manifest this code can use and returns it typed.
+ * @throws ModelPackageError naming the first field that is wrong.
+ */
+export function parseManifest(value: unknown, source = 'manifest.json'): Manifest {
+  const fail = (what: string): never => {
+    throw new ModelPackageError(`${source}: ${what}`, source);
+  };
+  if (!value || typeof value !== 'object') fail('not a JSON object');
+  const m = value as Partial<Manifest>;
+  if (m.format !== PACKAGE_FORMAT) fail(`"format" must be "${PACKAGE_FORMAT}" (got ${JSON.stringify(m.format)})`);
+  if (m.formatVersion !== PACKAGE_FORMAT_VERSION) {
+    fail(`"formatVersion" ${m.formatVersion} is not supported (this code reads version ${PACKAGE_FORMAT_VERSION})`);
+  }
+  if (!WEIGHT_PRECISIONS.includes(m.weights as WeightPrecision)) fail(`"weights" must be one of ${WEIGHT_PRECISIONS.join(', ')}`);
+  if (!Array.isArray(m.graphs) || m.graphs.length === 0) fail('"graphs" must be a non-empty list');
+  if (!Array.isArray(m.files)) fail('"files" must be a list');
+  if (!m.configs?.transformer || !m.configs?.vae) fail('"configs" must hold the transformer and vae configs');
+  if (!m.requirements) fail('"requirements" is missing');
+  const files = new Set(m.files!.map((f) => f.path));
+  for (const graph of m.graphs!) {
+    if (!files.has(graph.model)) fail(`graph ${graph.name}: model file ${graph.model} is not listed in "files"`);
+    if (graph.data && !files.has(graph.data)) fail(`graph ${graph.name}: data file ${graph.data} is not listed in "files"`);
+  }
+  for (const role of ['transformer-embed', 'transformer-blocks', 'transformer-head', 'vae-decoder'] as const) {
+    if (!m.graphs!.some((g) => g.role === role)) fail(`no graph with role "${role}"`);
+  }
+  return m as Manifest;
+}
+
+/** The transformer block shards in execution order (double blocks first). */
+export function blockShards(manifest: Manifest): GraphEntry[] {
+  return manifest.graphs
+    .filter((g) => g.role === 'transformer-blocks')
+    .sort((a, b) => shardOrder(a) - shardOrder(b));
+}
+
+function shardOrder(g: GraphEntry): number {
+  const blocks = g.blocks ?? { double: [0, 0], single: [0, 0] };
+  return blocks.double[1] > blocks.double[0] ? blocks.double[0] : 1e6 + blocks.single[0];
+}
+
+/** The one graph with `role` (embed, head, vae-decoder). */
+export function graphByRole(manifest: Manifest, role: GraphRole): GraphEntry {
+  const graph = manifest.graphs.find((g) => g.role === role);
+  if (!graph) throw new ModelPackageError(`manifest has no graph with role "${role}"`);
+  return graph;
+}

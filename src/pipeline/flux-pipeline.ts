@@ -1,0 +1,171 @@
+/**
+ * The FLUX.1 [schnell] pipeline over a package's graphs: noise → pack → denoise
+ * (embed → block shards → head, Euler) → unpack → VAE decode → RGB. Plain TypeScript:
+ * the Node CLI and the browser worker run this same code.
+ */
+import { Tensor } from 'onnxruntime-common';
+import { AbortedError, ModelPackageError } from '../errors.ts';
+import { blockShards, graphByRole, type GraphEntry } from '../package/manifest.ts';
+import type { ProgressCallback } from '../progress.ts';
+import { vaeOutputToRgb, type RgbImage } from './image.ts';
+import { imageIds, LATENT_CHANNELS, latentSize, packLatents, scaleForVae, unpackLatents } from './latents.ts';
+import { torchRandn } from './randn.ts';
+import { jointIds, ropeTables } from './rope.ts';
+import type { ModelRuntime } from './runtime.ts';
+import { eulerStep, flowSigmas, modelTimestep } from './schedule.ts';
+
+/** Text conditioning: T5 hidden states and the CLIP pooled vector (float32). */
+export interface TextConditioning {
+  /** [1, tokens, joint_dim] */
+  promptEmbeds: Float32Array;
+  /** [1, pooled_dim] */
+  pooledPromptEmbeds: Float32Array;
+}
+
+/** One image's request (parameters already validated). */
+export interface PipelineRequest extends TextConditioning {
+  /** Pixels, multiple of 16. */
+  width: number;
+  height: number;
+  /** Denoising steps, ≥ 1. */
+  steps: number;
+  /** 0–4294967295; the same seed gives the same noise as torch. */
+  seed: number;
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+  /** Index and count of images in the caller's batch, for progress events. */
+  image?: number;
+  images?: number;
+  /** Keep intermediate tensors (noise, latents, VAE output) in the result. */
+  keepIntermediates?: boolean;
+}
+
+/** Intermediate tensors, named as in the golden files. */
+export interface PipelineIntermediates {
+  noise: Float32Array;
+  packed_noise: Float32Array;
+  transformer_out_t1: Float32Array;
+  final_packed_latents: Float32Array;
+  vae_input: Float32Array;
+  vae_out: Float32Array;
+}
+
+/** Result of one image. */
+export interface PipelineResult {
+  image: RgbImage;
+  /** Milliseconds spent per stage and inside `session.run`. */
+  timings: { denoiseMs: number; decodeMs: number; sessionRunMs: number; totalMs: number };
+  intermediates?: PipelineIntermediates;
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new AbortedError();
+}
+
+function dimOf(graph: GraphEntry, input: string, axis: number): number {
+  const d = graph.inputs.find((i) => i.name === input)?.dims[axis];
+  if (typeof d !== 'number') throw new ModelPackageError(`graph ${graph.name}: input ${input} has no fixed dimension ${axis}`);
+  return d;
+}
+
+async function tensorData(t: Tensor): Promise<Float32Array> {
+  return (await t.getData()) as Float32Array;
+}
+
+/**
+ * Generates one image.
+ * @throws AbortedError when `signal` aborts (checked between shards and steps)
+ */
+export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRequest): Promise<PipelineResult> {
+  const started = performance.now();
+  const { manifest } = runtime;
+  const embed = graphByRole(manifest, 'transformer-embed');
+  const head = graphByRole(manifest, 'transformer-head');
+  const vae = graphByRole(manifest, 'vae-decoder');
+  const shards = blockShards(manifest);
+  const jointDim = dimOf(embed, 'encoder_hidden_states', 2);
+  const pooledDim = dimOf(embed, 'pooled_projections', 1);
+  const textTokens = request.promptEmbeds.length / jointDim;
+  if (!Number.isInteger(textTokens) || textTokens < 1) {
+    throw new ModelPackageError(`prompt embeddings hold ${request.promptEmbeds.length} values, not a multiple of the joint dim ${jointDim}`);
+  }
+  if (request.pooledPromptEmbeds.length !== pooledDim) {
+    throw new ModelPackageError(`pooled prompt embeddings hold ${request.pooledPromptEmbeds.length} values; this model takes ${pooledDim}`);
+  }
+  const transformerConfig = manifest.configs.transformer as { axes_dims_rope: number[]; in_channels: number };
+  const vaeConfig = manifest.configs.vae as { scaling_factor: number; shift_factor: number };
+  const { h, w } = latentSize(request.height, request.width);
+  const imageTokens = (h / 2) * (w / 2);
+  const channels = transformerConfig.in_channels;
+
+  const noise = torchRandn([1, LATENT_CHANNELS, h, w], request.seed);
+  const latents = packLatents(noise, LATENT_CHANNELS, h, w);
+  const packedNoise = request.keepIntermediates ? latents.slice() : latents;
+  const rope = ropeTables(jointIds(textTokens, imageIds(h, w)), transformerConfig.axes_dims_rope);
+  const ropeCos = new Tensor('float32', rope.cos, [rope.tokens, rope.half]);
+  const ropeSin = new Tensor('float32', rope.sin, [rope.tokens, rope.half]);
+  const context = new Tensor('float32', request.promptEmbeds, [1, textTokens, jointDim]);
+  const pooled = new Tensor('float32', request.pooledPromptEmbeds, [1, pooledDim]);
+  const sigmas = flowSigmas(request.steps);
+
+  let sessionRunMs = 0;
+  const run = async (graph: GraphEntry, feeds: Record<string, Tensor>) => {
+    throwIfAborted(request.signal);
+    const session = await runtime.session(graph);
+    const t0 = performance.now();
+    const out = await session.run(feeds);
+    sessionRunMs += performance.now() - t0;
+    return out;
+  };
+
+  let firstVelocity: Float32Array | undefined;
+  const denoiseStart = performance.now();
+  for (let step = 0; step < request.steps; step++) {
+    throwIfAborted(request.signal);
+    const embedded = await run(embed, {
+      hidden_states: new Tensor('float32', latents, [1, imageTokens, channels]),
+      encoder_hidden_states: context,
+      pooled_projections: pooled,
+      timestep: new Tensor('float32', new Float32Array([modelTimestep(sigmas[step])]), [1]),
+    });
+    let img = embedded.img;
+    let txt = embedded.txt;
+    const temb = embedded.temb;
+    for (const shard of shards) {
+      const out = await run(shard, { img, txt, temb, rope_cos: ropeCos, rope_sin: ropeSin });
+      img.dispose();
+      txt.dispose();
+      img = out.img_out;
+      txt = out.txt_out;
+      await runtime.finished?.(shard);
+    }
+    const { noise_pred: velocityTensor } = await run(head, { img, temb });
+    const velocity = await tensorData(velocityTensor);
+    if (step === 0 && request.keepIntermediates) firstVelocity = velocity.slice();
+    for (const t of [img, txt, temb, velocityTensor]) t.dispose();
+    eulerStep(latents, velocity, sigmas[step], sigmas[step + 1]);
+    request.onProgress?.({ stage: 'denoise', step: step + 1, steps: request.steps, image: request.image ?? 1, images: request.images ?? 1 });
+  }
+  await runtime.finished?.(embed);
+  await runtime.finished?.(head);
+  const denoiseMs = performance.now() - denoiseStart;
+
+  throwIfAborted(request.signal);
+  request.onProgress?.({ stage: 'decode', image: request.image ?? 1, images: request.images ?? 1 });
+  const decodeStart = performance.now();
+  const vaeInput = scaleForVae(unpackLatents(latents, LATENT_CHANNELS, h, w), vaeConfig.scaling_factor, vaeConfig.shift_factor);
+  const { image: imageTensor } = await run(vae, { latents: new Tensor('float32', vaeInput, [1, LATENT_CHANNELS, h, w]) });
+  const vaeOut = await tensorData(imageTensor);
+  const [, , outHeight, outWidth] = imageTensor.dims;
+  await runtime.finished?.(vae);
+  const image = vaeOutputToRgb(vaeOut, outHeight, outWidth);
+  const decodeMs = performance.now() - decodeStart;
+
+  return {
+    image,
+    timings: { denoiseMs, decodeMs, sessionRunMs, totalMs: performance.now() - started },
+    intermediates: request.keepIntermediates
+      ? { noise, packed_noise: packedNoise, transformer_out_t1: firstVelocity!, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut }
+      : undefined,
+  };
+}

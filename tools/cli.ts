@@ -1,0 +1,182 @@
+/**
+ * `flux-webgpu <command>`: convert | generate | noise. Usage errors exit with code 2,
+ * other failures with 1; both print one clear line on stderr.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULTS, LIMITS } from '../src/defaults.ts';
+import { FluxError, InvalidParameterError } from '../src/errors.ts';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/formats/safetensors.ts';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../src/package/manifest.ts';
+import { checkImageSide, checkSeed, checkSteps, randomSeed, stepsBeyondRecommended } from '../src/params.ts';
+import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
+import { encodePng } from '../src/pipeline/image.ts';
+import { latentSize } from '../src/pipeline/latents.ts';
+import { torchRandn } from '../src/pipeline/randn.ts';
+import { convertCheckpoint } from './convert/convert.ts';
+import { openNodeRuntime } from './node-runtime.ts';
+
+const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the pipeline under Node
+
+Usage:
+  flux-webgpu convert --checkpoint <dir> --out <dir> [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force]
+  flux-webgpu generate --model <package dir> --prompt-embeds <file.safetensors> --out <image.png>
+                       [--width W] [--height H] [--steps N] [--seed S] [--dump <tensors.safetensors>]
+  flux-webgpu noise --seed S --shape 1,16,H,W --out <file.safetensors>
+
+convert   reads transformer/ and vae/ (config.json + safetensors F32/F16/BF16, single or sharded)
+          and writes manifest.json, ONNX graphs and .onnx_data files. Default weights q4
+          (MatMulNBits 4-bit, block 32), default --max-shard-mb ${DEFAULTS.maxShardMb}.
+generate  runs the schnell pipeline on onnxruntime-node (CPU). Width/height: multiples of 16
+          from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${DEFAULTS.steps});
+          seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
+noise     writes torch.randn(shape, generator=torch.Generator().manual_seed(S)) as key "noise".`;
+
+/** A usage error: printed with a pointer to --help, exit code 2. */
+class UsageError extends FluxError {}
+
+function integerFlag(flag: string, raw: string | undefined, fallback?: number): number | undefined {
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new InvalidParameterError(flag, 'an integer', raw);
+  return Number(raw);
+}
+
+function required(flag: string, value: string | undefined): string {
+  if (!value) throw new UsageError(`${flag} is required`);
+  return value;
+}
+
+function parse(args: string[], options: Record<string, { type: 'string' | 'boolean' }>) {
+  try {
+    return parseArgs({ args, options: { ...options, help: { type: 'boolean' } }, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+async function convert(args: string[]): Promise<void> {
+  const v = parse(args, { checkpoint: { type: 'string' }, out: { type: 'string' }, weights: { type: 'string' }, 'max-shard-mb': { type: 'string' }, force: { type: 'boolean' } });
+  const weights = (v.weights as string | undefined) ?? DEFAULTS.weights;
+  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError('--weights', `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights);
+  const maxShardMb = integerFlag('--max-shard-mb', v['max-shard-mb'] as string | undefined, DEFAULTS.maxShardMb)!;
+  if (maxShardMb < LIMITS.maxShardMb.min || maxShardMb > LIMITS.maxShardMb.max) {
+    throw new InvalidParameterError('--max-shard-mb', `an integer from ${LIMITS.maxShardMb.min} to ${LIMITS.maxShardMb.max}`, maxShardMb);
+  }
+  const started = Date.now();
+  const manifest = await convertCheckpoint({
+    checkpoint: required('--checkpoint', v.checkpoint as string | undefined),
+    out: required('--out', v.out as string | undefined),
+    weights: weights as WeightPrecision,
+    maxShardMb,
+    force: Boolean(v.force),
+    log: (line) => console.log(line),
+  });
+  const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
+  console.log(`wrote ${manifest.files.length} files, ${(total / 2 ** 20).toFixed(1)} MiB, in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}`);
+}
+
+function readPromptEmbeds(path: string): { promptEmbeds: Float32Array; pooledPromptEmbeds: Float32Array } {
+  const expected = 'a safetensors file with float32 prompt_embeds [1,tokens,joint_dim] and pooled_prompt_embeds [1,pooled_dim]';
+  let tensors;
+  try {
+    tensors = readSafetensors(readFileSync(path));
+  } catch (error) {
+    throw new InvalidParameterError('--prompt-embeds', expected, `${path} (${(error as Error).message})`);
+  }
+  const prompt = tensors.get('prompt_embeds');
+  const pooled = tensors.get('pooled_prompt_embeds');
+  if (!prompt || !pooled || !(prompt.data instanceof Float32Array) || !(pooled.data instanceof Float32Array) || prompt.shape.length !== 3 || pooled.shape.length !== 2) {
+    throw new InvalidParameterError('--prompt-embeds', expected, `${path} with keys ${[...tensors.keys()].join(', ')}`);
+  }
+  return { promptEmbeds: prompt.data, pooledPromptEmbeds: pooled.data };
+}
+
+async function generate(args: string[]): Promise<void> {
+  const v = parse(args, {
+    model: { type: 'string' }, 'prompt-embeds': { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
+    steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
+  });
+  const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!);
+  const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!);
+  const steps = checkSteps('--steps', integerFlag('--steps', v.steps as string | undefined, DEFAULTS.steps)!);
+  const seedFlag = integerFlag('--seed', v.seed as string | undefined);
+  const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
+  const model = required('--model', v.model as string | undefined);
+  const out = required('--out', v.out as string | undefined);
+  const embeds = readPromptEmbeds(required('--prompt-embeds', v['prompt-embeds'] as string | undefined));
+  if (stepsBeyondRecommended(steps)) console.warn(`warning: FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help`);
+  console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
+
+  const runtime = openNodeRuntime(model);
+  try {
+    const result = await runFluxPipeline(runtime, {
+      ...embeds,
+      width,
+      height,
+      steps,
+      seed,
+      keepIntermediates: Boolean(v.dump),
+      onProgress: (e) => {
+        if (e.stage === 'denoise') console.log(`step ${e.step}/${e.steps}`);
+        if (e.stage === 'decode') console.log('decoding');
+      },
+    });
+    writeFileSync(out, encodePng(result.image));
+    console.log(`wrote ${out} (${(result.timings.totalMs / 1000).toFixed(2)} s)`);
+    if (v.dump) {
+      const i = result.intermediates!;
+      const { h, w } = latentSize(height, width);
+      const tokens = (h / 2) * (w / 2);
+      const f32 = (data: Float32Array, shape: number[]): TensorToWrite => ({ dtype: 'F32', shape, data });
+      writeFileSync(v.dump as string, writeSafetensors({
+        noise: f32(i.noise, [1, 16, h, w]),
+        packed_noise: f32(i.packed_noise, [1, tokens, 64]),
+        transformer_out_t1: f32(i.transformer_out_t1, [1, tokens, 64]),
+        final_packed_latents: f32(i.final_packed_latents, [1, tokens, 64]),
+        vae_input: f32(i.vae_input, [1, 16, h, w]),
+        vae_out: f32(i.vae_out, [1, 3, result.image.height, result.image.width]),
+        image_uint8: { dtype: 'U8', shape: [1, result.image.height, result.image.width, 3], data: result.image.rgb },
+      }));
+      console.log(`wrote ${v.dump}`);
+    }
+  } finally {
+    await runtime.release();
+  }
+}
+
+function noise(args: string[]): void {
+  const v = parse(args, { seed: { type: 'string' }, shape: { type: 'string' }, out: { type: 'string' } });
+  const seed = checkSeed('--seed', integerFlag('--seed', required('--seed', v.seed as string | undefined))!);
+  const shapeText = required('--shape', v.shape as string | undefined);
+  const shape = shapeText.split(',').map((d) => Number(d.trim()));
+  if (shape.some((d) => !Number.isInteger(d) || d < 1) || shape.reduce((a, b) => a * b, 1) > 2 ** 28) {
+    throw new InvalidParameterError('--shape', 'comma-separated positive integers (e.g. 1,16,128,128), at most 2^28 elements', shapeText);
+  }
+  const out = required('--out', v.out as string | undefined);
+  writeFileSync(out, writeSafetensors({ noise: { dtype: 'F32', shape, data: torchRandn(shape, seed) } }));
+  console.log(`wrote ${out}: noise [${shape}] for seed ${seed}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || rest.includes('--help')) {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  try {
+    if (command === 'convert') await convert(rest);
+    else if (command === 'generate') await generate(rest);
+    else if (command === 'noise') noise(rest);
+    else throw new UsageError(`unknown command "${command}" (expected convert, generate or noise)`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof InvalidParameterError) {
+      console.error(`flux-webgpu ${command}: ${(error as Error).message}\nRun "flux-webgpu --help" for usage.`);
+      return 2;
+    }
+    console.error(`flux-webgpu ${command}: ${error instanceof FluxError ? error.message : (error as Error).stack}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,112 @@
+/**
+ * Graph fragments shared by the transformer, VAE and text-encoder builders. They prefer
+ * ops that onnxruntime's WebGPU EP implements natively (MatMulNBits, MultiHeadAttention,
+ * SimplifiedLayerNormalization, LayerNormalization, FastGelu, RotaryEmbedding).
+ * Activations are float32 throughout; only the stored weights vary with the precision.
+ */
+import type { GraphBuilder } from './onnx-builder.ts';
+import { quantizeBlockwise } from './quantize.ts';
+import { float32ToFloat16Bytes } from '../../src/formats/float16.ts';
+import type { WeightPrecision } from '../../src/package/manifest.ts';
+
+const MS = 'com.microsoft';
+/** MatMulNBits block size: 32 is the fast path of both onnxruntime-web WebGPU builds. */
+export const QUANT_BLOCK_SIZE = 32;
+
+/** Where a builder reads checkpoint tensors from; `read` checks the shape. */
+export interface WeightSource {
+  read(name: string, shape: number[]): Promise<Float32Array>;
+}
+
+/** What every layer needs: the graph, the weights, and how to store them. */
+export interface LayerContext {
+  g: GraphBuilder;
+  weights: WeightSource;
+  precision: WeightPrecision;
+}
+
+/** Stores a float tensor: float32, or float16 plus a Cast when the precision is not fp32. */
+export function floatWeight(ctx: LayerContext, name: string, dims: number[], values: Float32Array): string {
+  if (ctx.precision === 'fp32') return ctx.g.initializer(name, 'float32', dims, values);
+  const half = ctx.g.initializer(name, 'float16', dims, float32ToFloat16Bytes(values));
+  return ctx.g.op('Cast', [half], { to: 1 });
+}
+
+/** Reads and stores a small float parameter (bias, norm weight) as float32. */
+export async function param(ctx: LayerContext, name: string, shape: number[]): Promise<string> {
+  return ctx.g.initializer(name, 'float32', shape, await ctx.weights.read(name, shape));
+}
+
+/** Options of `linear`. */
+export interface LinearOptions {
+  bias?: boolean;
+  /** Smallest bit width to quantize to (8 keeps sensitive layers such as modulations at 8-bit). */
+  minBits?: 4 | 8;
+}
+
+/**
+ * y = x · Wᵀ + b for a torch Linear `${prefix}.weight` [outF, inF] (+ `${prefix}.bias`).
+ * q4/q8 → MatMulNBits (block 32); fp16 → float16 weights cast to float32; fp32 → MatMul.
+ */
+export async function linear(ctx: LayerContext, x: string, prefix: string, inF: number, outF: number, options: LinearOptions = {}): Promise<string> {
+  const { g, precision } = ctx;
+  const weight = await ctx.weights.read(`${prefix}.weight`, [outF, inF]);
+  let y: string;
+  if (precision === 'q4' || precision === 'q8') {
+    const bits = precision === 'q4' && options.minBits !== 8 ? 4 : 8;
+    const q = quantizeBlockwise(weight, outF, inF, bits, QUANT_BLOCK_SIZE);
+    const packed = g.initializer(`${prefix}.weight_q${bits}`, 'uint8', [outF, q.blocksPerRow, q.bytesPerBlock], q.packed);
+    const scales = g.initializer(`${prefix}.weight_scales`, 'float32', [outF * q.blocksPerRow], q.scales);
+    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK_SIZE }, MS);
+  } else {
+    y = g.op('MatMul', [x, floatWeight(ctx, `${prefix}.weight_t`, [inF, outF], transpose(weight, outF, inF))]);
+  }
+  if (options.bias === false) return y;
+  return g.op('Add', [y, await param(ctx, `${prefix}.bias`, [outF])]);
+}
+
+/** Transposes a row-major [rows, cols] matrix. */
+export function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = m[r * cols + c];
+  return out;
+}
+
+/** LayerNorm over the last axis without affine parameters (scale 1, bias 0). */
+export function layerNormPlain(g: GraphBuilder, x: string, dim: number, eps: number): string {
+  const ones = g.constFloat(new Float32Array(dim).fill(1));
+  const zeros = g.constFloat(new Float32Array(dim));
+  return g.op('LayerNormalization', [x, ones, zeros], { axis: -1, epsilon: { float: eps } });
+}
+
+/** RMSNorm over the last axis with a learned scale: x / sqrt(mean(x²) + eps) · w. */
+export function rmsNorm(g: GraphBuilder, x: string, scale: string, eps: number): string {
+  return g.op('SimplifiedLayerNormalization', [x, scale], { axis: -1, epsilon: { float: eps } });
+}
+
+/** SiLU: x · sigmoid(x). */
+export function silu(g: GraphBuilder, x: string): string {
+  return g.op('Mul', [x, g.op('Sigmoid', [x])]);
+}
+
+/** GELU with the tanh approximation. */
+export function geluTanh(g: GraphBuilder, x: string): string {
+  return g.op('FastGelu', [x], {}, MS);
+}
+
+/** Splits the last axis (of size parts·size) of x into `parts` chunks of `size`. */
+export function chunkLastAxis(g: GraphBuilder, x: string, parts: number, size: number): string[] {
+  return g.opN('Split', [x, g.constInt64(new Array(parts).fill(size))], parts, { axis: -1 });
+}
+
+/** x · (1 + scale) + shift, with scale/shift [B, D] broadcast over the sequence of x [B, S, D]. */
+export function modulate(g: GraphBuilder, x: string, shift: string, scale: string): string {
+  const axis1 = g.constInt64([1]);
+  const onePlus = g.op('Add', [g.op('Unsqueeze', [scale, axis1]), g.constFloat([1], [])]);
+  return g.op('Add', [g.op('Mul', [x, onePlus]), g.op('Unsqueeze', [shift, axis1])]);
+}
+
+/** gate [B, D] broadcast over the sequence, times x [B, S, D]. */
+export function gated(g: GraphBuilder, gate: string, x: string): string {
+  return g.op('Mul', [g.op('Unsqueeze', [gate, g.constInt64([1])]), x]);
+}

@@ -1,0 +1,259 @@
+/**
+ * A small ONNX graph builder: nodes, inputs/outputs, and initializers whose bytes are
+ * streamed into one external `.onnx_data` file as they are added (so a graph's weights
+ * are never held in memory all at once). Encoding uses the protobuf codec of `onnx-proto`.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+
+/** Element types the builder knows, named as onnxruntime names them. */
+export type ElementType = 'float32' | 'float16' | 'uint8' | 'int32' | 'int64';
+
+const onnxDataType: Record<ElementType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
+  uint8: onnx.TensorProto.DataType.UINT8,
+  int32: onnx.TensorProto.DataType.INT32,
+  int64: onnx.TensorProto.DataType.INT64,
+};
+
+/** Attribute values accepted by `GraphBuilder.node`. */
+export type AttributeValue = number | string | number[] | { float: number } | { floats: number[] };
+
+/** A symbolic or fixed dimension of a graph input/output. */
+export type Dim = number | string;
+
+/** Typed arrays that can be stored as initializers. */
+export type TensorData = Float32Array | Uint8Array | Int32Array | BigInt64Array | Uint16Array;
+
+/** Initializers at least this large go to the external data file; smaller ones stay inline. */
+const EXTERNAL_THRESHOLD_BYTES = 1024;
+/** Alignment of each tensor inside the data file (lets runtimes map it directly). */
+const DATA_ALIGNMENT = 64;
+
+/** Appends tensor bytes to a `.onnx_data` file, hashing them as they are written. */
+export class ExternalDataWriter {
+  private fd: number;
+  private offset = 0;
+  private readonly hash: Hash = createHash('sha256');
+  private closed = false;
+
+  /** @param path file to create (truncated if present). */
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w');
+  }
+
+  /** Bytes written so far (including alignment padding). */
+  get size(): number {
+    return this.offset;
+  }
+
+  /** Writes `bytes` at the next aligned offset; returns that offset. */
+  append(bytes: Uint8Array): number {
+    const padding = (DATA_ALIGNMENT - (this.offset % DATA_ALIGNMENT)) % DATA_ALIGNMENT;
+    if (padding) this.write(new Uint8Array(padding));
+    const at = this.offset;
+    this.write(bytes);
+    return at;
+  }
+
+  /** Closes the file and returns its size in bytes and sha256 (hex). */
+  finish(): { size: number; sha256: string } {
+    if (!this.closed) {
+      closeSync(this.fd);
+      this.closed = true;
+    }
+    return { size: this.offset, sha256: this.hash.digest('hex') };
+  }
+
+  private write(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    this.hash.update(bytes);
+    this.offset += bytes.length;
+  }
+}
+
+interface ValueInfo {
+  name: string;
+  type: ElementType;
+  dims: Dim[];
+}
+
+/** Builds one ONNX graph. Names of values are generated unless given. */
+export class GraphBuilder {
+  private readonly nodes: onnx.INodeProto[] = [];
+  private readonly initializers: onnx.ITensorProto[] = [];
+  private readonly inputs: ValueInfo[] = [];
+  private readonly outputs: ValueInfo[] = [];
+  private readonly usedNames = new Set<string>();
+  private counter = 0;
+  /** Bytes of every initializer (inline and external), as stored. */
+  weightBytes = 0;
+  /** Bytes once uploaded for float32 compute (float16 weights are cast to float32, so count double). */
+  uploadBytes = 0;
+  /** The largest single initializer once uploaded, in bytes. */
+  largestUploadBytes = 0;
+
+  /**
+   * @param name graph name
+   * @param data writer of the external data file, or null to keep every initializer inline
+   */
+  constructor(
+    readonly name: string,
+    private readonly data: ExternalDataWriter | null,
+  ) {}
+
+  /** Declares a graph input and returns its value name. */
+  input(name: string, type: ElementType, dims: Dim[]): string {
+    this.claim(name);
+    this.inputs.push({ name, type, dims });
+    return name;
+  }
+
+  /** Declares `value` as a graph output named `name` (adds an Identity when the names differ). */
+  output(value: string, name: string, type: ElementType, dims: Dim[]): void {
+    if (value !== name) {
+      this.claim(name);
+      this.nodes.push({ opType: 'Identity', input: [value], output: [name], name: `${name}_identity` });
+    }
+    this.outputs.push({ name, type, dims });
+  }
+
+  /** Adds an initializer; large ones are appended to the external data file. */
+  initializer(name: string, type: ElementType, dims: number[], values: TensorData): string {
+    this.claim(name);
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    const expected = dims.reduce((a, b) => a * b, 1) * bytesPerElement(type);
+    if (expected !== bytes.byteLength) {
+      throw new Error(`initializer ${name}: ${bytes.byteLength} bytes for ${type}[${dims.join(',')}] (expected ${expected})`);
+    }
+    const tensor: onnx.ITensorProto = { name, dims, dataType: onnxDataType[type] };
+    if (this.data && bytes.byteLength >= EXTERNAL_THRESHOLD_BYTES) {
+      const offset = this.data.append(bytes);
+      tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      tensor.externalData = [
+        { key: 'location', value: basename(this.data.path) },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(bytes.byteLength) },
+      ];
+    } else {
+      tensor.rawData = bytes.slice();
+    }
+    this.initializers.push(tensor);
+    const uploaded = type === 'float16' ? 2 * bytes.byteLength : bytes.byteLength;
+    this.weightBytes += bytes.byteLength;
+    this.uploadBytes += uploaded;
+    this.largestUploadBytes = Math.max(this.largestUploadBytes, uploaded);
+    return name;
+  }
+
+  /** A small float32 constant (kept inline). */
+  constFloat(values: number[] | Float32Array, dims: number[] = [values.length]): string {
+    return this.initializer(this.fresh('const_f'), 'float32', dims, Float32Array.from(values));
+  }
+
+  /** A small int64 constant (kept inline), e.g. for Reshape shapes or Slice bounds. */
+  constInt64(values: number[], dims: number[] = [values.length]): string {
+    return this.initializer(this.fresh('const_i'), 'int64', dims, BigInt64Array.from(values.map((v) => BigInt(v))));
+  }
+
+  /** Adds a node with one output; returns the output's value name. */
+  op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, domain = ''): string {
+    return this.opN(opType, inputs, 1, attributes, domain)[0];
+  }
+
+  /** Adds a node with `outputCount` outputs; returns their value names. */
+  opN(
+    opType: string,
+    inputs: string[],
+    outputCount: number,
+    attributes: Record<string, AttributeValue> = {},
+    domain = '',
+  ): string[] {
+    const base = this.fresh(opType.toLowerCase());
+    this.usedNames.add(base);
+    const outputs = Array.from({ length: outputCount }, (_, i) => (outputCount === 1 ? base : `${base}_${i}`));
+    for (const name of outputs) this.usedNames.add(name);
+    this.nodes.push({
+      opType,
+      domain,
+      name: base,
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attributes).map(([name, value]) => toAttribute(name, value)),
+    });
+    return outputs;
+  }
+
+  /** Serializes the model (opset 17 plus com.microsoft 1). */
+  encode(): Uint8Array {
+    const model: onnx.IModelProto = {
+      irVersion: 8,
+      producerName: 'flux-webgpu',
+      producerVersion: '0.1.0',
+      opsetImport: [
+        { domain: '', version: 17 },
+        { domain: 'com.microsoft', version: 1 },
+      ],
+      graph: {
+        name: this.name,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs.map(valueInfo),
+        output: this.outputs.map(valueInfo),
+      },
+    };
+    return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+  }
+
+  /** Graph inputs and outputs as declared (for the manifest). */
+  signature(): { inputs: ValueInfo[]; outputs: ValueInfo[] } {
+    return { inputs: [...this.inputs], outputs: [...this.outputs] };
+  }
+
+  private fresh(prefix: string): string {
+    let name: string;
+    do name = `${prefix}_${this.counter++}`;
+    while (this.usedNames.has(name));
+    return name;
+  }
+
+  private claim(name: string): void {
+    if (this.usedNames.has(name)) throw new Error(`value name used twice in graph ${this.name}: ${name}`);
+    this.usedNames.add(name);
+  }
+}
+
+/** Bytes per element of an element type. */
+export function bytesPerElement(type: ElementType): number {
+  return { float32: 4, float16: 2, uint8: 1, int32: 4, int64: 8 }[type];
+}
+
+function valueInfo(info: ValueInfo): onnx.IValueInfoProto {
+  return {
+    name: info.name,
+    type: {
+      tensorType: {
+        elemType: onnxDataType[info.type],
+        shape: { dim: info.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function toAttribute(name: string, value: AttributeValue): onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value)) throw new Error(`attribute ${name}: use {float: x} for float values`);
+    return { name, type: T.INT, i: value };
+  }
+  if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: T.INTS, ints: value };
+  if ('float' in value) return { name, type: T.FLOAT, f: value.float };
+  return { name, type: T.FLOATS, floats: value.floats };
+}
