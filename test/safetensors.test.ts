@@ -14,6 +14,7 @@ import {
   float32ToFloat16Bytes,
 } from '../src/formats/float16.ts';
 import { parseSafetensorsHeader, readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts';
+import { Mt19937 } from '../src/pipeline/randn.ts';
 import { openCheckpointDir } from '../tools/convert/safetensors-reader.ts';
 
 const GOLDEN = new URL('../../shared/golden/', import.meta.url);
@@ -70,21 +71,33 @@ describe('float16', () => {
     }
     const floats = float16BytesToFloat32(all);
     const back = float32ToFloat16Bytes(floats);
+    const mismatches: string[] = [];
     for (let h = 0; h < 65536; h++) {
       const isNaN = (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
       const got = back[2 * h]! | (back[2 * h + 1]! << 8);
       if (isNaN) {
-        expect(Number.isNaN(floats[h])).toBe(true);
-      } else {
-        expect(got).toBe(h);
-        expect(f32ToF16(floats[h]!)).toBe(h);
+        if (!Number.isNaN(floats[h]) || (got & 0x7c00) !== 0x7c00 || (got & 0x3ff) === 0) mismatches.push(`NaN ${h}`);
+      } else if (got !== h || f32ToF16(floats[h]!) !== h) {
+        mismatches.push(`half ${h}`);
       }
     }
-    // Random float32 values: array (bit-based) and scalar (double-based) encoders agree.
-    const values = new Float32Array(20000);
-    for (let i = 0; i < values.length; i++) values[i] = (Math.random() - 0.5) * 2 ** Math.floor(Math.random() * 44 - 30);
+    // Exact midpoints between neighbouring halves (ties) and values just around them.
+    const probes: number[] = [];
+    for (let h = 0; h < 0x7bff; h++) {
+      const mid = (f16ToF32(h) + f16ToF32(h + 1)) / 2;
+      probes.push(mid, Math.fround(mid * (1 + 2 ** -23)), Math.fround(mid * (1 - 2 ** -23)));
+    }
+    // Pseudo-random float32 values over the whole half range and beyond.
+    const mt = new Mt19937(7);
+    for (let i = 0; i < 20000; i++) probes.push(Math.fround(((mt.nextUint32() / 2 ** 32) - 0.5) * 2 ** ((mt.nextUint32() % 46) - 30)));
+    const values = new Float32Array(probes);
+    expect(Array.from(values)).toEqual(probes); // all exactly float32
     const encoded = float32ToFloat16Bytes(values);
-    for (let i = 0; i < values.length; i++) expect(encoded[2 * i]! | (encoded[2 * i + 1]! << 8)).toBe(f32ToF16(values[i]!));
+    for (let i = 0; i < values.length; i++) {
+      const arrayBits = encoded[2 * i]! | (encoded[2 * i + 1]! << 8);
+      if (arrayBits !== f32ToF16(values[i]!)) mismatches.push(`value ${values[i]}: ${arrayBits} vs ${f32ToF16(values[i]!)}`);
+    }
+    expect(mismatches.slice(0, 10)).toEqual([]);
   });
 
   it('converts bfloat16', () => {
@@ -127,7 +140,7 @@ describe('safetensors in memory', () => {
     expect(read.get('c.bf16')!.data).toBeInstanceOf(Float32Array);
     expect(Array.from(read.get('c.bf16')!.data as Float32Array)).toEqual([0.5, -1, 65536, bf16ToF32(f32ToBf16(2 ** -24))]);
     expect(read.get('d.u8')!.data).toBeInstanceOf(Uint8Array);
-    expect(Array.from(read.get('d.u8')!.data)).toEqual([0, 7, 255]);
+    expect(Array.from(read.get('d.u8')!.data as Uint8Array)).toEqual([0, 7, 255]);
     expect(Array.from(read.get('e.i32')!.data as Int32Array)).toEqual([-5, 2 ** 31 - 1]);
     expect(Array.from(read.get('f.i64')!.data as BigInt64Array)).toEqual([-1n, 1n << 40n]);
     expect((read.get('g.empty')!.data as Float32Array).length).toBe(0);

@@ -6,7 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import onnxProto from 'onnx-proto';
+import onnxProto, { type onnx as Onnx } from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
@@ -86,8 +86,8 @@ interface ValueInfo {
 
 /** Builds one ONNX graph. Names of values are generated unless given. */
 export class GraphBuilder {
-  private readonly nodes: onnx.INodeProto[] = [];
-  private readonly initializers: onnx.ITensorProto[] = [];
+  private readonly nodes: Onnx.INodeProto[] = [];
+  private readonly initializers: Onnx.ITensorProto[] = [];
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: ValueInfo[] = [];
   private readonly usedNames = new Set<string>();
@@ -132,7 +132,7 @@ export class GraphBuilder {
     if (expected !== bytes.byteLength) {
       throw new Error(`initializer ${name}: ${bytes.byteLength} bytes for ${type}[${dims.join(',')}] (expected ${expected})`);
     }
-    const tensor: onnx.ITensorProto = { name, dims, dataType: onnxDataType[type] };
+    const tensor: Onnx.ITensorProto = { name, dims, dataType: onnxDataType[type] };
     if (this.data && bytes.byteLength >= EXTERNAL_THRESHOLD_BYTES) {
       const offset = this.data.append(bytes);
       tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
@@ -192,7 +192,7 @@ export class GraphBuilder {
 
   /** Serializes the model (opset 17 plus com.microsoft 1). */
   encode(): Uint8Array {
-    const model: onnx.IModelProto = {
+    const model: Onnx.IModelProto = {
       irVersion: 8,
       producerName: 'flux-webgpu',
       producerVersion: '0.1.0',
@@ -234,7 +234,7 @@ export function bytesPerElement(type: ElementType): number {
   return { float32: 4, float16: 2, uint8: 1, int32: 4, int64: 8 }[type];
 }
 
-function valueInfo(info: ValueInfo): onnx.IValueInfoProto {
+function valueInfo(info: ValueInfo): Onnx.IValueInfoProto {
   return {
     name: info.name,
     type: {
@@ -246,7 +246,7 @@ function valueInfo(info: ValueInfo): onnx.IValueInfoProto {
   };
 }
 
-function toAttribute(name: string, value: AttributeValue): onnx.IAttributeProto {
+function toAttribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === 'number') {
     if (!Number.isInteger(value)) throw new Error(`attribute ${name}: use {float: x} for float values`);
