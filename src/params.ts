@@ -41,3 +41,12 @@ export function randomSeed(): number {
   globalThis.crypto.getRandomValues(buffer);
   return buffer[0];
 }
+
+/** Checks a prompt: 1–10000 characters (after trimming it must not be empty). */
+export function checkPrompt(field: string, value: unknown): string {
+  const { minChars, maxChars } = LIMITS.prompt;
+  if (typeof value !== 'string' || value.trim().length < minChars || value.length > maxChars) {
+    throw new InvalidParameterError(field, `text of ${minChars} to ${maxChars} characters`, typeof value === 'string' ? `${value.length} characters` : value);
+  }
+  return value;
+}

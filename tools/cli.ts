@@ -8,28 +8,36 @@ import { DEFAULTS, LIMITS } from '../src/defaults.ts';
 import { FluxError, InvalidParameterError } from '../src/errors.ts';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/formats/safetensors.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../src/package/manifest.ts';
-import { checkImageSide, checkSeed, checkSteps, randomSeed, stepsBeyondRecommended } from '../src/params.ts';
+import { graphByRole, hasTextEncoders } from '../src/package/manifest.ts';
+import { encodePrompt, loadTokenizers } from '../src/pipeline/text-encoding.ts';
+import { checkImageSide, checkPrompt, checkSeed, checkSteps, randomSeed, stepsBeyondRecommended } from '../src/params.ts';
 import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
 import { encodePng } from '../src/pipeline/image.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
 import { convertCheckpoint } from './convert/convert.ts';
+import { writeDemoModel } from './demo/demo-model.ts';
 import { openNodeRuntime } from './node-runtime.ts';
 
 const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the pipeline under Node
 
 Usage:
   flux-webgpu convert --checkpoint <dir> --out <dir> [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force]
-  flux-webgpu generate --model <package dir> --prompt-embeds <file.safetensors> --out <image.png>
+  flux-webgpu generate --model <package dir> (--prompt "text" | --prompt-embeds <file.safetensors>) --out <image.png>
                        [--width W] [--height H] [--steps N] [--seed S] [--dump <tensors.safetensors>]
+  flux-webgpu demo-model --out <dir> [--weights fp32|fp16|q8|q4] [--force]
   flux-webgpu noise --seed S --shape 1,16,H,W --out <file.safetensors>
 
 convert   reads transformer/ and vae/ (config.json + safetensors F32/F16/BF16, single or sharded)
           and writes manifest.json, ONNX graphs and .onnx_data files. Default weights q4
           (MatMulNBits 4-bit, block 32), default --max-shard-mb ${DEFAULTS.maxShardMb}.
-generate  runs the schnell pipeline on onnxruntime-node (CPU). Width/height: multiples of 16
+generate  runs the schnell pipeline on onnxruntime-node (CPU). --prompt needs a package with text
+          encoders (1-${LIMITS.prompt.maxChars} characters; T5 sees 256 tokens, CLIP 77: words cut are reported). Width/height: multiples of 16
           from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${DEFAULTS.steps});
           seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
+demo-model writes a complete tiny package (CLIP, T5, transformer, VAE, tokenizers) from fixed
+          random weights in seconds. Its images are noise-like by design: it exercises the
+          whole pipeline without a multi-GB download. See the README for the real model.
 noise     writes torch.randn(shape, generator=torch.Generator().manual_seed(S)) as key "noise".`;
 
 /** A usage error: printed with a pointer to --help, exit code 2. */
@@ -93,7 +101,7 @@ function readPromptEmbeds(path: string): { promptEmbeds: Float32Array; pooledPro
 
 async function generate(args: string[]): Promise<void> {
   const v = parse(args, {
-    model: { type: 'string' }, 'prompt-embeds': { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
+    model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-embeds': { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
     steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
   });
   const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!);
@@ -103,14 +111,28 @@ async function generate(args: string[]): Promise<void> {
   const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
   const model = required('--model', v.model as string | undefined);
   const out = required('--out', v.out as string | undefined);
-  const embeds = readPromptEmbeds(required('--prompt-embeds', v['prompt-embeds'] as string | undefined));
+  if (v.prompt !== undefined && v['prompt-embeds'] !== undefined) throw new UsageError('give either --prompt or --prompt-embeds, not both');
+  if (v.prompt === undefined && v['prompt-embeds'] === undefined) throw new UsageError('--prompt or --prompt-embeds is required');
+  const prompt = v.prompt === undefined ? undefined : checkPrompt('--prompt', v.prompt);
+  const fileEmbeds = v['prompt-embeds'] === undefined ? undefined : readPromptEmbeds(v['prompt-embeds'] as string);
   if (stepsBeyondRecommended(steps)) console.warn(`warning: FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help`);
   console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
 
   const runtime = openNodeRuntime(model);
   try {
+    let embeds = fileEmbeds;
+    if (prompt !== undefined) {
+      if (!hasTextEncoders(runtime.manifest)) {
+        throw new InvalidParameterError('--prompt', 'used with a package that has text encoders (this one has none: use --prompt-embeds)', model);
+      }
+      const encoded = await encodePrompt(runtime, await loadTokenizers(runtime), prompt);
+      if (encoded.clipDroppedText) console.warn(`warning: CLIP sees 77 tokens; dropped: "${encoded.clipDroppedText}"`);
+      if (encoded.t5DroppedText) console.warn(`warning: T5 sees 256 tokens; dropped: "${encoded.t5DroppedText}"`);
+      embeds = encoded;
+    }
     const result = await runFluxPipeline(runtime, {
-      ...embeds,
+      promptEmbeds: embeds!.promptEmbeds,
+      pooledPromptEmbeds: embeds!.pooledPromptEmbeds,
       width,
       height,
       steps,
@@ -128,7 +150,10 @@ async function generate(args: string[]): Promise<void> {
       const { h, w } = latentSize(height, width);
       const tokens = (h / 2) * (w / 2);
       const f32 = (data: Float32Array, shape: number[]): TensorToWrite => ({ dtype: 'F32', shape, data });
+      const jointDim = graphByRole(runtime.manifest, 'transformer-embed').inputs.find((i) => i.name === 'encoder_hidden_states')!.dims[2] as number;
       writeFileSync(v.dump as string, writeSafetensors({
+        prompt_embeds: f32(embeds!.promptEmbeds, [1, embeds!.promptEmbeds.length / jointDim, jointDim]),
+        pooled_prompt_embeds: f32(embeds!.pooledPromptEmbeds, [1, embeds!.pooledPromptEmbeds.length]),
         noise: f32(i.noise, [1, 16, h, w]),
         packed_noise: f32(i.packed_noise, [1, tokens, 64]),
         transformer_out_t1: f32(i.transformer_out_t1, [1, tokens, 64]),
@@ -142,6 +167,17 @@ async function generate(args: string[]): Promise<void> {
   } finally {
     await runtime.release();
   }
+}
+
+async function demoModel(args: string[]): Promise<void> {
+  const v = parse(args, { out: { type: 'string' }, weights: { type: 'string' }, force: { type: 'boolean' } });
+  const weights = (v.weights as string | undefined) ?? 'fp32';
+  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError('--weights', `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights);
+  const started = Date.now();
+  const manifest = await writeDemoModel({ out: required('--out', v.out as string | undefined), weights: weights as WeightPrecision, force: Boolean(v.force) });
+  const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
+  console.log(`wrote the demo model (${(total / 2 ** 20).toFixed(2)} MiB, ${weights}) in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}`);
+  console.log('Its images are noise-like: it has random weights. See the README to build the real FLUX.1 [schnell] package.');
 }
 
 function noise(args: string[]): void {
@@ -167,6 +203,7 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'convert') await convert(rest);
     else if (command === 'generate') await generate(rest);
     else if (command === 'noise') noise(rest);
+    else if (command === 'demo-model') await demoModel(rest);
     else throw new UsageError(`unknown command "${command}" (expected convert, generate or noise)`);
     return 0;
   } catch (error) {

@@ -38,6 +38,10 @@ export function openNodeRuntime(dir: string): NodeModelRuntime {
   const sessions = new Map<string, Promise<ort.InferenceSession>>();
   return {
     manifest,
+    async readJson(path: string) {
+      if (!manifest.files.some((f) => f.path === path)) throw new ModelPackageError(`${path} is not a file of this package`, path);
+      return JSON.parse(readFileSync(join(dir, path), 'utf8'));
+    },
     session(graph: GraphEntry): Promise<GraphSession> {
       let session = sessions.get(graph.name);
       if (!session) {

@@ -23,7 +23,14 @@ export interface TensorSignature {
 }
 
 /** Which part of the pipeline a graph belongs to and what it does there. */
-export type GraphRole = 'transformer-embed' | 'transformer-blocks' | 'transformer-head' | 'vae-decoder';
+export type GraphRole =
+  | 'transformer-embed'
+  | 'transformer-blocks'
+  | 'transformer-head'
+  | 'vae-decoder'
+  | 'text-encoder-clip'
+  | 'text-encoder-t5-embed'
+  | 'text-encoder-t5-blocks';
 
 /** One ONNX graph of the package. */
 export interface GraphEntry {
@@ -44,6 +51,18 @@ export interface GraphEntry {
   weightBytes: number;
   /** For transformer block shards: the half-open ranges of double and single blocks. */
   blocks?: { double: [number, number]; single: [number, number] };
+  /** For T5 block shards: the half-open range of encoder layers. */
+  layers?: [number, number];
+}
+
+/** Where a tokenizer's files are in the package and how long its sequences are. */
+export interface TokenizerEntry {
+  /** Package path of tokenizer.json. */
+  tokenizerJson: string;
+  /** Package path of tokenizer_config.json. */
+  tokenizerConfig: string;
+  /** Padded/truncated length in tokens (CLIP 77, T5 256). */
+  maxLength: number;
 }
 
 /** One file of the package with its integrity data. */
@@ -80,7 +99,11 @@ export interface Manifest {
     transformer: Record<string, unknown>;
     vae: Record<string, unknown>;
     scheduler?: Record<string, unknown>;
+    text_encoder?: Record<string, unknown>;
+    text_encoder_2?: Record<string, unknown>;
   };
+  /** Present when the package has text encoders (then prompts can be given as text). */
+  tokenizers?: { clip: TokenizerEntry; t5: TokenizerEntry };
   graphs: GraphEntry[];
   files: PackageFile[];
   requirements: PackageRequirements;
@@ -113,7 +136,27 @@ export function parseManifest(value: unknown, source = 'manifest.json'): Manifes
   for (const role of ['transformer-embed', 'transformer-blocks', 'transformer-head', 'vae-decoder'] as const) {
     if (!m.graphs!.some((g) => g.role === role)) fail(`no graph with role "${role}"`);
   }
+  const textRoles = ['text-encoder-clip', 'text-encoder-t5-embed', 'text-encoder-t5-blocks'] as const;
+  const present = textRoles.filter((role) => m.graphs!.some((g) => g.role === role));
+  if (present.length > 0 && (present.length !== textRoles.length || !m.tokenizers)) {
+    fail(`text encoders need all of ${textRoles.join(', ')} and "tokenizers" (found ${present.join(', ')})`);
+  }
+  if (m.tokenizers) {
+    for (const entry of [m.tokenizers.clip, m.tokenizers.t5]) {
+      for (const path of [entry?.tokenizerJson, entry?.tokenizerConfig]) if (!path || !files.has(path)) fail(`tokenizer file ${path} is not listed in "files"`);
+    }
+  }
   return m as Manifest;
+}
+
+/** Whether the package can encode text prompts itself (else it needs prompt embeddings). */
+export function hasTextEncoders(manifest: Manifest): boolean {
+  return Boolean(manifest.tokenizers);
+}
+
+/** The T5 block shards in layer order. */
+export function t5Shards(manifest: Manifest): GraphEntry[] {
+  return manifest.graphs.filter((g) => g.role === 'text-encoder-t5-blocks').sort((a, b) => (a.layers?.[0] ?? 0) - (b.layers?.[0] ?? 0));
 }
 
 /** The transformer block shards in execution order (double blocks first). */

@@ -14,6 +14,8 @@ export interface GraphSession {
 /** Opens sessions for the graphs of one package. */
 export interface ModelRuntime {
   readonly manifest: Manifest;
+  /** A JSON file of the package (e.g. a tokenizer), by its path in the manifest. */
+  readJson(path: string): Promise<unknown>;
   /** The session of `graph`, created on first use (a runtime may keep it for later calls). */
   session(graph: GraphEntry): Promise<GraphSession>;
   /**

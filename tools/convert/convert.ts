@@ -38,6 +38,8 @@ export interface ConvertOptions {
   weights?: WeightPrecision;
   /** Largest data file in MiB (1–2047); default 1024. */
   maxShardMb?: number;
+  /** Model id recorded in the manifest; default the checkpoint folder's name. */
+  modelId?: string;
   /** Replace an existing package at `out`. */
   force?: boolean;
   /** Progress lines for a terminal. */
@@ -84,6 +86,9 @@ function checkTensors(checkpoint: Checkpoint, dir: string, expected: Map<string,
     const info = checkpoint.info(name);
     if (info.shape.join(',') !== shape.join(',')) {
       throw new CheckpointError(`${info.file}: tensor ${name} has shape [${info.shape}], expected [${shape}]`, info.file, name);
+    }
+    if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
+      throw new CheckpointError(`${info.file}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 are supported`, info.file, name);
     }
   }
   for (const name of present) {
@@ -159,8 +164,19 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         const dataPath = join(work, `${name}.onnx_data`);
         const writer = new ExternalDataWriter(dataPath);
         const g = new GraphBuilder(name, writer);
-        await body({ g, weights, precision });
+        try {
+          await body({ g, weights, precision });
+        } catch (error) {
+          writer.finish(); // close the data file's descriptor before the work folder is removed
+          throw error;
+        }
         const data = writer.finish();
+        if (data.size > maxShardBytes) {
+          // Only block shards can be split; any other graph must fit the limit as a whole.
+          throw new CheckpointError(
+            `${name} needs ${(data.size / 2 ** 20).toFixed(2)} MiB of weight data, more than --max-shard-mb ${options.maxShardMb ?? DEFAULTS.maxShardMb}; raise --max-shard-mb`,
+          );
+        }
         const modelFile = `${name}.onnx`;
         await writeFile(join(work, modelFile), g.encode());
         files.push({ path: modelFile, size: (await stat(join(work, modelFile))).size, sha256: await sha256File(join(work, modelFile)) });
@@ -191,7 +207,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       const manifest: Manifest = {
         format: PACKAGE_FORMAT,
         formatVersion: PACKAGE_FORMAT_VERSION,
-        modelId: basename(root),
+        modelId: options.modelId ?? basename(root),
         weights: precision,
         createdBy: 'flux-webgpu convert 0.1.0',
         configs: { transformer: transformerConfig as unknown as Record<string, unknown>, vae: vaeConfig as unknown as Record<string, unknown>, scheduler: schedulerConfig },

@@ -1,0 +1,88 @@
+/**
+ * Text → conditioning: tokenize with the package's CLIP and T5 tokenizers, run the CLIP
+ * text model for the pooled vector and the T5 encoder shards for the hidden states.
+ * Plain TypeScript shared by Node and the browser worker.
+ */
+import { Tensor } from 'onnxruntime-common';
+import { AbortedError, ModelPackageError } from '../errors.ts';
+import { graphByRole, t5Shards, type TokenizerEntry } from '../package/manifest.ts';
+import { PromptTokenizer, type TokenizerFiles } from '../text/prompt-tokenizer.ts';
+import type { TextConditioning } from './flux-pipeline.ts';
+import type { ModelRuntime } from './runtime.ts';
+
+/** The conditioning of one prompt, and what did not fit. */
+export interface EncodedPrompt extends TextConditioning {
+  /** Words cut from the prompt because CLIP sees only 77 tokens ("" when none). */
+  clipDroppedText: string;
+  /** Words cut because T5 sees only 256 tokens ("" when none). */
+  t5DroppedText: string;
+  clipIds: number[];
+  t5Ids: number[];
+}
+
+/** Both tokenizers of a package. */
+export interface PackageTokenizers {
+  clip: PromptTokenizer;
+  t5: PromptTokenizer;
+}
+
+/** Loads the package's tokenizers from its own files. */
+export async function loadTokenizers(runtime: ModelRuntime): Promise<PackageTokenizers> {
+  const entries = runtime.manifest.tokenizers;
+  if (!entries) throw new ModelPackageError('this package has no text encoders: give prompt embeddings instead of a prompt');
+  const load = async (name: string, entry: TokenizerEntry) => {
+    const files: TokenizerFiles = {
+      tokenizerJson: (await runtime.readJson(entry.tokenizerJson)) as Record<string, unknown>,
+      tokenizerConfig: (await runtime.readJson(entry.tokenizerConfig)) as Record<string, unknown>,
+    };
+    return new PromptTokenizer(name, files, entry.maxLength);
+  };
+  return { clip: await load('clip', entries.clip), t5: await load('t5', entries.t5) };
+}
+
+const int64Ids = (ids: number[]) => new Tensor('int64', BigInt64Array.from(ids.map((id) => BigInt(id))), [1, ids.length]);
+
+/**
+ * Encodes a prompt into T5 hidden states [1,256,4096] and the CLIP pooled vector [1,768].
+ * @throws AbortedError when `signal` aborts (checked between graphs)
+ */
+export async function encodePrompt(runtime: ModelRuntime, tokenizers: PackageTokenizers, prompt: string, signal?: AbortSignal): Promise<EncodedPrompt> {
+  const check = () => {
+    if (signal?.aborted) throw new AbortedError();
+  };
+  const clipTokens = tokenizers.clip.tokenize(prompt);
+  const t5Tokens = tokenizers.t5.tokenize(prompt);
+  const { manifest } = runtime;
+
+  check();
+  const clipGraph = graphByRole(manifest, 'text-encoder-clip');
+  const clipOut = await (await runtime.session(clipGraph)).run({ input_ids: int64Ids(clipTokens.ids) });
+  const pooled = ((await clipOut.pooled.getData()) as Float32Array).slice();
+  for (const t of Object.values(clipOut)) t.dispose();
+  await runtime.finished?.(clipGraph);
+
+  check();
+  const embed = graphByRole(manifest, 'text-encoder-t5-embed');
+  const embedded = await (await runtime.session(embed)).run({ input_ids: int64Ids(t5Tokens.ids) });
+  await runtime.finished?.(embed);
+  let hidden = embedded.hidden;
+  const positionBias = embedded.position_bias;
+  for (const shard of t5Shards(manifest)) {
+    check();
+    const out = await (await runtime.session(shard)).run({ hidden, position_bias: positionBias });
+    hidden.dispose();
+    hidden = out.hidden_out ?? out.last_hidden_state;
+    await runtime.finished?.(shard);
+  }
+  const promptEmbeds = ((await hidden.getData()) as Float32Array).slice();
+  hidden.dispose();
+  positionBias.dispose();
+  return {
+    promptEmbeds,
+    pooledPromptEmbeds: pooled,
+    clipDroppedText: clipTokens.droppedText,
+    t5DroppedText: t5Tokens.droppedText,
+    clipIds: clipTokens.ids,
+    t5Ids: t5Tokens.ids,
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Browser-test harness: a real headless Chromium (WebGPU on the CPU through SwiftShader)
+ * driven by playwright-core, and a real static HTTP server on 127.0.0.1 that records
+ * every request, serves byte ranges, sends COOP/COEP headers and can inject faults.
+ */
+import { existsSync, statSync, createReadStream } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, normalize, resolve } from 'node:path';
+import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+
+/** Finds a Chromium: $CHROMIUM_PATH, then Playwright's own, then Debian's /usr/bin/chromium. */
+export function findChromium(): string {
+  const candidates = [process.env.CHROMIUM_PATH, safeExecutablePath(), '/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  for (const candidate of candidates) if (candidate && existsSync(candidate)) return candidate;
+  throw new Error('No Chromium found: set CHROMIUM_PATH or install Debian\'s "chromium" package (.ci/run does this).');
+}
+
+function safeExecutablePath(): string | undefined {
+  try {
+    return chromium.executablePath();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Flags for WebGPU on SwiftShader in a closed network. */
+export const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--enable-unsafe-swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+/** Launches Chromium; `webgpu: false` starts it with WebGPU disabled. */
+export async function launchBrowser(options: { webgpu?: boolean } & LaunchOptions = {}): Promise<Browser> {
+  const { webgpu = true, ...rest } = options;
+  const args = webgpu ? CHROMIUM_ARGS : [...CHROMIUM_ARGS.filter((a) => !a.includes('webgpu')), '--disable-webgpu', '--disable-features=WebGPU'];
+  return chromium.launch({ executablePath: findChromium(), args, headless: true, ...rest });
+}
+
+/** One request the server saw. */
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A fault to inject for requests whose path matches. */
+export interface Fault {
+  match: (path: string) => boolean;
+  /** Send only this many bytes of the body, then destroy the connection. */
+  cutAfterBytes?: number;
+  /** Answer with this status instead. */
+  status?: number;
+  /** How many times to apply it (default once). */
+  times?: number;
+}
+
+/** A running static server. */
+export interface StaticServer {
+  /** e.g. http://127.0.0.1:41234 */
+  origin: string;
+  requests: RecordedRequest[];
+  faults: Fault[];
+  close(): Promise<void>;
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+};
+
+/**
+ * Serves folders over HTTP on 127.0.0.1.
+ * @param mounts URL prefix → folder, e.g. {'/': 'dist', '/models/golden/': '/tmp/pkg'}
+ * @param headers extra headers for every response
+ */
+export async function startStaticServer(mounts: Record<string, string>, headers: Record<string, string> = {}): Promise<StaticServer> {
+  const requests: RecordedRequest[] = [];
+  const faults: Fault[] = [];
+  const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length);
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      requests.push({ method: req.method ?? 'GET', url: url.pathname + url.search, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      serve(url.pathname, req, res);
+    });
+  });
+
+  const serve = (path: string, req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+    res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    res.setHeader('Cache-Control', 'no-store');
+    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+    const prefix = prefixes.find((p) => path.startsWith(p));
+    if (!prefix) return void res.writeHead(404).end('not found');
+    const root = resolve(mounts[prefix]);
+    let file = normalize(join(root, decodeURIComponent(path.slice(prefix.length))));
+    if (!file.startsWith(root)) return void res.writeHead(403).end('forbidden');
+    if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+    if (!existsSync(file)) return void res.writeHead(404).end('not found');
+
+    const fault = faults.find((f) => f.match(path) && (f.times ?? 1) > 0);
+    if (fault) fault.times = (fault.times ?? 1) - 1;
+    if (fault?.status) return void res.writeHead(fault.status).end('injected failure');
+
+    const size = statSync(file).size;
+    let start = 0;
+    let end = size - 1;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    res.setHeader('Content-Type', TYPES[extname(file)] ?? 'application/octet-stream');
+    res.setHeader('Accept-Ranges', 'bytes');
+    if (range) {
+      start = Number(range[1]);
+      end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+      if (start >= size) return void res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+      res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1 });
+    } else res.writeHead(200, { 'Content-Length': size });
+    if (req.method === 'HEAD') return void res.end();
+    const stream = createReadStream(file, { start, end });
+    if (fault?.cutAfterBytes !== undefined) {
+      let sent = 0;
+      stream.on('data', (chunk) => {
+        const buffer = chunk as Buffer;
+        const room = fault.cutAfterBytes! - sent;
+        if (room <= 0) return;
+        res.write(buffer.subarray(0, room));
+        sent += Math.min(room, buffer.length);
+        if (sent >= fault.cutAfterBytes!) {
+          stream.destroy();
+          setTimeout(() => res.destroy(), 50);
+        }
+      });
+    } else stream.pipe(res);
+  };
+
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    faults,
+    close: () => new Promise<void>((done) => {
+      server.closeAllConnections();
+      server.close(() => done());
+    }),
+  };
+}
