@@ -52,6 +52,48 @@ export class AbortedError extends FluxError {
   }
 }
 
+/** This device cannot run the package locally; `missing` names each capability that is short. */
+export class DeviceCapabilityError extends FluxError {
+  constructor(
+    message: string,
+    public readonly missing: string[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Not enough browser storage for the model files (from navigator.storage.estimate()). */
+export class StorageQuotaError extends FluxError {
+  constructor(
+    message: string,
+    public readonly neededBytes = 0,
+    public readonly availableBytes = 0,
+  ) {
+    super(message);
+  }
+}
+
+/** A model file could not be downloaded (network error or HTTP status); retrying resumes it. */
+export class DownloadError extends FluxError {
+  constructor(
+    message: string,
+    public readonly url?: string,
+    public readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Downloaded or stored bytes do not match the manifest's sha256. */
+export class IntegrityError extends FluxError {
+  constructor(
+    message: string,
+    public readonly file?: string,
+  ) {
+    super(message);
+  }
+}
+
 function formatReceived(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   return String(value);
@@ -63,6 +105,10 @@ const errorClasses: Record<string, new (...args: never[]) => FluxError> = {
   CheckpointError,
   ModelPackageError,
   AbortedError,
+  DeviceCapabilityError,
+  StorageQuotaError,
+  DownloadError,
+  IntegrityError,
 };
 
 /**

@@ -105,8 +105,13 @@ export async function startStaticServer(mounts: Record<string, string>, headers:
   const serve = (path: string, req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
-    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    // Model packages may be fetched from another origin (a CDN): allow CORS and embedding.
+    res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Allow-Headers', 'Range');
+    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
     res.setHeader('Cache-Control', 'no-store');
+    if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     const prefix = prefixes.find((p) => path.startsWith(p));
     if (!prefix) return void res.writeHead(404).end('not found');

@@ -1,0 +1,65 @@
+/**
+ * The public types of the library: what `createGenerator()` takes and what
+ * `generate()` returns. Parameter ranges follow the hosted FLUX APIs (see defaults.ts).
+ */
+import type { ProgressCallback } from './progress.ts';
+
+/** Image encodings the generator can return. */
+export type OutputFormat = 'png' | 'jpeg' | 'webp';
+
+/** Text conditioning computed elsewhere (for packages without text encoders). */
+export interface PromptEmbeddings {
+  /** [1, 256, joint_dim] float32 */
+  promptEmbeds: Float32Array;
+  /** [1, pooled_dim] float32 */
+  pooledPromptEmbeds: Float32Array;
+}
+
+/** One generation request. */
+export interface GenerateParams {
+  /** 1–10000 characters. Required unless `promptEmbeddings` is given. */
+  prompt?: string;
+  /** Instead of a prompt, for packages without text encoders. */
+  promptEmbeddings?: PromptEmbeddings;
+  /** Pixels, multiple of 16, 256–1440 (default 1024). */
+  width?: number;
+  /** Pixels, multiple of 16, 256–1440 (default 1024). */
+  height?: number;
+  /** 1–4 for schnell (default 4). */
+  steps?: number;
+  /** 0–4294967295; random when absent, always reported. Image i uses seed + i. */
+  seed?: number;
+  /** 1–4 (default 1). */
+  numImages?: number;
+  /** Default png. */
+  outputFormat?: OutputFormat;
+  /** Cancels the request (checked between steps and shards). */
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+}
+
+/** Milliseconds spent per stage. */
+export interface GenerateTimings {
+  loadMs: number;
+  encodeMs: number;
+  denoiseMs: number;
+  decodeMs: number;
+  totalMs: number;
+}
+
+/** What `generate()` returns. */
+export interface GenerateResult {
+  images: Blob[];
+  /** The seed of the first image (image i used seed + i). */
+  seed: number;
+  width: number;
+  height: number;
+  steps: number;
+  /** Which engine made the images: 'local' (this device) or a provider's id. */
+  backend: string;
+  /** Why that backend was chosen. */
+  backendReason: string;
+  timings: GenerateTimings;
+  /** E.g. the words cut from a prompt longer than the encoders see. */
+  warnings: string[];
+}
