@@ -149,8 +149,9 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
     checkTensors(transformer, transformerDir, expectedTransformerTensors(transformerConfig), () => false);
     checkTensors(vae, vaeDir, expectedVaeDecoderTensors(vaeConfig), (name) => !name.startsWith('decoder.'));
 
-    if (existsSync(out) && (await readdir(out)).length > 0) {
-      if (!options.force) throw new CheckpointError(`output folder ${out} exists and is not empty; pass --force to replace it`, out);
+    if (existsSync(out) && !options.force) {
+      if (!(await stat(out)).isDirectory()) throw new CheckpointError(`output ${out} exists and is not a folder; pass --force to replace it`, out);
+      if ((await readdir(out)).length > 0) throw new CheckpointError(`output folder ${out} exists and is not empty; pass --force to replace it`, out);
     }
     const work = `${out}.partial-${process.pid}`;
     await rm(work, { recursive: true, force: true });
@@ -221,8 +222,13 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         },
       };
       await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
-      await rm(out, { recursive: true, force: true });
+      // Swap in the new package: the old one is moved aside first and deleted last, so a
+      // crash at any point leaves either the old or the new package at `out`.
+      const old = `${out}.replaced-${process.pid}`;
+      const hadOld = existsSync(out);
+      if (hadOld) await rename(out, old);
       await rename(work, out);
+      if (hadOld) await rm(old, { recursive: true, force: true });
       return manifest;
     } catch (error) {
       await rm(work, { recursive: true, force: true });

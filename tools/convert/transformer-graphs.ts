@@ -166,7 +166,7 @@ export function planBlockShards(c: TransformerConfig, precision: WeightPrecision
       const blockBytes = storedBytes(tensors(i), precision);
       if (blockBytes > maxShardBytes) {
         throw new CheckpointError(
-          `${kind} block ${i} needs ${(blockBytes / 2 ** 20).toFixed(0)} MB at ${precision}, more than --max-shard-mb ${(maxShardBytes / 2 ** 20).toFixed(0)}; raise --max-shard-mb (below 2048) or use quantized weights`,
+          `${kind} block ${i} needs ${(blockBytes / 2 ** 20).toFixed(2)} MiB at ${precision}, more than --max-shard-mb ${(maxShardBytes / 2 ** 20).toFixed(2)}; raise --max-shard-mb (below 2048) or use quantized weights`,
         );
       }
       if (i > start && bytes + blockBytes > maxShardBytes) {
