@@ -22,15 +22,18 @@ import {
   type PackageFile,
   type WeightPrecision,
 } from '../../src/package/manifest.ts';
-import type { LayerContext, WeightSource } from './layers.ts';
+import { prepareClip, prepareT5, prepareTransformer, prepareVae, readCheckpointJson, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
-import { openCheckpointDir } from './safetensors-reader.ts';
-import { buildBlocks, buildEmbed, buildHead, expectedTransformerTensors, innerDim, planBlockShards, validateTransformerConfig } from './transformer-graphs.ts';
-import { buildVaeDecoder, expectedVaeDecoderTensors, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
+import { writePackageTokenizer } from './tokenizer-files.ts';
+import { innerDim } from './transformer-graphs.ts';
+import type { VaeConfig } from './vae-graph.ts';
 
 /** Options of `convertCheckpoint`. */
 export interface ConvertOptions {
-  /** Folder with `transformer/` and `vae/` in the diffusers layout. */
+  /**
+   * Folder in the diffusers layout: `transformer/` and `vae/`, and optionally the text
+   * encoders (`text_encoder/`, `text_encoder_2/`, `tokenizer/`, `tokenizer_2/`) together.
+   */
   checkpoint: string;
   /** Package folder to create. */
   out: string;
@@ -44,58 +47,6 @@ export interface ConvertOptions {
   force?: boolean;
   /** Progress lines for a terminal. */
   log?: (line: string) => void;
-}
-
-type Checkpoint = Awaited<ReturnType<typeof openCheckpointDir>>;
-
-async function readJson(path: string): Promise<Record<string, unknown>> {
-  if (!existsSync(path)) throw new CheckpointError(`missing file ${path}`, path);
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new CheckpointError(`${path} is not valid JSON: ${(error as Error).message}`, path);
-  }
-}
-
-/** Wraps a checkpoint reader as a WeightSource that checks shapes and records what was read. */
-function weightSource(checkpoint: Checkpoint, dir: string, prefix = ''): WeightSource & { used: Set<string> } {
-  const used = new Set<string>();
-  return {
-    used,
-    async read(name, shape) {
-      const full = prefix + name;
-      if (!checkpoint.names().includes(full)) throw new CheckpointError(`${dir}: tensor ${full} is missing`, dir, full);
-      const info = checkpoint.info(full);
-      if (info.shape.join(',') !== shape.join(',')) {
-        throw new CheckpointError(`${info.file}: tensor ${full} has shape [${info.shape}], expected [${shape}]`, info.file, full);
-      }
-      used.add(full);
-      return checkpoint.readFloat32(full);
-    },
-  };
-}
-
-/**
- * Compares a checkpoint's tensors with the expected names and shapes.
- * @param ignore names that may be present and are not converted (e.g. the VAE encoder)
- */
-function checkTensors(checkpoint: Checkpoint, dir: string, expected: Map<string, number[]>, ignore: (name: string) => boolean): void {
-  const present = new Set(checkpoint.names());
-  for (const [name, shape] of expected) {
-    if (!present.has(name)) throw new CheckpointError(`${dir}: tensor ${name} is missing (expected shape [${shape}])`, dir, name);
-    const info = checkpoint.info(name);
-    if (info.shape.join(',') !== shape.join(',')) {
-      throw new CheckpointError(`${info.file}: tensor ${name} has shape [${info.shape}], expected [${shape}]`, info.file, name);
-    }
-    if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
-      throw new CheckpointError(`${info.file}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 are supported`, info.file, name);
-    }
-  }
-  for (const name of present) {
-    if (!expected.has(name) && !ignore(name)) {
-      throw new CheckpointError(`${checkpoint.info(name).file}: unexpected tensor ${name} (not part of a FLUX model with this config)`, checkpoint.info(name).file, name);
-    }
-  }
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -132,22 +83,31 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
   const out = resolve(options.out);
   if (!existsSync(root)) throw new CheckpointError(`checkpoint folder ${root} does not exist`, root);
 
-  const transformerDir = join(root, 'transformer');
-  const vaeDir = join(root, 'vae');
-  const transformerConfig = validateTransformerConfig(await readJson(join(transformerDir, 'config.json')), join(transformerDir, 'config.json'));
-  const vaeConfig = validateVaeConfig(await readJson(join(vaeDir, 'config.json')), join(vaeDir, 'config.json'));
   const schedulerPath = join(root, 'scheduler', 'scheduler_config.json');
-  const schedulerConfig = existsSync(schedulerPath) ? await readJson(schedulerPath) : undefined;
+  const schedulerConfig = existsSync(schedulerPath) ? await readCheckpointJson(schedulerPath) : undefined;
   if (schedulerConfig && (schedulerConfig.use_dynamic_shifting || (schedulerConfig.shift ?? 1) !== 1)) {
     throw new CheckpointError(`${schedulerPath}: only shift 1 without dynamic shifting (FLUX.1 [schnell]) is supported`, schedulerPath, 'shift');
   }
-  const plans = planBlockShards(transformerConfig, precision, maxShardBytes);
+  const textFolders = ['text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2'];
+  const presentText = textFolders.filter((f) => existsSync(join(root, f)));
+  if (presentText.length > 0 && presentText.length < textFolders.length) {
+    const missing = textFolders.find((f) => !presentText.includes(f))!;
+    throw new CheckpointError(`${join(root, missing)} is missing: text encoders need ${textFolders.join(', ')} together`, join(root, missing));
+  }
 
-  const transformer = await openCheckpointDir(transformerDir);
-  const vae = await openCheckpointDir(vaeDir);
+  // Open and check every component before writing anything.
+  const opened: { close(): Promise<void> }[] = [];
+  const open = async <T extends { close(): Promise<void> }>(component: Promise<T>): Promise<T> => {
+    const c = await component;
+    opened.push(c);
+    return c;
+  };
   try {
-    checkTensors(transformer, transformerDir, expectedTransformerTensors(transformerConfig), () => false);
-    checkTensors(vae, vaeDir, expectedVaeDecoderTensors(vaeConfig), (name) => !name.startsWith('decoder.'));
+    const transformer = await open(prepareTransformer(join(root, 'transformer'), precision, maxShardBytes));
+    const vae = await open(prepareVae(join(root, 'vae')));
+    const clip = presentText.length ? await open(prepareClip(join(root, 'text_encoder'))) : undefined;
+    const t5 = presentText.length ? await open(prepareT5(join(root, 'text_encoder_2'), precision, maxShardBytes)) : undefined;
+    const jobs: GraphJob[] = [...(clip?.jobs ?? []), ...(t5?.jobs ?? []), ...transformer.jobs, ...vae.jobs];
 
     if (existsSync(out) && !options.force) {
       if (!(await stat(out)).isDirectory()) throw new CheckpointError(`output ${out} exists and is not a folder; pass --force to replace it`, out);
@@ -161,12 +121,16 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       const files: PackageFile[] = [];
       let uploadBytes = 0;
       let largestUpload = 0;
-      const build = async (name: string, role: GraphRole, weights: WeightSource, body: (ctx: LayerContext) => Promise<void>, extra: Partial<GraphEntry> = {}) => {
-        const dataPath = join(work, `${name}.onnx_data`);
+      const addFile = async (path: string) => {
+        files.push({ path, size: (await stat(join(work, path))).size, sha256: await sha256File(join(work, path)) });
+      };
+      log(`converting ${jobs.length} graphs (${precision} weights)`);
+      for (const job of jobs) {
+        const dataPath = join(work, `${job.name}.onnx_data`);
         const writer = new ExternalDataWriter(dataPath);
-        const g = new GraphBuilder(name, writer);
+        const g = new GraphBuilder(job.name, writer);
         try {
-          await body({ g, weights, precision });
+          await job.build({ g, weights: job.weights, precision });
         } catch (error) {
           writer.finish(); // close the data file's descriptor before the work folder is removed
           throw error;
@@ -175,35 +139,34 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         if (data.size > maxShardBytes) {
           // Only block shards can be split; any other graph must fit the limit as a whole.
           throw new CheckpointError(
-            `${name} needs ${(data.size / 2 ** 20).toFixed(2)} MiB of weight data, more than --max-shard-mb ${options.maxShardMb ?? DEFAULTS.maxShardMb}; raise --max-shard-mb`,
+            `${job.name} needs ${(data.size / 2 ** 20).toFixed(2)} MiB of weight data, more than --max-shard-mb ${options.maxShardMb ?? DEFAULTS.maxShardMb}; raise --max-shard-mb`,
           );
         }
-        const modelFile = `${name}.onnx`;
+        const modelFile = `${job.name}.onnx`;
         await writeFile(join(work, modelFile), g.encode());
-        files.push({ path: modelFile, size: (await stat(join(work, modelFile))).size, sha256: await sha256File(join(work, modelFile)) });
-        let dataFile: string | null = `${name}.onnx_data`;
+        await addFile(modelFile);
+        let dataFile: string | null = `${job.name}.onnx_data`;
         if (data.size === 0) {
           await rm(dataPath);
           dataFile = null;
         } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
         uploadBytes += g.uploadBytes;
         largestUpload = Math.max(largestUpload, g.largestUploadBytes);
-        graphs.push({ name, role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...extra });
-        log(`  ${name}: ${(data.size / 2 ** 20).toFixed(1)} MiB of weights`);
-      };
-
-      const transformerWeights = weightSource(transformer, transformerDir);
-      log(`converting transformer (${transformerConfig.num_layers} double + ${transformerConfig.num_single_layers} single blocks, ${precision}) into ${plans.length + 2} shards`);
-      await build('transformer_embed', 'transformer-embed', transformerWeights, (ctx) => buildEmbed(ctx, transformerConfig));
-      for (const [index, plan] of plans.entries()) {
-        const kind = plan.double[1] > plan.double[0] ? `double_${plan.double[0]}-${plan.double[1] - 1}` : `single_${plan.single[0]}-${plan.single[1] - 1}`;
-        await build(`transformer_blocks_${String(index).padStart(2, '0')}_${kind}`, 'transformer-blocks', transformerWeights, (ctx) => buildBlocks(ctx, transformerConfig, plan), {
-          blocks: { double: plan.double, single: plan.single },
-        });
+        graphs.push({ name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra });
+        log(`  ${job.name}: ${(data.size / 2 ** 20).toFixed(1)} MiB of weights`);
       }
-      await build('transformer_head', 'transformer-head', transformerWeights, (ctx) => buildHead(ctx, transformerConfig));
-      log('converting VAE decoder');
-      await build('vae_decoder', 'vae-decoder', weightSource(vae, vaeDir), (ctx) => buildVaeDecoder(ctx, vaeConfig));
+      let tokenizers: Manifest['tokenizers'];
+      if (clip && t5) {
+        const clipFiles = await writePackageTokenizer(join(root, 'tokenizer'), work, 'tokenizer', 'clip');
+        const t5Files = await writePackageTokenizer(join(root, 'tokenizer_2'), work, 'tokenizer_2', 't5');
+        for (const path of [...clipFiles, ...t5Files]) await addFile(path);
+        tokenizers = {
+          clip: { tokenizerJson: clipFiles[0], tokenizerConfig: clipFiles[1], maxLength: clip.config.max_position_embeddings },
+          t5: { tokenizerJson: t5Files[0], tokenizerConfig: t5Files[1], maxLength: T5_SEQUENCE_LENGTH },
+        };
+      }
+      const transformerConfig = transformer.config;
+      const vaeConfig = vae.config;
 
       const manifest: Manifest = {
         format: PACKAGE_FORMAT,
@@ -211,13 +174,20 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         modelId: options.modelId ?? basename(root),
         weights: precision,
         createdBy: 'flux-webgpu convert 0.1.0',
-        configs: { transformer: transformerConfig as unknown as Record<string, unknown>, vae: vaeConfig as unknown as Record<string, unknown>, scheduler: schedulerConfig },
+        configs: {
+          transformer: transformerConfig as unknown as Record<string, unknown>,
+          vae: vaeConfig as unknown as Record<string, unknown>,
+          scheduler: schedulerConfig,
+          text_encoder: clip?.config as unknown as Record<string, unknown> | undefined,
+          text_encoder_2: t5?.config as unknown as Record<string, unknown> | undefined,
+        },
+        tokenizers,
         graphs,
         files,
         requirements: {
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
-          largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), 256, vaeConfig),
+          largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), T5_SEQUENCE_LENGTH, vaeConfig),
           shaderF16: false,
         },
       };
@@ -235,7 +205,6 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       throw error;
     }
   } finally {
-    await transformer.close();
-    await vae.close();
+    for (const component of opened) await component.close();
   }
 }

@@ -1,0 +1,154 @@
+/**
+ * The checkpoint's components (transformer, VAE, CLIP, T5), each prepared before any
+ * output is written: its config validated, its safetensors opened (headers only), every
+ * tensor name/shape/dtype checked, and its graphs planned as jobs for the converter.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CheckpointError } from '../../src/errors.ts';
+import type { GraphEntry, GraphRole, WeightPrecision } from '../../src/package/manifest.ts';
+import { buildClipTextEncoder, expectedClipTensors, isIgnoredClipTensor, validateClipConfig } from './clip-graph.ts';
+import type { LayerContext, WeightSource } from './layers.ts';
+import { openCheckpointDir, type Checkpoint } from './safetensors-reader.ts';
+import { buildT5Blocks, buildT5Embed, expectedT5Tensors, isIgnoredT5Tensor, planT5Shards, t5EmbeddingName, validateT5Config } from './t5-graph.ts';
+import { buildBlocks, buildEmbed, buildHead, expectedTransformerTensors, planBlockShards, validateTransformerConfig, type TransformerConfig } from './transformer-graphs.ts';
+import { buildVaeDecoder, expectedVaeDecoderTensors, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
+
+/** T5 sequence length of FLUX.1 [schnell] (`max_sequence_length` 256). */
+export const T5_SEQUENCE_LENGTH = 256;
+
+/** One graph to build. */
+export interface GraphJob {
+  name: string;
+  role: GraphRole;
+  weights: WeightSource;
+  build(ctx: LayerContext): Promise<void>;
+  /** Extra manifest fields (block or layer ranges). */
+  extra?: Partial<GraphEntry>;
+}
+
+/** A validated, opened component. */
+export interface PreparedComponent<C> {
+  config: C;
+  jobs: GraphJob[];
+  close(): Promise<void>;
+}
+
+/** Reads a JSON file of the checkpoint. @throws CheckpointError naming the file */
+export async function readCheckpointJson(path: string): Promise<Record<string, unknown>> {
+  if (!existsSync(path)) throw new CheckpointError(`missing file ${path}`, path);
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new CheckpointError(`${path} is not valid JSON: ${(error as Error).message}`, path);
+  }
+}
+
+/** A checkpoint as a WeightSource that checks each tensor's shape when it is read. */
+function weightSource(checkpoint: Checkpoint, dir: string): WeightSource {
+  return {
+    async read(name, shape) {
+      if (!checkpoint.has(name)) throw new CheckpointError(`${dir}: tensor ${name} is missing`, dir, name);
+      const info = checkpoint.info(name);
+      if (info.shape.join(',') !== shape.join(',')) {
+        throw new CheckpointError(`${info.file}: tensor ${name} has shape [${info.shape}], expected [${shape}]`, info.file, name);
+      }
+      return checkpoint.readFloat32(name);
+    },
+  };
+}
+
+/**
+ * Compares a checkpoint's tensors with the expected names, shapes and float dtypes.
+ * @param ignore names that may be present and are not converted (e.g. the VAE encoder)
+ */
+function checkTensors(checkpoint: Checkpoint, dir: string, expected: Map<string, number[]>, ignore: (name: string) => boolean): void {
+  for (const [name, shape] of expected) {
+    if (!checkpoint.has(name)) throw new CheckpointError(`${dir}: tensor ${name} is missing (expected shape [${shape}])`, dir, name);
+    const info = checkpoint.info(name);
+    if (info.shape.join(',') !== shape.join(',')) {
+      throw new CheckpointError(`${info.file}: tensor ${name} has shape [${info.shape}], expected [${shape}]`, info.file, name);
+    }
+    if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
+      throw new CheckpointError(`${info.file}: tensor ${name} has dtype ${info.dtype}; only F32, F16 and BF16 are supported`, info.file, name);
+    }
+  }
+  for (const name of checkpoint.names()) {
+    if (!expected.has(name) && !ignore(name)) {
+      const { file } = checkpoint.info(name);
+      throw new CheckpointError(`${file}: unexpected tensor ${name} (not part of a FLUX model with this config)`, file, name);
+    }
+  }
+}
+
+/**
+ * Opens `dir` (config + safetensors named `baseName`), validates its config and tensors,
+ * and closes the checkpoint again if anything is wrong.
+ */
+async function openComponent<C>(
+  dir: string,
+  baseName: string,
+  validate: (raw: unknown, file: string) => C,
+  expected: (config: C, checkpoint: Checkpoint) => Map<string, number[]>,
+  ignore: (name: string) => boolean,
+): Promise<{ config: C; checkpoint: Checkpoint; weights: WeightSource }> {
+  const configPath = join(dir, 'config.json');
+  const config = validate(await readCheckpointJson(configPath), configPath);
+  const checkpoint = await openCheckpointDir(dir, baseName);
+  try {
+    checkTensors(checkpoint, dir, expected(config, checkpoint), ignore);
+  } catch (error) {
+    await checkpoint.close();
+    throw error;
+  }
+  return { config, checkpoint, weights: weightSource(checkpoint, dir) };
+}
+
+const shardIndex = (i: number) => String(i).padStart(2, '0');
+
+/** transformer/: embed, block shards (by size), head. */
+export async function prepareTransformer(dir: string, precision: WeightPrecision, maxShardBytes: number): Promise<PreparedComponent<TransformerConfig>> {
+  const { config, checkpoint, weights } = await openComponent(dir, 'diffusion_pytorch_model', validateTransformerConfig, (c) => expectedTransformerTensors(c), () => false);
+  const plans = planBlockShards(config, precision, maxShardBytes);
+  const jobs: GraphJob[] = [{ name: 'transformer_embed', role: 'transformer-embed', weights, build: (ctx) => buildEmbed(ctx, config) }];
+  for (const [index, plan] of plans.entries()) {
+    const kind = plan.double[1] > plan.double[0] ? `double_${plan.double[0]}-${plan.double[1] - 1}` : `single_${plan.single[0]}-${plan.single[1] - 1}`;
+    jobs.push({ name: `transformer_blocks_${shardIndex(index)}_${kind}`, role: 'transformer-blocks', weights, build: (ctx) => buildBlocks(ctx, config, plan), extra: { blocks: { double: plan.double, single: plan.single } } });
+  }
+  jobs.push({ name: 'transformer_head', role: 'transformer-head', weights, build: (ctx) => buildHead(ctx, config) });
+  return { config, jobs, close: () => checkpoint.close() };
+}
+
+/** vae/: the decoder only (encoder and quant_conv tensors are ignored). */
+export async function prepareVae(dir: string): Promise<PreparedComponent<VaeConfig>> {
+  const { config, checkpoint, weights } = await openComponent(dir, 'diffusion_pytorch_model', validateVaeConfig, (c) => expectedVaeDecoderTensors(c), (name) => !name.startsWith('decoder.'));
+  return { config, jobs: [{ name: 'vae_decoder', role: 'vae-decoder', weights, build: (ctx) => buildVaeDecoder(ctx, config) }], close: () => checkpoint.close() };
+}
+
+/** text_encoder/: the CLIP-L text model, one graph. */
+export async function prepareClip(dir: string) {
+  const { config, checkpoint, weights } = await openComponent(dir, 'model', validateClipConfig, (c) => expectedClipTensors(c), isIgnoredClipTensor);
+  const jobs: GraphJob[] = [{ name: 'text_encoder_clip', role: 'text-encoder-clip', weights, build: (ctx) => buildClipTextEncoder(ctx, config) }];
+  return { config, jobs, close: () => checkpoint.close() };
+}
+
+/** text_encoder_2/: the T5 encoder, an embed shard and layer shards (by size). */
+export async function prepareT5(dir: string, precision: WeightPrecision, maxShardBytes: number) {
+  let embeddingName = '';
+  const { config, checkpoint, weights } = await openComponent(dir, 'model', validateT5Config, (c, ckpt) => {
+    embeddingName = t5EmbeddingName(ckpt.names(), dir);
+    return expectedT5Tensors(c, embeddingName);
+  }, isIgnoredT5Tensor);
+  const jobs: GraphJob[] = [{ name: 'text_encoder_t5_embed', role: 'text-encoder-t5-embed', weights, build: (ctx) => buildT5Embed(ctx, config, T5_SEQUENCE_LENGTH, { embeddingName }) }];
+  for (const [index, plan] of planT5Shards(config, precision, maxShardBytes).entries()) {
+    jobs.push({
+      name: `text_encoder_t5_blocks_${shardIndex(index)}_${plan.blocks[0]}-${plan.blocks[1] - 1}`,
+      role: 'text-encoder-t5-blocks',
+      weights,
+      build: (ctx) => buildT5Blocks(ctx, config, plan, T5_SEQUENCE_LENGTH),
+      extra: { layers: plan.blocks },
+    });
+  }
+  return { config, jobs, close: () => checkpoint.close() };
+}
