@@ -70,6 +70,53 @@ function activationBytesAt1024(transformerDim: number, textTokens: number, vae: 
   return Math.max(largest, tokens * 5 * transformerDim * 4);
 }
 
+/** What `writeGraph` wrote. */
+export interface WrittenGraph {
+  entry: GraphEntry;
+  files: PackageFile[];
+  /** Weight bytes once uploaded for float32 compute. */
+  uploadBytes: number;
+  largestUploadBytes: number;
+}
+
+/**
+ * Builds one graph job into `dir` as `<name>.onnx` (+ `<name>.onnx_data` when it has
+ * external weights), hashing both.
+ * @throws CheckpointError when its weight data exceeds `maxShardBytes`
+ */
+export async function writeGraph(job: GraphJob, dir: string, precision: WeightPrecision, maxShardBytes: number): Promise<WrittenGraph> {
+  const dataPath = join(dir, `${job.name}.onnx_data`);
+  const writer = new ExternalDataWriter(dataPath);
+  const g = new GraphBuilder(job.name, writer);
+  try {
+    await job.build({ g, weights: job.weights, precision });
+  } catch (error) {
+    writer.finish(); // close the data file's descriptor before the caller removes the folder
+    throw error;
+  }
+  const data = writer.finish();
+  if (data.size > maxShardBytes) {
+    // Only block shards can be split; any other graph must fit the limit as a whole.
+    throw new CheckpointError(
+      `${job.name} needs ${(data.size / 2 ** 20).toFixed(2)} MiB of weight data, more than --max-shard-mb ${(maxShardBytes / 2 ** 20).toFixed(2)}; raise --max-shard-mb`,
+    );
+  }
+  const modelFile = `${job.name}.onnx`;
+  await writeFile(join(dir, modelFile), g.encode());
+  const files: PackageFile[] = [{ path: modelFile, size: (await stat(join(dir, modelFile))).size, sha256: await sha256File(join(dir, modelFile)) }];
+  let dataFile: string | null = `${job.name}.onnx_data`;
+  if (data.size === 0) {
+    await rm(dataPath);
+    dataFile = null;
+  } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
+  return {
+    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra },
+    files,
+    uploadBytes: g.uploadBytes,
+    largestUploadBytes: g.largestUploadBytes,
+  };
+}
+
 /**
  * Converts a checkpoint into a web model package.
  * @returns the manifest written to `out/manifest.json`
@@ -126,34 +173,12 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       };
       log(`converting ${jobs.length} graphs (${precision} weights)`);
       for (const job of jobs) {
-        const dataPath = join(work, `${job.name}.onnx_data`);
-        const writer = new ExternalDataWriter(dataPath);
-        const g = new GraphBuilder(job.name, writer);
-        try {
-          await job.build({ g, weights: job.weights, precision });
-        } catch (error) {
-          writer.finish(); // close the data file's descriptor before the work folder is removed
-          throw error;
-        }
-        const data = writer.finish();
-        if (data.size > maxShardBytes) {
-          // Only block shards can be split; any other graph must fit the limit as a whole.
-          throw new CheckpointError(
-            `${job.name} needs ${(data.size / 2 ** 20).toFixed(2)} MiB of weight data, more than --max-shard-mb ${options.maxShardMb ?? DEFAULTS.maxShardMb}; raise --max-shard-mb`,
-          );
-        }
-        const modelFile = `${job.name}.onnx`;
-        await writeFile(join(work, modelFile), g.encode());
-        await addFile(modelFile);
-        let dataFile: string | null = `${job.name}.onnx_data`;
-        if (data.size === 0) {
-          await rm(dataPath);
-          dataFile = null;
-        } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
-        uploadBytes += g.uploadBytes;
-        largestUpload = Math.max(largestUpload, g.largestUploadBytes);
-        graphs.push({ name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra });
-        log(`  ${job.name}: ${(data.size / 2 ** 20).toFixed(1)} MiB of weights`);
+        const written = await writeGraph(job, work, precision, maxShardBytes);
+        graphs.push(written.entry);
+        files.push(...written.files);
+        uploadBytes += written.uploadBytes;
+        largestUpload = Math.max(largestUpload, written.largestUploadBytes);
+        log(`  ${job.name}: ${(written.entry.weightBytes / 2 ** 20).toFixed(1)} MiB of weights`);
       }
       let tokenizers: Manifest['tokenizers'];
       if (clip && t5) {
