@@ -1,0 +1,30 @@
+/**
+ * Defaults of the browser weight store, declared in one place (candidates for
+ * `src/defaults.ts` once the store is wired into the engine).
+ */
+export const WEIGHT_STORE_DEFAULTS = {
+  /**
+   * IndexedDB database of the weight store. A database of its own: idb-keyval's
+   * `createStore` creates its object store only when the database is first created, so
+   * two stores must never share a database name.
+   */
+  dbName: 'flux-webgpu-weights',
+  /** Object store inside `dbName` holding package records, file records and chunks. */
+  storeName: 'weights',
+  /**
+   * Bytes per stored chunk (8 MiB). The JS heap used by a download stays near this size;
+   * it is also the unit of resumption after a hard reload and of re-verification.
+   */
+  chunkSizeBytes: 8 * 1024 * 1024,
+  /**
+   * Bytes of the buffer a response body is read into before being copied into the chunk
+   * (1 MiB; recycled from read to read where the browser offers BYOB readers).
+   */
+  readBufferBytes: 1024 * 1024,
+  /** Least time between two progress events of one `ensureFiles` call, in milliseconds. */
+  progressIntervalMs: 100,
+  /** Fixed headroom added to the bytes still to download before comparing with the free quota, in bytes (64 MiB). */
+  quotaHeadroomBytes: 64 * 1024 * 1024,
+  /** Proportional headroom added to the bytes still to download, as a fraction (0.02 = 2 %). */
+  quotaHeadroomFraction: 0.02,
+} as const;

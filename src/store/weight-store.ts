@@ -1,0 +1,313 @@
+/**
+ * The browser weight store: model files downloaded once into IndexedDB (idb-keyval, a
+ * store of its own), as fixed-size chunk Blobs, and handed to onnxruntime as Blobs
+ * composed of those chunks — never copied into one big ArrayBuffer. Works in a window
+ * and in a worker; no DOM, no Node.
+ *
+ * ```ts
+ * const store = new WeightStore();
+ * await store.ensureFiles(packageUrl, manifest.files, { signal, onProgress, modelId: manifest.modelId });
+ * const data = await store.getFile(packageUrl, graph.data);   // Blob for `externalData`
+ * ```
+ *
+ * A package is identified by its folder URL (made absolute, ending in `/`); file paths are
+ * relative to it, as in the manifest. See `download.ts` for streaming, resumption and
+ * verification, `chunked-file-store.ts` for the IndexedDB layout.
+ */
+import { AbortedError, IntegrityError, ModelPackageError } from '../errors.ts';
+import type { PackageFile } from '../package/manifest.ts';
+import type { ProgressEvent } from '../progress.ts';
+import { ChunkedFileStore, emptyFileRecord, type StoredFileRecord } from './chunked-file-store.ts';
+import { downloadFileToStore, throwIfAborted } from './download.ts';
+import { sha256Hex } from './sha256.ts';
+import { assertStorageAvailable, requestPersistentStorage } from './storage-quota.ts';
+import { WEIGHT_STORE_DEFAULTS } from './weight-store-defaults.ts';
+
+/** Byte progress of a download, per file and in total (the `download` stage of {@link ProgressEvent}). */
+export type DownloadProgressEvent = Extract<ProgressEvent, { stage: 'download' }>;
+
+/** Options of {@link WeightStore}. */
+export interface WeightStoreOptions {
+  /** IndexedDB database name (default {@link WEIGHT_STORE_DEFAULTS}.dbName); must not be shared with another idb-keyval store. */
+  dbName?: string;
+  /** Object store name (default {@link WEIGHT_STORE_DEFAULTS}.storeName). */
+  storeName?: string;
+  /**
+   * Bytes per stored chunk for files stored from now on (default 8 MiB, at least 64 KiB).
+   * Files already stored keep the chunk size they were stored with.
+   */
+  chunkSizeBytes?: number;
+  /** Least time between two progress events, in milliseconds (default 100; 0 reports every piece of every body). */
+  progressIntervalMs?: number;
+}
+
+/** Options of {@link WeightStore.ensureFiles}. */
+export interface EnsureFilesOptions {
+  /** Cancels the download with AbortedError; bytes already stored are kept for the next call. */
+  signal?: AbortSignal;
+  /**
+   * Byte progress, at most every `progressIntervalMs` per call, plus the start and the end
+   * of each file. `loaded`/`total` are bytes of `file`; `totalLoaded`/`totalBytes` are
+   * bytes of all the files passed, counting what was stored before. Must not throw.
+   */
+  onProgress?: (event: DownloadProgressEvent) => void;
+  /** `fetch` to use (default `globalThis.fetch`), e.g. one that adds headers. */
+  fetch?: typeof fetch;
+  /** Model id to show in {@link WeightStore.listPackages} (e.g. the manifest's `modelId`). */
+  modelId?: string;
+}
+
+/** Options of {@link WeightStore.getFile}. */
+export interface GetFileOptions {
+  /** Check every chunk's sha256 before returning (default true): reads the whole file once from disk. */
+  verify?: boolean;
+}
+
+/** One stored file as the cache view shows it. */
+export interface StoredFileInfo {
+  /** Path relative to the package. */
+  path: string;
+  /** Size of the whole file, in bytes. */
+  size: number;
+  /** Lower-case hex sha256 from the manifest. */
+  sha256: string;
+  /** Bytes stored so far. */
+  bytesStored: number;
+  /** Whether the file is stored completely and verified. */
+  complete: boolean;
+}
+
+/** One stored package as the cache view shows it. */
+export interface StoredPackageInfo {
+  /** Absolute URL of the package folder, ending in `/`. */
+  packageUrl: string;
+  /** Model id given to `ensureFiles`, if any. */
+  modelId?: string;
+  /** Every file of the package the store knows of. */
+  files: StoredFileInfo[];
+  /** Bytes stored for the package, in bytes. */
+  bytesStored: number;
+  /** Size of all its known files, in bytes. */
+  bytesTotal: number;
+  /** Whether every known file is complete. */
+  complete: boolean;
+}
+
+/** Model files in IndexedDB: download once (resumably), verify, hand out as Blobs, list and delete. */
+export class WeightStore {
+  private readonly files: ChunkedFileStore;
+  private readonly chunkSize: number;
+  private readonly progressIntervalMs: number;
+
+  /** Opens (lazily) the store; nothing is read or written until a method is called. */
+  constructor(options: WeightStoreOptions = {}) {
+    this.files = new ChunkedFileStore(options.dbName ?? WEIGHT_STORE_DEFAULTS.dbName, options.storeName ?? WEIGHT_STORE_DEFAULTS.storeName);
+    this.chunkSize = Math.max(64 * 1024, Math.floor(options.chunkSizeBytes ?? WEIGHT_STORE_DEFAULTS.chunkSizeBytes));
+    this.progressIntervalMs = Math.max(0, options.progressIntervalMs ?? WEIGHT_STORE_DEFAULTS.progressIntervalMs);
+  }
+
+  /**
+   * Makes sure every file is stored completely and verified, downloading what is missing
+   * one file after another (resuming partly stored files with `Range: bytes=N-`).
+   * Before the first byte is requested: asks once for persistent storage and checks the
+   * free quota against the bytes still needed. Resolves without a request or a progress
+   * event when everything is stored already.
+   * @param packageUrl URL of the package folder (relative URLs resolve against the page/worker location)
+   * @param files the manifest's files: path relative to the package, size in bytes, sha256 in hex
+   * @throws StorageQuotaError before any request when the quota is short, or when a write is refused
+   * @throws DownloadError on a network failure or HTTP error (stored bytes are kept; call again to resume)
+   * @throws AbortedError when `signal` aborts (stored bytes are kept)
+   * @throws IntegrityError when a file does not match its size or sha256 (its data is dropped; calling again downloads it anew)
+   */
+  async ensureFiles(packageUrl: string, files: readonly PackageFile[], options: EnsureFilesOptions = {}): Promise<void> {
+    const { signal, onProgress, modelId } = options;
+    const base = normalizePackageUrl(packageUrl);
+    throwIfAborted(signal);
+
+    const records = await Promise.all(files.map((file) => this.currentRecord(base, file)));
+    const pending = records.filter((record) => !record.complete);
+    await this.recordPackage(base, modelId, pending.length > 0);
+    if (pending.length === 0) return;
+
+    const totalBytes = records.reduce((sum, record) => sum + record.size, 0);
+    const storedBefore = records.reduce((sum, record) => sum + record.bytesStored, 0);
+    await requestPersistentStorage();
+    await assertStorageAvailable(totalBytes - storedBefore);
+
+    let totalLoadedOfOthers = records.reduce((sum, record) => sum + (record.complete ? record.size : 0), 0);
+    for (const pendingRecord of pending) {
+      throwIfAborted(signal);
+      const file = pendingRecord.path;
+      let lastEmit = -Infinity;
+      const emit = (loaded: number, force: boolean) => {
+        const now = Date.now();
+        if (!onProgress || (!force && now - lastEmit < this.progressIntervalMs)) return;
+        lastEmit = now;
+        onProgress({ stage: 'download', file, loaded, total: pendingRecord.size, totalLoaded: totalLoadedOfOthers + loaded, totalBytes });
+      };
+      let started = false;
+      await withFileLock(`${base}${file}`, signal, async () => {
+        // Another tab or call may have stored the file meanwhile.
+        const record = await this.currentRecord(base, { path: file, size: pendingRecord.size, sha256: pendingRecord.sha256 });
+        if (record.complete) return;
+        await downloadFileToStore(this.files, record, {
+          signal,
+          fetch: options.fetch,
+          onBytes: (loaded) => {
+            emit(loaded, !started);
+            started = true;
+          },
+        });
+      });
+      emit(pendingRecord.size, true);
+      totalLoadedOfOthers += pendingRecord.size;
+    }
+  }
+
+  /**
+   * The stored file as one Blob composed of its chunk Blobs (no copy into JS memory), for
+   * onnxruntime's `externalData` or `InferenceSession.create`.
+   * With `verify` (default), every chunk is read once and checked against its sha256
+   * (one chunk in memory at a time); a corrupted or missing chunk is removed with all
+   * chunks after it, so the next `ensureFiles` downloads from there.
+   * @param packageUrl URL of the package folder
+   * @param path file path relative to the package
+   * @throws ModelPackageError when the file is not stored completely (call `ensureFiles` first)
+   * @throws IntegrityError naming the file when a chunk fails its check
+   */
+  async getFile(packageUrl: string, path: string, options: GetFileOptions = {}): Promise<Blob> {
+    const base = normalizePackageUrl(packageUrl);
+    const record = await this.files.getFileRecord(base, path);
+    if (!record?.complete) {
+      const stored = record ? ` (${record.bytesStored} of ${record.size} bytes stored)` : '';
+      throw new ModelPackageError(`${path} of ${base} is not in the weight store${stored}; call ensureFiles first`, path);
+    }
+    const chunks = await this.files.getChunks(base, path, record.chunkCount);
+    if (options.verify ?? true) {
+      for (let index = 0; index < chunks.length; index++) {
+        const chunk = chunks[index];
+        const expectedLength = Math.min(record.chunkSize, record.size - index * record.chunkSize);
+        const intact = chunk !== undefined && chunk.size === expectedLength && (await sha256Hex(new Uint8Array(await chunk.arrayBuffer()))) === record.chunkSha256[index];
+        if (!intact) {
+          await this.files.truncateFile(record, index);
+          const start = index * record.chunkSize;
+          throw new IntegrityError(
+            `${path}: stored chunk ${index} (bytes ${start}–${start + expectedLength - 1}) is ${chunk ? 'corrupted' : 'missing'}; ` +
+              'it was removed, call ensureFiles to download it again',
+            path,
+          );
+        }
+      }
+    }
+    return new Blob(chunks as Blob[], { type: 'application/octet-stream' });
+  }
+
+  /**
+   * `ensureFiles`, then `getFile` for each file; a file whose stored chunks fail their check
+   * is downloaded again once. Returns the Blobs by path, in the order given.
+   * @throws as `ensureFiles` and `getFile`
+   */
+  async getVerifiedFiles(packageUrl: string, files: readonly PackageFile[], options: EnsureFilesOptions = {}): Promise<Map<string, Blob>> {
+    await this.ensureFiles(packageUrl, files, options);
+    const blobs = new Map<string, Blob>();
+    for (const file of files) {
+      throwIfAborted(options.signal);
+      try {
+        blobs.set(file.path, await this.getFile(packageUrl, file.path));
+      } catch (error) {
+        if (!(error instanceof IntegrityError)) throw error;
+        await this.ensureFiles(packageUrl, [file], options);
+        blobs.set(file.path, await this.getFile(packageUrl, file.path));
+      }
+    }
+    return blobs;
+  }
+
+  /** Every package with stored data or a started download: files, bytes stored and total, completeness. */
+  async listPackages(): Promise<StoredPackageInfo[]> {
+    const [packages, records] = await Promise.all([this.files.listPackages(), this.files.listFileRecords()]);
+    const byUrl = new Map<string, StoredPackageInfo>();
+    const entry = (packageUrl: string) => {
+      let info = byUrl.get(packageUrl);
+      if (!info) byUrl.set(packageUrl, (info = { packageUrl, files: [], bytesStored: 0, bytesTotal: 0, complete: true }));
+      return info;
+    };
+    for (const record of packages) {
+      const info = entry(record.packageUrl);
+      if (record.modelId !== undefined) info.modelId = record.modelId;
+    }
+    for (const record of records) {
+      const info = entry(record.packageUrl);
+      info.files.push({ path: record.path, size: record.size, sha256: record.sha256, bytesStored: record.bytesStored, complete: record.complete });
+      info.bytesStored += record.bytesStored;
+      info.bytesTotal += record.size;
+      info.complete &&= record.complete;
+    }
+    return [...byUrl.values()];
+  }
+
+  /**
+   * Deletes a package's stored files (complete and partial) and its record.
+   * Do not call it while `ensureFiles` is downloading the same package.
+   * @param packageUrl URL of the package folder, as given to `ensureFiles`
+   */
+  async deletePackage(packageUrl: string): Promise<void> {
+    await this.files.deletePackage(normalizePackageUrl(packageUrl));
+  }
+
+  /** Deletes every stored package. */
+  async deleteAll(): Promise<void> {
+    await this.files.clear();
+  }
+
+  /** Bytes of model data stored for all packages (file bytes, without IndexedDB's own overhead). */
+  async bytesUsed(): Promise<number> {
+    const records = await this.files.listFileRecords();
+    return records.reduce((sum, record) => sum + record.bytesStored, 0);
+  }
+
+  /**
+   * The file's stored record, reset (data dropped) when it was stored for a different
+   * size or sha256 than the manifest now gives; a new empty record when there is none.
+   */
+  private async currentRecord(base: string, file: PackageFile): Promise<StoredFileRecord> {
+    const stored = await this.files.getFileRecord(base, file.path);
+    const url = new URL(file.path, base).href;
+    if (stored && stored.size === file.size && stored.sha256 === file.sha256.toLowerCase() && stored.url === url) return stored;
+    if (stored && stored.bytesStored > 0) await this.files.truncateFile(stored, 0);
+    return emptyFileRecord(base, file.path, url, file.size, file.sha256, this.chunkSize);
+  }
+
+  private async recordPackage(packageUrl: string, modelId: string | undefined, downloading: boolean): Promise<void> {
+    const existing = await this.files.getPackage(packageUrl);
+    if (existing && !downloading && (modelId === undefined || existing.modelId === modelId)) return;
+    await this.files.putPackage({ packageUrl, modelId: modelId ?? existing?.modelId, updatedAt: Date.now() });
+  }
+}
+
+/**
+ * The key of a package: its URL made absolute (against the page or worker location),
+ * without query or fragment, ending in `/`.
+ */
+export function normalizePackageUrl(packageUrl: string): string {
+  const url = new URL(packageUrl, globalThis.location?.href);
+  url.hash = '';
+  url.search = '';
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}
+
+/**
+ * Runs `task` holding an exclusive Web Lock named after the file, so that two tabs (or two
+ * calls) never write the same file at once; runs it directly where Web Locks are missing.
+ */
+async function withFileLock(name: string, signal: AbortSignal | undefined, task: () => Promise<void>): Promise<void> {
+  const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+  if (!locks) return task();
+  try {
+    await locks.request(`flux-webgpu-weights ${name}`, signal ? { signal } : {}, task);
+  } catch (error) {
+    if (signal?.aborted && (error as { name?: string } | null)?.name === 'AbortError') throw new AbortedError();
+    throw error;
+  }
+}
