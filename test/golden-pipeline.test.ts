@@ -12,7 +12,7 @@ import { flowSigmas } from '../src/pipeline/schedule.ts';
 import { convertCheckpoint } from '../tools/convert/convert.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
 import { maxAbsDiff, percentileAbsDiff, psnr8, relativeL2 } from './support/compare.ts';
-import { goldenRuns, goldenTensors, TINY_FLUX_A } from './support/golden.ts';
+import { goldenRequest, goldenRuns, goldenTensors, TINY_FLUX_A } from './support/golden.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'flux-golden-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -23,18 +23,7 @@ async function generateAll(precision: WeightPrecision): Promise<Map<string, Pipe
   const runtime = openNodeRuntime(dir);
   const results = new Map<string, PipelineResult>();
   try {
-    for (const run of goldenRuns()) {
-      const golden = goldenTensors(run.name);
-      results.set(run.name, await runFluxPipeline(runtime, {
-        promptEmbeds: golden.get('prompt_embeds')!.data as Float32Array,
-        pooledPromptEmbeds: golden.get('pooled_prompt_embeds')!.data as Float32Array,
-        width: run.width,
-        height: run.height,
-        steps: run.steps,
-        seed: run.seed,
-        keepIntermediates: true,
-      }));
-    }
+    for (const run of goldenRuns()) results.set(run.name, await runFluxPipeline(runtime, goldenRequest(run)));
   } finally {
     await runtime.release();
   }

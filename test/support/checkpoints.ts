@@ -11,7 +11,7 @@ import { runFluxPipeline, type PipelineResult } from '../../src/pipeline/flux-pi
 import { writeCheckpointComponent, type CheckpointWriteOptions } from '../../tools/checkpoint-writer.ts';
 import { openCheckpointDir } from '../../tools/convert/safetensors-reader.ts';
 import { openNodeRuntime } from '../../tools/node-runtime.ts';
-import { goldenRuns, goldenTensors } from './golden.ts';
+import { goldenRequest, goldenRuns } from './golden.ts';
 
 /** Every file under `dir`, as sorted paths relative to it (folders are descended, not listed). */
 export function listFiles(dir: string): string[] {
@@ -100,19 +100,9 @@ export function writeComponent(dir: string, component: Component, options: Check
 
 /** Generates golden run0 (64×64, 4 steps, seed 42) with the golden prompt embeddings from a package folder. */
 export async function generateRun0(packageDir: string): Promise<PipelineResult> {
-  const run = goldenRuns().find((r) => r.name === 'run0')!;
-  const golden = goldenTensors('run0');
   const runtime = openNodeRuntime(packageDir);
   try {
-    return await runFluxPipeline(runtime, {
-      promptEmbeds: golden.get('prompt_embeds')!.data as Float32Array,
-      pooledPromptEmbeds: golden.get('pooled_prompt_embeds')!.data as Float32Array,
-      width: run.width,
-      height: run.height,
-      steps: run.steps,
-      seed: run.seed,
-      keepIntermediates: true,
-    });
+    return await runFluxPipeline(runtime, goldenRequest(goldenRuns().find((r) => r.name === 'run0')!));
   } finally {
     await runtime.release();
   }

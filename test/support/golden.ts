@@ -25,3 +25,17 @@ export function goldenRuns(): GoldenRun[] {
 export function goldenTensors(run: string) {
   return readSafetensors(readFileSync(`${TINY_FLUX_A}/expected/${run}.safetensors`));
 }
+
+/** The pipeline request of a golden run: its prompt embeddings, size, steps and seed. */
+export function goldenRequest(run: GoldenRun) {
+  const golden = goldenTensors(run.name);
+  return {
+    promptEmbeds: golden.get('prompt_embeds')!.data as Float32Array,
+    pooledPromptEmbeds: golden.get('pooled_prompt_embeds')!.data as Float32Array,
+    width: run.width,
+    height: run.height,
+    steps: run.steps,
+    seed: run.seed,
+    keepIntermediates: true,
+  };
+}

@@ -12,6 +12,7 @@ import type { Manifest, WeightPrecision } from '../../src/package/manifest.ts';
 import { randomWeights, writeCheckpointComponent } from '../checkpoint-writer.ts';
 import { expectedClipTensors } from '../convert/clip-graph.ts';
 import { convertCheckpoint } from '../convert/convert.ts';
+import { FLUX_SCHNELL_SCHEDULER } from '../convert/flux-schnell-configs.ts';
 import { expectedT5Tensors } from '../convert/t5-graph.ts';
 import { expectedTransformerTensors, validateTransformerConfig } from '../convert/transformer-graphs.ts';
 import { expectedVaeDecoderTensors, validateVaeConfig } from '../convert/vae-graph.ts';
@@ -100,17 +101,7 @@ export function demoConfigs(clipVocab: number, clipEos: number, t5Vocab: number)
       eos_token_id: 1,
       torch_dtype: 'float32',
     },
-    scheduler: {
-      _class_name: 'FlowMatchEulerDiscreteScheduler',
-      _diffusers_version: '0.32.2',
-      base_image_seq_len: 256,
-      base_shift: 0.5,
-      max_image_seq_len: 4096,
-      max_shift: 1.15,
-      num_train_timesteps: 1000,
-      shift: 1.0,
-      use_dynamic_shifting: false,
-    },
+    scheduler: FLUX_SCHNELL_SCHEDULER,
   };
 }
 
