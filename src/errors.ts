@@ -122,3 +122,110 @@ export function rebuildError(serialized: { name: string; message: string }): Err
   error.name = serialized.name;
   return error;
 }
+
+// ---------------------------------------------------------------------------
+// Hosted providers (src/providers). Every failure of a remote call ends in one of
+// these; the message says what to do. `provider` is the provider's id ('bfl', 'fal',
+// 'replicate', 'openai', 'monica', 'aimlapi'); `status` the HTTP status, when one came.
+// Messages never contain API keys or signed URLs' query strings.
+
+/** Base class of hosted-provider failures. */
+export class ProviderError extends FluxError {
+  constructor(
+    message: string,
+    public readonly provider: string = '',
+    public readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The provider rejected the API key (HTTP 401/403): check the key or the proxy's configuration. */
+export class ProviderAuthError extends ProviderError {}
+
+/** The provider's account has no credits left (HTTP 402): add credits or choose another provider. */
+export class ProviderCreditsError extends ProviderError {}
+
+/** The provider refused on moderation grounds (see the two subclasses). */
+export class ProviderModerationError extends ProviderError {}
+
+/** The prompt (the request) was refused by the provider's moderation: rephrase the prompt. */
+export class RequestModeratedError extends ProviderModerationError {}
+
+/** The generated image was withheld by the provider's moderation: try another prompt or seed. */
+export class ContentModeratedError extends ProviderModerationError {}
+
+/**
+ * The provider is rate limiting (HTTP 429) and the bounded retries ran out, or the wait it
+ * asked for is too long. `retryAfterMs` (from `Retry-After`, when given) and `retryAt`
+ * (epoch milliseconds) say when to try again.
+ */
+export class RateLimitedError extends ProviderError {
+  public readonly retryAt?: number;
+  constructor(
+    message: string,
+    provider = '',
+    public readonly retryAfterMs?: number,
+  ) {
+    super(message, provider, 429);
+    this.retryAt = retryAfterMs === undefined ? undefined : Date.now() + retryAfterMs;
+  }
+}
+
+/** The provider rejected the request itself (HTTP 400/404/422): a parameter, the model name or the base URL is wrong. */
+export class ProviderRequestError extends ProviderError {}
+
+/** The provider kept failing (HTTP 5xx) after the bounded retries: try again later or use another provider. */
+export class ProviderServerError extends ProviderError {}
+
+/** The provider accepted the task but it ended in failure (BFL `Error`, Replicate `failed`/`canceled`, fal error). */
+export class ProviderTaskFailedError extends ProviderError {}
+
+/** The provider no longer knows the task (BFL `Task not found`): it expired or was never created; submit again. */
+export class ProviderTaskNotFoundError extends ProviderError {}
+
+/** The provider could not be reached (DNS, connection refused, connection reset). */
+export class ProviderNetworkError extends ProviderError {}
+
+/**
+ * The browser blocked the call (no CORS headers) or could not reach the provider. A page
+ * can only call such a provider through a proxy on its own server (`baseUrl`).
+ */
+export class ProviderCorsError extends ProviderNetworkError {}
+
+/** The provider did not finish within the configured time (`timeoutMs`). */
+export class ProviderTimeoutError extends ProviderError {}
+
+/** A result image URL answered 403/404/410: signed result URLs expire after minutes; generate again. */
+export class ResultExpiredError extends ProviderError {}
+
+/** The provider answered something this client does not understand; `field` names what was missing or wrong. */
+export class ProviderProtocolError extends ProviderError {
+  constructor(
+    message: string,
+    provider = '',
+    public readonly field: string = '',
+    status?: number,
+  ) {
+    super(message, provider, status);
+  }
+}
+
+Object.assign(errorClasses, {
+  ProviderError,
+  ProviderAuthError,
+  ProviderCreditsError,
+  ProviderModerationError,
+  RequestModeratedError,
+  ContentModeratedError,
+  RateLimitedError,
+  ProviderRequestError,
+  ProviderServerError,
+  ProviderTaskFailedError,
+  ProviderTaskNotFoundError,
+  ProviderNetworkError,
+  ProviderCorsError,
+  ProviderTimeoutError,
+  ResultExpiredError,
+  ProviderProtocolError,
+});

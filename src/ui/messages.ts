@@ -44,6 +44,11 @@ export function describeProgress(event: ProgressEvent): { fraction: number | nul
       };
     case 'decode':
       return { fraction: 1, text: `Image ${event.image} of ${event.images}: decoding…` };
+    case 'remote':
+      return {
+        fraction: event.progress ?? null,
+        text: `${event.provider}: ${event.detail ?? event.status}${event.queuePosition !== undefined ? ` (place ${event.queuePosition + 1} in the queue)` : ''} · ${(event.elapsedMs / 1000).toFixed(0)} s`,
+      };
     case 'done':
       return { fraction: 1, text: 'Done.' };
   }

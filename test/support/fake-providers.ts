@@ -55,6 +55,8 @@ export interface FakeScript {
   imageSize?: { width: number; height: number };
   /** When set, API requests without exactly this key (in the provider's header) get 401. */
   expectKey?: string;
+  /** fal: status_url, response_url and cancel_url as paths relative to the base URL (as a proxy might answer). */
+  relativeUrls?: boolean;
   /** Seed reported when the request sent none. Default 424242. */
   defaultSeed?: number;
 }
@@ -161,7 +163,7 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
     const image = /^\/images\/(\d+)x(\d+)\/([^/]+)\.png$/.exec(url.pathname);
     if (image && req.method === 'GET') {
       record.phase = 'image';
-      if (gate('image', record, res, reply)) return;
+      if (gate('image', record, reply)) return;
       const fetches = (imageFetches.get(url.pathname) ?? 0) + 1;
       imageFetches.set(url.pathname, fetches);
       if (script.imageExpiry && fetches > script.imageExpiry.afterFetches) {
@@ -174,11 +176,11 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       res.end(bytes);
       return;
     }
-    protocols[kind](server, req.method ?? 'GET', url, record, res, reply);
+    protocols[kind](server, req.method ?? 'GET', url, record, reply);
   }
 
   /** Applies the scripted hang / fail / 429 / 5xx / key check to a phase; true when it answered. */
-  function gate(phase: FakePhase, record: RecordedRequest, res: http.ServerResponse, reply: Reply): boolean {
+  function gate(phase: FakePhase, record: RecordedRequest, reply: Reply): boolean {
     record.phase = phase;
     const n = (counts.get(phase) ?? 0) + 1;
     counts.set(phase, n);
@@ -199,7 +201,6 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       reply(script.serverErrors.status ?? 503, { detail: 'upstream unavailable' });
       return true;
     }
-    void res;
     return false;
   }
 
@@ -215,22 +216,20 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
     return Array.from({ length: task.count }, (_, i) => `${baseUrl}/images/${task.size.width}x${task.size.height}/${task.id}-${i}.png?se=2030-01-01&sig=SECRET-SIGNATURE`);
   }
 
-  type Handler = (server: 'api' | 'poll', method: string, url: URL, record: RecordedRequest, res: http.ServerResponse, reply: Reply) => void;
+  type Handler = (server: 'api' | 'poll', method: string, url: URL, record: RecordedRequest, reply: Reply) => void;
 
   const protocols: Record<FakeKind, Handler> = {
-    bfl(server, method, url, record, res, reply) {
+    bfl(server, method, url, record, reply) {
       if (server === 'api' && method === 'POST' && /^\/v1\/[\w.-]+$/.test(url.pathname)) {
-        if (gate('submit', record, res, reply)) return;
+        if (gate('submit', record, reply)) return;
         const body = asObject(record.body);
-        const model = url.pathname.slice(4);
         const size = typeof body.width === 'number' ? { width: body.width, height: body.height as number } : sizeFromAspect(String(body.aspect_ratio ?? '16:9'));
         const task = newTask(body, size, 1);
-        void model;
         reply(200, { id: task.id, polling_url: `${pollBaseUrl}/v1/get_result?id=${task.id}` });
         return;
       }
       if (server === 'poll' && method === 'GET' && url.pathname === '/v1/get_result') {
-        if (gate('poll', record, res, reply)) return;
+        if (gate('poll', record, reply)) return;
         const task = tasks.get(url.searchParams.get('id') ?? '');
         if (!task) return reply(200, { id: url.searchParams.get('id'), status: 'Task not found' });
         task.polls++;
@@ -256,27 +255,27 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       notFound(reply);
     },
 
-    fal(_server, method, url, record, res, reply) {
+    fal(_server, method, url, record, reply) {
       const requestPath = /^\/(.+)\/requests\/([\w-]+)(\/status|\/cancel)?$/.exec(url.pathname);
       if (method === 'POST' && !requestPath) {
-        if (gate('submit', record, res, reply)) return;
+        if (gate('submit', record, reply)) return;
         const body = asObject(record.body);
         const imageSize = asObject(body.image_size);
         const task = newTask(body, { width: Number(imageSize.width ?? 1024), height: Number(imageSize.height ?? 768) }, Number(body.num_images ?? 1));
         // fal drops the model's sub-path in its request URLs (fal-ai/flux/schnell → fal-ai/flux).
         const app = url.pathname.split('/').slice(1, 3).join('/');
-        const base = `${baseUrl}/${app}/requests/${task.id}`;
+        const base = `${script.relativeUrls ? '' : baseUrl}/${app}/requests/${task.id}`;
         return reply(200, { request_id: task.id, response_url: base, status_url: `${base}/status`, cancel_url: `${base}/cancel`, queue_position: 0 });
       }
       if (!requestPath) return notFound(reply);
       const task = tasks.get(requestPath[2]);
       if (requestPath[3] === '/cancel' && method === 'PUT') {
-        if (gate('cancel', record, res, reply)) return;
+        if (gate('cancel', record, reply)) return;
         return reply(202, { status: 'CANCELLATION_REQUESTED' });
       }
       if (!task) return reply(404, { detail: 'Request not found' });
       if (requestPath[3] === '/status' && method === 'GET') {
-        if (gate('poll', record, res, reply)) return;
+        if (gate('poll', record, reply)) return;
         task.polls++;
         const pending = script.pendingPolls ?? 0;
         if (task.polls <= pending) {
@@ -287,7 +286,7 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
         return reply(200, { status: script.outcome === 'unknown-status' ? 'EXPLODED' : 'COMPLETED', logs: [], metrics: { inference_time: 0.4 } });
       }
       if (!requestPath[3] && method === 'GET') {
-        if (gate('result', record, res, reply)) return;
+        if (gate('result', record, reply)) return;
         const urls = imageUrls(task);
         const flags = urls.map((_, i) => script.outcome === 'nsfw' || (script.outcome === 'some-nsfw' && i === 0));
         return reply(200, {
@@ -301,7 +300,7 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       notFound(reply);
     },
 
-    replicate(_server, method, url, record, res, reply) {
+    replicate(_server, method, url, record, reply) {
       const prediction = (task: Task): Record<string, unknown> => {
         const urls = { get: `${baseUrl}/v1/predictions/${task.id}`, cancel: `${baseUrl}/v1/predictions/${task.id}/cancel`, stream: `${baseUrl}/stream/${task.id}` };
         const base = { id: task.id, model: 'black-forest-labs/flux-schnell', input: task.body, urls, created_at: new Date().toISOString() };
@@ -318,7 +317,7 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
         }
       };
       if (method === 'POST' && /^\/v1\/models\/[\w.-]+\/[\w.-]+\/predictions$/.test(url.pathname)) {
-        if (gate('submit', record, res, reply)) return;
+        if (gate('submit', record, reply)) return;
         const input = asObject(asObject(record.body).input);
         const ratio = REPLICATE_RATIOS[String(input.aspect_ratio ?? '1:1')] ?? [1024, 1024];
         const scale = input.megapixels === '0.25' ? 0.5 : 1;
@@ -329,11 +328,11 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       if (poll) {
         const task = tasks.get(poll[1]);
         if (poll[2] && method === 'POST') {
-          if (gate('cancel', record, res, reply)) return;
+          if (gate('cancel', record, reply)) return;
           return reply(200, task ? { ...prediction(task), status: 'canceled' } : {});
         }
         if (method === 'GET') {
-          if (gate('poll', record, res, reply)) return;
+          if (gate('poll', record, reply)) return;
           if (!task) return reply(404, { detail: 'Not found.' });
           task.polls++;
           return reply(200, prediction(task));
@@ -342,9 +341,9 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       notFound(reply);
     },
 
-    openai(_server, method, url, record, res, reply) {
+    openai(_server, method, url, record, reply) {
       if (method === 'POST' && url.pathname.endsWith('/images/generations')) {
-        if (gate('submit', record, res, reply)) return;
+        if (gate('submit', record, reply)) return;
         if (script.outcome === 'request-moderated') {
           return reply(400, { error: { code: 'content_policy_violation', message: 'Your request was rejected as a result of our safety system.', type: 'invalid_request_error' } });
         }
@@ -358,9 +357,9 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       notFound(reply);
     },
 
-    monica(_server, method, url, record, res, reply) {
+    monica(_server, method, url, record, reply) {
       if (method === 'POST' && url.pathname === '/v1/image/gen/flux') {
-        if (gate('submit', record, res, reply)) return;
+        if (gate('submit', record, reply)) return;
         if (script.outcome === 'request-moderated') return reply(400, { error: { code: 'content_moderation', message: 'The prompt was flagged by content moderation.' } });
         const body = asObject(record.body);
         const [width, height] = String(body.size ?? '1024x1024').split('x').map(Number);
@@ -370,9 +369,9 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       notFound(reply);
     },
 
-    aimlapi(_server, method, url, record, res, reply) {
+    aimlapi(_server, method, url, record, reply) {
       if (method === 'POST' && url.pathname === '/v1/images/generations') {
-        if (gate('submit', record, res, reply)) return;
+        if (gate('submit', record, reply)) return;
         const body = asObject(record.body);
         const imageSize = asObject(body.image_size);
         const task = newTask(body, { width: Number(imageSize.width ?? 1024), height: Number(imageSize.height ?? 768) }, Number(body.num_images ?? 1));
