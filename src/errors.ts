@@ -229,3 +229,41 @@ Object.assign(errorClasses, {
   ResultExpiredError,
   ProviderProtocolError,
 });
+
+/** One entry of a BFL-style 422 response (`detail[]`). */
+export interface BflValidationDetail {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** A request to the BFL-shaped facade was invalid; `body` is what BFL's API would answer with status 422. */
+export class BflValidationError extends FluxError {
+  readonly status = 422;
+  constructor(public readonly detail: BflValidationDetail[]) {
+    super(`BFL request invalid: ${detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; ')}`);
+  }
+
+  /** The JSON body BFL's API answers with. */
+  get body(): { detail: BflValidationDetail[] } {
+    return { detail: this.detail };
+  }
+}
+
+/** A request to the OpenAI-shaped facade was invalid; `body` is what OpenAI's API would answer with status 400. */
+export class OpenAIRequestError extends FluxError {
+  readonly status = 400;
+  constructor(
+    message: string,
+    public readonly param: string | null,
+  ) {
+    super(message);
+  }
+
+  /** The JSON body OpenAI's API answers with. */
+  get body(): { error: { message: string; type: string; param: string | null; code: string | null } } {
+    return { error: { message: this.message, type: 'invalid_request_error', param: this.param, code: null } };
+  }
+}
+
+Object.assign(errorClasses, { BflValidationError, OpenAIRequestError });

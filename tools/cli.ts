@@ -3,7 +3,10 @@
  * other failures with 1; both print one clear line on stderr.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { OutputFormat } from '../src/api-types.ts';
+import { createProvider, PROVIDER_INFO, type ProviderKind } from '../src/providers/index.ts';
 import { DEFAULTS, LIMITS } from '../src/defaults.ts';
 import { FluxError, InvalidParameterError } from '../src/errors.ts';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/formats/safetensors.ts';
@@ -25,6 +28,9 @@ Usage:
   flux-webgpu convert --checkpoint <dir> --out <dir> [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force]
   flux-webgpu generate --model <package dir> (--prompt "text" | --prompt-embeds <file.safetensors>) --out <image.png>
                        [--width W] [--height H] [--steps N] [--seed S] [--dump <tensors.safetensors>]
+  flux-webgpu generate --provider bfl|fal|replicate|openai|monica|aimlapi [--api-key K] [--base-url URL] [--model M]
+                       --prompt "text" --out <image.png|.jpg|.webp> [--width W] [--height H] [--steps N] [--seed S]
+                       [--num-images N] [--strict]
   flux-webgpu demo-model --out <dir> [--weights fp32|fp16|q8|q4] [--force]
   flux-webgpu noise --seed S --shape 1,16,H,W --out <file.safetensors>
 
@@ -35,6 +41,9 @@ generate  runs the schnell pipeline on onnxruntime-node (CPU). --prompt needs a 
           encoders (1-${LIMITS.prompt.maxChars} characters; T5 sees 256 tokens, CLIP 77: words cut are reported). Width/height: multiples of 16
           from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${DEFAULTS.steps});
           seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
+--provider sends the prompt to that hosted provider instead (key from --api-key or
+          $FLUX_WEBGPU_API_KEY; --base-url for a proxy). Sizes it cannot honour are moved to
+          the nearest allowed one and reported, or refused with --strict.
 demo-model writes a complete tiny package (CLIP, T5, transformer, VAE, tokenizers) from fixed
           random weights in seconds. Its images are noise-like by design: it exercises the
           whole pipeline without a multi-GB download. See the README for the real model.
@@ -99,11 +108,57 @@ function readPromptEmbeds(path: string): { promptEmbeds: Float32Array; pooledPro
   return { promptEmbeds: prompt.data, pooledPromptEmbeds: pooled.data };
 }
 
+const FORMATS_BY_EXTENSION: Record<string, OutputFormat> = { png: 'png', jpg: 'jpeg', jpeg: 'jpeg', webp: 'webp' };
+
+/**
+ * `generate --provider …`: the same provider code the library uses, from Node. The key
+ * comes from --api-key or $FLUX_WEBGPU_API_KEY and only ever goes into a request header.
+ */
+async function generateRemote(v: Record<string, string | boolean | undefined>): Promise<void> {
+  const kind = v.provider as string;
+  if (!(kind in PROVIDER_INFO)) throw new InvalidParameterError('--provider', `one of ${Object.keys(PROVIDER_INFO).join(', ')}`, kind);
+  if (v['prompt-embeds'] !== undefined || v.dump !== undefined) throw new UsageError('--prompt-embeds and --dump work only with a local --model package');
+  const prompt = checkPrompt('--prompt', required('--prompt', v.prompt as string | undefined));
+  const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!, LIMITS.webSize);
+  const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!, LIMITS.webSize);
+  const stepsFlag = integerFlag('--steps', v.steps as string | undefined);
+  const steps = stepsFlag === undefined ? undefined : checkSteps('--steps', stepsFlag);
+  const seedFlag = integerFlag('--seed', v.seed as string | undefined);
+  const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
+  const numImages = integerFlag('--num-images', v['num-images'] as string | undefined, 1)!;
+  if (numImages < LIMITS.numImages.min || numImages > LIMITS.numImages.max) throw new InvalidParameterError('--num-images', `an integer from ${LIMITS.numImages.min} to ${LIMITS.numImages.max}`, numImages);
+  const out = required('--out', v.out as string | undefined);
+  const extension = extname(out).slice(1).toLowerCase();
+  const outputFormat = FORMATS_BY_EXTENSION[extension];
+  if (!outputFormat) throw new InvalidParameterError('--out', 'a file name ending in .png, .jpg, .jpeg or .webp', out);
+  const apiKey = (v['api-key'] as string | undefined) ?? process.env.FLUX_WEBGPU_API_KEY;
+  const provider = createProvider({ kind: kind as ProviderKind, apiKey, baseUrl: v['base-url'] as string | undefined, model: v.model as string | undefined, strict: Boolean(v.strict) });
+  console.log(`sending the prompt to ${provider.label} (seed ${seed}, ${width}x${height})`);
+  let lastStatus = '';
+  const result = await provider.generate(
+    { prompt, width, height, steps, seed, numImages, outputFormat, model: v.model as string | undefined },
+    {
+      onProgress: (e) => {
+        if (e.stage !== 'remote' || e.status === lastStatus) return;
+        lastStatus = e.status;
+        console.log(`${provider.label}: ${e.detail ?? e.status}`);
+      },
+    },
+  );
+  for (const note of result.adjustments) console.warn(`note: ${note}`);
+  const names = result.images.map((_, i) => (result.images.length === 1 ? out : out.replace(/(\.[^.]+)$/, `-${i + 1}$1`)));
+  for (const [i, image] of result.images.entries()) writeFileSync(names[i], new Uint8Array(await image.arrayBuffer()));
+  console.log(`wrote ${names.join(', ')} (${result.width}x${result.height}${result.seed === undefined ? '' : `, seed ${result.seed}`}, ${result.model})`);
+}
+
 async function generate(args: string[]): Promise<void> {
   const v = parse(args, {
     model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-embeds': { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
     steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
+    provider: { type: 'string' }, 'api-key': { type: 'string' }, 'base-url': { type: 'string' }, 'num-images': { type: 'string' }, strict: { type: 'boolean' },
   });
+  if (v.provider !== undefined) return generateRemote(v);
+  for (const flag of ['api-key', 'base-url', 'num-images', 'strict']) if (v[flag] !== undefined) throw new UsageError(`--${flag} is for hosted providers: add --provider`);
   const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!);
   const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!);
   const steps = checkSteps('--steps', integerFlag('--steps', v.steps as string | undefined, DEFAULTS.steps)!);

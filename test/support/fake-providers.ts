@@ -59,6 +59,8 @@ export interface FakeScript {
   relativeUrls?: boolean;
   /** Seed reported when the request sent none. Default 424242. */
   defaultSeed?: number;
+  /** Send CORS headers (and answer preflights) as a browser-friendly API or proxy would. Default false. */
+  cors?: boolean;
 }
 
 /** A running fake provider. */
@@ -141,6 +143,13 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
   }
 
   async function handle(server: 'api' | 'poll', req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (script.cors) {
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, prefer, x-key');
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, OPTIONS');
+      res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+      if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const rawBody = Buffer.concat(chunks).toString('utf8');

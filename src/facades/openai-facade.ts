@@ -1,0 +1,76 @@
+/**
+ * An OpenAI-shaped images API over any generator, so code written for
+ * `openai.images.generate(...)` runs unchanged against the local engine:
+ * `images.generate({model, prompt, n, size, response_format})` →
+ * `{created, data: [{b64_json} | {url}]}`. `url` results are object URLs.
+ */
+import type { OutputFormat } from '../api-types.ts';
+import { LIMITS } from '../defaults.ts';
+import { InvalidParameterError, OpenAIRequestError } from '../errors.ts';
+import type { FacadeTarget } from './bfl-facade.ts';
+
+/** The request body of OpenAI's `images.generate` (fields this facade reads). */
+export interface OpenAIImageRequest {
+  prompt: string;
+  model?: string;
+  /** 1–4 here (OpenAI allows more for some models). */
+  n?: number;
+  /** "WxH", e.g. "1024x1024" (default). */
+  size?: string;
+  response_format?: 'url' | 'b64_json';
+  output_format?: OutputFormat;
+  /** Not in OpenAI's API; accepted for reproducibility. */
+  seed?: number;
+}
+
+/** OpenAI's images response. */
+export interface OpenAIImagesResponse {
+  created: number;
+  data: ({ b64_json: string; revised_prompt?: string } | { url: string; revised_prompt?: string })[];
+}
+
+/** The facade, shaped like `openai.images`. */
+export interface OpenAIImagesFacade {
+  generate(request: OpenAIImageRequest): Promise<OpenAIImagesResponse>;
+}
+
+async function base64(blob: Blob): Promise<string> {
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function parseRequest(request: OpenAIImageRequest) {
+  if (!request || typeof request !== 'object') throw new OpenAIRequestError('The request body must be an object.', null);
+  if (typeof request.prompt !== 'string' || request.prompt.trim() === '') throw new OpenAIRequestError("Missing required parameter: 'prompt'.", 'prompt');
+  const n = request.n ?? 1;
+  if (!Number.isInteger(n) || n < LIMITS.numImages.min || n > LIMITS.numImages.max) {
+    throw new OpenAIRequestError(`Invalid 'n': must be an integer from ${LIMITS.numImages.min} to ${LIMITS.numImages.max}.`, 'n');
+  }
+  const size = /^(\d+)x(\d+)$/.exec(request.size ?? '1024x1024');
+  if (!size) throw new OpenAIRequestError(`Invalid 'size': expected "WIDTHxHEIGHT" such as "1024x1024" (got ${JSON.stringify(request.size)}).`, 'size');
+  const format = request.response_format ?? 'url';
+  if (format !== 'url' && format !== 'b64_json') throw new OpenAIRequestError(`Invalid 'response_format': must be 'url' or 'b64_json'.`, 'response_format');
+  return { n, width: Number(size[1]), height: Number(size[2]), format };
+}
+
+/** Creates the OpenAI-shaped facade over a generator (routing applies). */
+export function createOpenAIImagesFacade(target: FacadeTarget): OpenAIImagesFacade {
+  return {
+    async generate(request) {
+      const { n, width, height, format } = parseRequest(request);
+      const params = { prompt: request.prompt, width, height, numImages: n, seed: request.seed, outputFormat: request.output_format ?? 'png' };
+      try {
+        target.validate(params);
+      } catch (error) {
+        if (!(error instanceof InvalidParameterError)) throw error;
+        const param = error.field === 'width' || error.field === 'height' ? 'size' : error.field;
+        throw new OpenAIRequestError(`Invalid '${param}': ${error.message}.`, param);
+      }
+      const result = await target.generate(params);
+      const data = await Promise.all(result.images.map(async (blob) => (format === 'b64_json' ? { b64_json: await base64(blob) } : { url: URL.createObjectURL(blob) })));
+      return { created: Math.floor(Date.now() / 1000), data };
+    },
+  };
+}
