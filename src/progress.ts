@@ -1,3 +1,5 @@
+import type { PreviewImage } from './pipeline/preview.ts';
+
 /**
  * Progress events of a generation, a union tagged on `stage` (like transformers.js's
  * `status`): `download` per file and in total, `load`, `encode`, `denoise` per step,
@@ -7,7 +9,7 @@ export type ProgressEvent =
   | { stage: 'download'; file: string; loaded: number; total: number; totalLoaded: number; totalBytes: number }
   | { stage: 'load'; graph: string; index: number; count: number }
   | { stage: 'encode' }
-  | { stage: 'denoise'; step: number; steps: number; image: number; images: number }
+  | { stage: 'denoise'; step: number; steps: number; image: number; images: number; preview?: PreviewImage }
   | { stage: 'decode'; image: number; images: number }
   | RemoteProgressEvent
   | { stage: 'done' };

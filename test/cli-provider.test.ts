@@ -11,7 +11,7 @@ import { startFakeProvider } from './support/fake-providers.ts';
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'flux-cli-provider-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const cli = (...args: string[]) => run('node', ['tools/flux-webgpu.mjs', 'generate', ...args]).catch((e) => e as { code: number; stdout: string; stderr: string });
+const cli = (...args: string[]): Promise<{ code?: number; stdout: string; stderr: string }> => run('node', ['tools/flux-webgpu.mjs', 'generate', ...args]).catch((e) => e);
 
 describe('generate --provider', () => {
   it('generates through BFL (polling_url on another port), reports the size used, keeps the key in a header', async () => {

@@ -9,6 +9,7 @@ import { blockShards, graphByRole, type GraphEntry } from '../package/manifest.t
 import type { ProgressCallback } from '../progress.ts';
 import { vaeOutputToRgb, type RgbImage } from './image.ts';
 import { imageIds, LATENT_CHANNELS, latentSize, packLatents, scaleForVae, unpackLatents } from './latents.ts';
+import { previewFromPacked } from './preview.ts';
 import { torchRandn } from './randn.ts';
 import { jointIds, ropeTables } from './rope.ts';
 import type { ModelRuntime } from './runtime.ts';
@@ -36,6 +37,8 @@ export interface PipelineRequest extends TextConditioning {
   /** Index and count of images in the caller's batch, for progress events. */
   image?: number;
   images?: number;
+  /** Attach a cheap RGB preview (latent resolution) to each `denoise` progress event. */
+  preview?: boolean;
   /** Keep intermediate tensors (noise, latents, VAE output) in the result. */
   keepIntermediates?: boolean;
 }
@@ -143,8 +146,9 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
     const velocity = await tensorData(velocityTensor);
     if (step === 0 && request.keepIntermediates) firstVelocity = velocity.slice();
     for (const t of [img, txt, temb, velocityTensor]) t.dispose();
+    const preview = request.preview ? previewFromPacked(latents, velocity, sigmas[step], h, w) : undefined;
     eulerStep(latents, velocity, sigmas[step], sigmas[step + 1]);
-    request.onProgress?.({ stage: 'denoise', step: step + 1, steps: request.steps, image: request.image ?? 1, images: request.images ?? 1 });
+    request.onProgress?.({ stage: 'denoise', step: step + 1, steps: request.steps, image: request.image ?? 1, images: request.images ?? 1, preview });
   }
   await runtime.finished?.(embed);
   await runtime.finished?.(head);
