@@ -1,6 +1,7 @@
 // Test page for test/browser/engine.test.ts: loads the built library from /lib/index.js
 // and offers helpers that return plain, serializable values to Playwright.
-const flux = await import('/lib/index.js');
+// ?lib=<url> imports the library from elsewhere (e.g. another origin, as from a CDN).
+const flux = await import(new URLSearchParams(location.search).get('lib') ?? '/lib/index.js');
 
 const generators = new Map();
 const events = [];
@@ -33,8 +34,8 @@ window.fluxTest = {
   },
   events: () => events.slice(),
   clearEvents: () => void events.splice(0),
-  /** generate() with optional abort after the first progress event of `abortOn` stage. */
-  async generate(key, params, { abortOn, label } = {}) {
+  /** generate() with an optional abort: after the first progress event of stage `abortOn`, or after `abortAfterMs`. */
+  async generate(key, params, { abortOn, abortAfterMs, label } = {}) {
     const generator = generators.get(key);
     const controller = new AbortController();
     const request = { ...params };
@@ -54,6 +55,13 @@ window.fluxTest = {
         controller.abort();
       }
     };
+    if (abortAfterMs !== undefined) {
+      setTimeout(() => {
+        abortedAt = performance.now();
+        events.push({ label, t: abortedAt, stage: 'abort-requested' });
+        controller.abort();
+      }, abortAfterMs);
+    }
     const started = performance.now();
     try {
       const result = await generator.generate(request);

@@ -1,0 +1,187 @@
+/**
+ * The contract between the page and the generator worker: what the `Engine` in the
+ * worker offers and what crosses the boundary. No onnxruntime or DOM imports, so the
+ * main thread can import it without pulling the engine in.
+ */
+import type { GenerateTimings, OutputFormat, PromptEmbeddings } from '../api-types.ts';
+import { rebuildError } from '../errors.ts';
+import type { ProgressCallback } from '../progress.ts';
+
+/** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
+export interface EngineGenerateRequest {
+  /** Absolute URL of the model package (ends with "/"). */
+  model: string;
+  prompt?: string;
+  promptEmbeddings?: PromptEmbeddings;
+  width?: number;
+  height?: number;
+  steps?: number;
+  seed?: number;
+  numImages?: number;
+  outputFormat?: OutputFormat;
+  /** 0–1, for jpeg and webp (default 0.92 as canvases use). */
+  quality?: number;
+  /**
+   * Accept any multiple of 16 from 16 to 2048 pixels (the CLI's range) instead of the
+   * web API's 256–1440. For tiny test models; the device's buffer limits still apply.
+   */
+  allowAnySize?: boolean;
+  /** Debugging/golden checks: return the first image's intermediate tensors. */
+  keepIntermediates?: boolean;
+}
+
+/** What the worker returns for one generation. */
+export interface EngineGenerateResult {
+  images: Blob[];
+  seed: number;
+  width: number;
+  height: number;
+  steps: number;
+  timings: GenerateTimings;
+  warnings: string[];
+  /** With `keepIntermediates`: the first image's tensors, named as in the golden files. */
+  intermediates?: Record<string, Float32Array>;
+}
+
+/** One capability the device lacks for a package. */
+export interface DeviceShortfall {
+  /** 'webgpu', 'shader-f16', 'maxBufferSize', 'maxStorageBufferBindingSize', 'gpu-memory'. */
+  capability: string;
+  /** Bytes (or 1 for a feature). */
+  needed: number;
+  available: number;
+  /** A sentence for people. */
+  detail: string;
+}
+
+/** What `checkDevice()` found. */
+export interface DeviceReport {
+  /** Whether the browser has WebGPU and an adapter. */
+  webgpu: boolean;
+  adapter: { vendor: string; architecture: string; description: string };
+  /** The adapter's features, sorted. */
+  features: string[];
+  /** Bytes. */
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+  shaderF16: boolean;
+  /** Whether onnxruntime's flash attention is used (subgroups at least 8 wide). */
+  flashAttention: boolean;
+  /** Whether the page is cross-origin isolated (wasm threads need it). */
+  crossOriginIsolated: boolean;
+  /** The package checked, when one was given. */
+  model?: { url: string; modelId: string; weights: string; totalFileBytes: number };
+  /** The checked package's model id (as `model.modelId`). */
+  modelId?: string;
+  /** Whether the package can run here (when no package was given: whether WebGPU works). */
+  ok: boolean;
+  /** Empty when ok. */
+  shortfalls: DeviceShortfall[];
+  /** One sentence per shortfall, for people (empty when ok). */
+  reasons: string[];
+  /** Largest width×height the buffer limits allow for the package (Infinity when unknown). */
+  maxPixels: number;
+}
+
+/** A loaded package. */
+export interface LoadedModel {
+  url: string;
+  modelId: string;
+  weights: string;
+  /** Whether prompts can be given as text (else only `promptEmbeddings`). */
+  textEncoders: boolean;
+  graphs: number;
+  /** Bytes of all package files. */
+  totalFileBytes: number;
+  /** Milliseconds this call spent (0 when it was already loaded). */
+  loadMs: number;
+}
+
+/** A package kept in the browser's storage (the WeightStore's view of it). */
+export interface StoredModel {
+  /** Absolute URL of the package folder, ending in "/" (pass it to `deleteModel`). */
+  packageUrl: string;
+  /** The manifest's model id, when known. */
+  modelId?: string;
+  /** Bytes stored. */
+  bytesStored: number;
+  /** Bytes of all its files. */
+  bytesTotal: number;
+  /** Whether every file is stored completely and verified. */
+  complete: boolean;
+  files: { path: string; size: number; sha256: string; bytesStored: number; complete: boolean }[];
+}
+
+/** Engine settings the page may choose (before the first load). */
+export interface EngineSettings {
+  /** Wasm CPU threads (default 1: every compute op runs on the GPU; more need cross-origin isolation). */
+  numThreads?: number;
+  /** onnxruntime log level (default 'warning'). */
+  logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /** onnxruntime session log severity, 0 (verbose, shows node placement) – 4. */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** False: release each graph after use (low-memory mode, slower). Default true. */
+  keepSessions?: boolean;
+  /** Debugging: graph node names to run on onnxruntime's CPU kernels instead of WebGPU. */
+  forceCpuNodeNames?: string[];
+  /** Convolution layout of the WebGPU EP (default onnxruntime's, NHWC). */
+  preferredLayout?: 'NCHW' | 'NHWC';
+}
+
+/**
+ * The engine's operations; the worker exposes an object with exactly these and the
+ * client calls them through Comlink. Generation requests carry an id so that they can
+ * be cancelled (an AbortSignal cannot cross the boundary).
+ */
+export interface EngineApi {
+  /** Sets options; only before the first load or device check. */
+  configure(settings: EngineSettings): Promise<void>;
+  /** Probes WebGPU (and a package's requirements when `model` is given). Never throws for a shortfall: see `ok`. */
+  checkDevice(model?: string): Promise<DeviceReport>;
+  /** Manifest → capability check → download/verify → sessions. */
+  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /** Queued behind earlier calls; loads the package first when needed. */
+  generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
+  /** Cancels a queued or running generation; it rejects with AbortedError. Unknown ids are ignored. */
+  cancel(id: string): void;
+  listModels(): Promise<StoredModel[]>;
+  /** Removes a package from storage (and unloads it when loaded). */
+  deleteModel(url: string): Promise<void>;
+  /** Releases sessions and the GPU device. */
+  dispose(): Promise<void>;
+}
+
+/** An error as it crosses the boundary: class name, message and its own plain fields. */
+export interface WireError {
+  name: string;
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+/** Turns any thrown value into a structured-cloneable `WireError`. */
+export function toWireError(error: unknown): WireError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error), fields: {} };
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(error)) {
+    if (key === 'name' || key === 'message' || key === 'stack') continue;
+    fields[key] = cloneable(value) ? value : String(value);
+  }
+  return { name: error.name, message: error.message, fields };
+}
+
+function cloneable(value: unknown): boolean {
+  if (value === null || ['string', 'number', 'boolean', 'undefined', 'bigint'].includes(typeof value)) return true;
+  if (Array.isArray(value)) return value.every(cloneable);
+  return false;
+}
+
+/** Whether a value is a `WireError` (or Comlink's `{name, message}` Error stand-in). */
+export function isWireError(value: unknown): value is WireError {
+  return typeof value === 'object' && value !== null && typeof (value as WireError).name === 'string' && typeof (value as WireError).message === 'string';
+}
+
+/** Rebuilds the error's own class (see `rebuildError`) and restores its fields. */
+export function fromWireError(wire: WireError): Error {
+  const error = rebuildError(wire);
+  Object.assign(error, wire.fields ?? {});
+  return error;
+}

@@ -1,0 +1,26 @@
+/**
+ * flux-webgpu: FLUX.1 [schnell] text-to-image in the web page, on the visitor's GPU.
+ *
+ * ```ts
+ * import { createGenerator } from 'flux-webgpu';
+ * const generator = createGenerator({ model: 'https://example.org/models/flux1-schnell-q4/' });
+ * const report = await generator.checkDevice();            // before any weight download
+ * const { images } = await generator.generate({ prompt: 'a red fox in the snow', width: 512, height: 512 });
+ * ```
+ */
+export { createGenerator, createLocalGenerator, type Generator, type GeneratorOptions } from './client.ts';
+export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
+export type { ProgressCallback, ProgressEvent } from './progress.ts';
+export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+export {
+  AbortedError,
+  CheckpointError,
+  DeviceCapabilityError,
+  DownloadError,
+  FluxError,
+  IntegrityError,
+  InvalidParameterError,
+  ModelPackageError,
+  StorageQuotaError,
+} from './errors.ts';
+export { DEFAULTS, LIMITS } from './defaults.ts';
