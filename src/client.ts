@@ -1,5 +1,5 @@
 /**
- * The page side of the generator: `createGenerator()` starts the generator worker and
+ * The page side of the local generator: `createLocalGenerator()` starts the generator worker and
  * talks to its `Engine` through Comlink. Progress callbacks cross as Comlink proxies,
  * images come back as Blobs, cancellation crosses as a request id, and errors are
  * rebuilt as their own classes (with their fields) on this side.
@@ -16,7 +16,7 @@ import { packageUrlOf } from './engine/manifest-fetch.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
 import workerUrl from '../workers/generator.worker.ts?worker&url';
 
-/** Options of `createGenerator`. */
+/** Options of `createLocalGenerator`. */
 export interface GeneratorOptions {
   /** URL of the web model package folder (or its manifest.json); relative URLs resolve against the page. */
   model: string;
@@ -153,9 +153,6 @@ function startWorker(): Worker {
     setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
   }
 }
-
-/** The local generator (`createLocalGenerator`); routing to hosted providers builds on it. */
-export const createGenerator = createLocalGenerator;
 
 /**
  * Calls into the worker: rebuilds errors as their classes, and rejects every pending

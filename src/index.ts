@@ -8,7 +8,12 @@
  * const { images } = await generator.generate({ prompt: 'a red fox in the snow', width: 512, height: 512 });
  * ```
  */
-export { createGenerator, createLocalGenerator, type Generator, type GeneratorOptions } from './client.ts';
+export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
+export { createLocalGenerator } from './client.ts';
+export type { PrivacyMode, RouteDecision } from './routing.ts';
+export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
+export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
+export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
 export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
 export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
@@ -22,5 +27,14 @@ export {
   InvalidParameterError,
   ModelPackageError,
   StorageQuotaError,
+  ProviderError,
+  ProviderAuthError,
+  ProviderCreditsError,
+  ProviderCorsError,
+  RateLimitedError,
+  RequestModeratedError,
+  ContentModeratedError,
+  BflValidationError,
+  OpenAIRequestError,
 } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

@@ -19,6 +19,8 @@ export interface DeviceVerdict {
   ok: boolean;
   /** One sentence per missing capability (empty when ok). */
   reasons: string[];
+  /** What is short, by capability name ('webgpu', 'maxBufferSize', …). */
+  shortfalls?: { capability: string }[];
 }
 
 /** Where the next generation will run, and why. */
@@ -35,6 +37,7 @@ export interface RouteDecision {
   provider?: ImageEngine;
 }
 
+const missing = (device: DeviceVerdict) => device.shortfalls?.map((s) => s.capability) ?? [];
 const LOCAL = (reason: string): RouteDecision => ({ backend: 'local', label: 'this device', onDevice: true, reason });
 const REMOTE = (provider: ImageEngine, reason: string): RouteDecision => ({ backend: provider.id, label: provider.label, onDevice: false, reason, provider });
 
@@ -53,10 +56,10 @@ export async function decideRoute(mode: PrivacyMode, providers: readonly ImageEn
   if (device.ok) return LOCAL('This device can run the model: the prompt stays here.');
   const why = device.reasons.join(' ');
   if (mode === 'local-only') {
-    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Local-only mode sends nothing to any provider; use a device with a larger GPU, or allow a hosted provider.`, device.reasons);
+    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Local-only mode sends nothing to any provider; use a device with a larger GPU, or allow a hosted provider.`, missing(device));
   }
   if (!providers.length) {
-    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Configure a hosted provider to generate anyway.`, device.reasons);
+    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Configure a hosted provider to generate anyway.`, missing(device));
   }
   return REMOTE(providers[0], `This device cannot run the model locally (${why}), so the prompt is sent to ${providers[0].label}.`);
 }

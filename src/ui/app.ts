@@ -3,7 +3,7 @@
  * models. All heavy work happens in the generator's worker; this file only renders.
  */
 import type { GenerateResult, OutputFormat } from '../api-types.ts';
-import { createGenerator, type Generator } from '../client.ts';
+import { createGenerator, type Generator } from '../generator.ts';
 import { DEFAULTS, LIMITS } from '../defaults.ts';
 import { formatBytes, MODEL_REGISTRY } from '../models/registry.ts';
 import { h } from './dom.ts';
