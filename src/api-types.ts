@@ -33,6 +33,11 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
+  /**
+   * Local engine only: attach a cheap RGB preview (latent resolution, 1/8 of each side) to
+   * every `denoise` progress event. Default false. Hosted providers ignore it.
+   */
+  preview?: boolean;
   /** Cancels the request (checked between steps and shards). */
   signal?: AbortSignal;
   onProgress?: ProgressCallback;

@@ -91,11 +91,11 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     model,
 
     async generate(params: GenerateParams): Promise<GenerateResult> {
-      const { signal, onProgress, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat } = params ?? ({} as GenerateParams);
+      const { signal, onProgress, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, preview } = params ?? ({} as GenerateParams);
       if (signal?.aborted) throw new AbortedError();
       const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
       // Only the known fields cross (the rest of an object might not be cloneable).
-      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat };
+      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, preview };
       const progress = onProgress ? Comlink.proxy(onProgress) : undefined;
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();
@@ -141,7 +141,7 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
  * worker module (CORS applies, and the worker's own relative URLs, e.g. the wasm, still
  * resolve against the CDN).
  */
-function startWorker(): Worker {
+export function startWorker(): Worker {
   const url = new URL(workerUrl, import.meta.url);
   const options: WorkerOptions = { type: 'module', name: 'flux-webgpu-generator' };
   if (typeof location === 'undefined' || url.origin === location.origin) return new Worker(url, options);

@@ -307,6 +307,7 @@ export class Engine implements EngineApi {
         image: i + 1,
         images: valid.numImages,
         keepIntermediates: request.keepIntermediates === true && i === 0,
+        preview: request.preview === true,
       });
       if (result.intermediates) intermediates = { ...result.intermediates };
       const encodeImageStart = performance.now();

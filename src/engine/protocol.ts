@@ -28,6 +28,8 @@ export interface EngineGenerateRequest {
   allowAnySize?: boolean;
   /** Debugging/golden checks: return the first image's intermediate tensors. */
   keepIntermediates?: boolean;
+  /** Attach a latent→RGB preview to every `denoise` progress event. */
+  preview?: boolean;
 }
 
 /** What the worker returns for one generation. */

@@ -1,163 +1,194 @@
 /**
- * The app page: prompt and settings, Generate/Cancel, progress, results, and the stored
- * models. All heavy work happens in the generator's worker; this file only renders.
+ * The app page: the `<flux-generator>` widget in full-page mode, plus what a returning
+ * visitor needs around it — the model and "where it runs" choices, a gallery of past
+ * generations (IndexedDB), hosted-provider settings with keys (this browser only), the
+ * storage manager, and a plain explanation when the browser has no WebGPU.
  */
-import type { GenerateResult, OutputFormat } from '../api-types.ts';
-import { createGenerator, type Generator } from '../generator.ts';
-import { DEFAULTS, LIMITS } from '../defaults.ts';
-import { formatBytes, MODEL_REGISTRY } from '../models/registry.ts';
+import type { ImageEventDetail, RouteEventDetail } from '../widget/flux-generator.ts';
+import { defineFluxGenerator, type FluxGeneratorElement } from '../widget/flux-generator.ts';
+import { MODEL_REGISTRY } from '../models/registry.ts';
+import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 import { h } from './dom.ts';
-import { describeError, describeProgress } from './messages.ts';
+import { GalleryStore, type GalleryEntry } from './gallery-store.ts';
+import { createGalleryView } from './gallery-view.ts';
+import { NO_WEBGPU } from './messages.ts';
+import { createProviderSettings } from './provider-settings.ts';
+import { providerConfigs, settingsStore } from './settings-store.ts';
+import { createStorageView } from './storage-view.ts';
 
 const CUSTOM = '__custom__';
+/** The demo package makes tiny noise-like images: any size is fine, and small ones are instant. */
+const DEMO_ID = 'flux-webgpu/tiny-demo';
+const DEMO_SIDE = 128;
 
-/** Renders the app into `root`. */
+const PRIVACY_LABELS: Record<PrivacyMode, string> = {
+  'local-only': 'Only this device (nothing is sent)',
+  'prefer-local': 'This device; a hosted provider when it cannot',
+  'remote-only': 'Always a hosted provider',
+};
+
+/** Renders the app into `root` (the page's `<main>`). */
 export function mountApp(root: HTMLElement): void {
-  let generator: Generator | null = null;
-  let generatorUrl = '';
-  let running: AbortController | null = null;
+  defineFluxGenerator();
+  const gallery = new GalleryStore();
 
-  const modelSelect = h('select', { id: 'model', name: 'model' },
+  // ---- announcements (one live region for the whole page) ----
+  const announcer = h('p', { class: 'announcer', id: 'announcer', role: 'status', 'aria-live': 'polite' });
+  let announceTimer: ReturnType<typeof setTimeout> | undefined;
+  const announce = (message: string) => {
+    announcer.textContent = message;
+    clearTimeout(announceTimer);
+    announceTimer = setTimeout(() => (announcer.textContent = ''), 6000);
+  };
+
+  // ---- model and privacy ----
+  const savedModel = settingsStore.model();
+  const knownModel = MODEL_REGISTRY.find((m) => m.url === savedModel);
+  const modelSelect = h('select', { id: 'model', name: 'model', 'aria-describedby': 'model-hint' },
     ...MODEL_REGISTRY.map((m) => h('option', { value: m.url }, m.name)),
     h('option', { value: CUSTOM }, 'Another package URL…'));
-  const customUrl = h('input', { id: 'model-url', name: 'model-url', type: 'url', placeholder: 'https://example.com/models/my-flux/', hidden: true });
-  const prompt = h('textarea', { id: 'prompt', name: 'prompt', required: true, maxlength: LIMITS.prompt.maxChars, placeholder: 'A red fox in fresh snow, morning light' });
-  const sideInput = (id: string, label: string) =>
-    h('input', { id, name: id, type: 'number', min: LIMITS.webSize.min, max: LIMITS.webSize.max, step: LIMITS.sizeMultiple, value: 512, 'aria-label': label });
-  const width = sideInput('width', 'Width in pixels');
-  const height = sideInput('height', 'Height in pixels');
-  const steps = h('select', { id: 'steps', name: 'steps' }, ...[1, 2, 3, 4].map((n) => h('option', { value: n, selected: n === DEFAULTS.steps }, String(n))));
-  const seed = h('input', { id: 'seed', name: 'seed', type: 'number', min: LIMITS.seed.min, max: LIMITS.seed.max, placeholder: 'random' });
-  const format = h('select', { id: 'format', name: 'format' }, ...['png', 'jpeg', 'webp'].map((f) => h('option', { value: f }, f.toUpperCase())));
-  const generateButton = h('button', { type: 'submit', id: 'generate' }, 'Generate');
-  const cancelButton = h('button', { type: 'button', id: 'cancel', class: 'secondary', disabled: true }, 'Cancel');
-  const progressBar = h('progress', { id: 'progress', max: 1, value: 0, 'aria-label': 'Progress' });
-  const status = h('p', { id: 'status', class: 'status', role: 'status', 'aria-live': 'polite' });
-  const deviceLine = h('p', { id: 'device', class: 'hint' }, 'Checking this device…');
-  const output = h('section', { id: 'output', class: 'output', 'aria-label': 'Generated images' });
-  const storedBody = h('tbody', { id: 'stored-models' });
+  modelSelect.value = savedModel === undefined ? MODEL_REGISTRY[0].url : knownModel ? knownModel.url : CUSTOM;
+  const customUrl = h('input', { id: 'model-url', name: 'model-url', type: 'url', placeholder: 'https://example.com/models/flux1-schnell-q4/', spellcheck: 'false', autocomplete: 'url' });
+  customUrl.value = savedModel !== undefined && !knownModel ? savedModel : '';
+  const customButton = h('button', { type: 'button', class: 'secondary', id: 'model-url-use' }, 'Use this package');
+  const customRow = h('div', { class: 'custom-model', hidden: modelSelect.value !== CUSTOM }, h('label', { for: 'model-url' }, 'Package URL', customUrl), customButton);
+  const modelHint = h('p', { id: 'model-hint', class: 'hint' });
 
-  const form = h('form', { id: 'generate-form', novalidate: true },
-    h('label', { for: 'model' }, 'Model', modelSelect, customUrl),
-    h('label', { for: 'prompt' }, 'Prompt', prompt, h('span', { class: 'hint' }, 'T5 reads up to 256 tokens and CLIP 77; you are told if words are cut.')),
-    h('div', { class: 'row' },
-      h('label', { for: 'width' }, 'Width', width),
-      h('label', { for: 'height' }, 'Height', height),
-      h('label', { for: 'steps' }, 'Steps', steps)),
-    h('div', { class: 'row' },
-      h('label', { for: 'seed' }, 'Seed', seed),
-      h('label', { for: 'format' }, 'Format', format)),
-    h('p', { class: 'privacy', id: 'privacy' }, 'Runs on this device: your prompt and images never leave it. Only the model files are downloaded, once.'),
-    h('div', { class: 'actions' }, generateButton, cancelButton),
-    progressBar,
-    status);
+  const privacySelect = h('select', { id: 'privacy-mode', name: 'privacy-mode', 'aria-describedby': 'privacy-mode-hint' },
+    ...PRIVACY_MODES.map((m) => h('option', { value: m }, PRIVACY_LABELS[m])));
+  privacySelect.value = settingsStore.privacy() ?? 'local-only';
+
+  const widget = document.createElement('flux-generator') as FluxGeneratorElement;
+  widget.id = 'generator';
+  widget.setAttribute('layout', 'page');
+  widget.setAttribute('theme', 'auto');
+
+  const modelUrl = () => (modelSelect.value === CUSTOM ? customUrl.value.trim() : modelSelect.value);
+  const applyModel = () => {
+    const url = modelUrl();
+    const entry = MODEL_REGISTRY.find((m) => m.url === url);
+    modelHint.textContent = entry ? entry.description : url ? 'A web model package made by `flux-webgpu convert`; its manifest is read before anything else is downloaded.' : 'Enter the URL of a model package.';
+    if (!url) return;
+    settingsStore.setModel(url);
+    const demo = entry?.id === DEMO_ID;
+    widget.toggleAttribute('allow-any-size', demo);
+    widget.setAttribute('width', String(demo ? DEMO_SIDE : 512));
+    widget.setAttribute('height', String(demo ? DEMO_SIDE : 512));
+    widget.setAttribute('model', url);
+    // The widget swaps its generator in a microtask; list the new model's storage after it.
+    if (widget.isConnected) queueMicrotask(() => void storage.refresh());
+  };
+  const applyPrivacy = () => {
+    settingsStore.setPrivacy(privacySelect.value as PrivacyMode);
+    widget.setAttribute('privacy', privacySelect.value);
+    providers.refresh();
+  };
+
+  // ---- no WebGPU ----
+  const providersButton = h('button', { type: 'button', id: 'no-webgpu-providers' }, 'Choose a hosted provider');
+  const banner = h('section', { class: 'banner', id: 'no-webgpu', 'aria-labelledby': 'no-webgpu-title', hidden: true },
+    h('h2', { id: 'no-webgpu-title' }, NO_WEBGPU.summary),
+    h('p', {}, 'WebGPU lets a web page use your graphics card; this generator needs it to run the model here. Try a recent Chrome or Edge on a desktop or laptop (or another browser with WebGPU turned on).'),
+    h('p', {}, 'You can still make images with a hosted provider: your prompt is then sent to that provider, and the page says so each time.'),
+    providersButton);
+  const showNoWebGpu = (show: boolean) => (banner.hidden = !show);
+
+  // ---- sections ----
+  const providers = createProviderSettings({
+    onChange: (list) => {
+      widget.providers = providerConfigs(list);
+    },
+    privacy: () => privacySelect.value as PrivacyMode,
+    setPrivacy: (mode) => {
+      privacySelect.value = mode;
+      applyPrivacy();
+      announce(`Where it runs: ${PRIVACY_LABELS[mode]}.`);
+    },
+  });
+  providersButton.addEventListener('click', () => {
+    providers.element.scrollIntoView({ block: 'start' });
+    providers.focus();
+  });
+
+  const galleryView = createGalleryView({
+    store: gallery,
+    announce,
+    changed: () => void storage.refresh(),
+    regenerate: (entry: GalleryEntry) => {
+      widget.setParams({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed });
+      announce(`Generating again with seed ${entry.seed}.`);
+      widget.scrollIntoView({ block: 'nearest' });
+      widget.generate({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed }).catch(() => undefined);
+    },
+  });
+
+  const storage = createStorageView({
+    gallery,
+    announce,
+    listModels: () => widget.generator?.listModels() ?? null,
+    deleteModel: async (url) => {
+      await widget.generator?.deleteModel(url);
+    },
+    galleryCleared: () => void galleryView.refresh(),
+  });
+
+  // Configure the widget before it is connected, so it starts with the right generator.
+  widget.setAttribute('privacy', privacySelect.value);
+  widget.providers = providerConfigs(settingsStore.providers());
+  applyModel();
 
   root.replaceChildren(
-    h('header', {}, h('h1', {}, 'FLUX.1 [schnell] on your own GPU'), h('p', { class: 'tagline' }, 'Text to image with WebGPU, entirely in this browser.')),
-    h('div', { class: 'layout' },
-      h('section', { class: 'panel', 'aria-label': 'Settings' }, form, deviceLine),
-      h('div', { class: 'panel' }, output)),
-    h('section', { class: 'panel', 'aria-labelledby': 'stored-title' },
-      h('h2', { id: 'stored-title' }, 'Stored models'),
-      h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Package'), h('th', {}, 'Stored'), h('th', {}, ''))), storedBody)),
+    banner,
+    h('section', { class: 'panel controls', 'aria-label': 'Model and privacy' },
+      h('div', { class: 'control' }, h('label', { for: 'model' }, 'Model', modelSelect), customRow, modelHint),
+      h('div', { class: 'control' },
+        h('label', { for: 'privacy-mode' }, 'Where it runs', privacySelect),
+        h('p', { id: 'privacy-mode-hint', class: 'hint' }, 'The indicator by the Generate button always says where your prompt goes.'))),
+    widget,
+    galleryView.element,
+    h('div', { class: 'columns' }, providers.element, storage.element),
+    announcer,
   );
 
-  const modelUrl = () => new URL(modelSelect.value === CUSTOM ? customUrl.value : modelSelect.value, location.href).href;
-  const currentGenerator = () => {
-    const url = modelUrl();
-    if (!generator || generatorUrl !== url) {
-      generator?.dispose();
-      generator = createGenerator({ model: url });
-      generatorUrl = url;
-    }
-    return generator;
-  };
-
-  const setRunning = (on: boolean) => {
-    generateButton.disabled = on;
-    cancelButton.disabled = !on;
-  };
-
-  const refreshStored = async () => {
-    const models = await currentGenerator().listModels();
-    storedBody.replaceChildren(...(models.length
-      ? models.map((m) => h('tr', {},
-        h('td', {}, m.modelId ?? m.packageUrl),
-        h('td', {}, `${formatBytes(m.bytesStored)}${m.complete ? '' : ` of ${formatBytes(m.bytesTotal)}`}`),
-        h('td', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Delete ${m.modelId ?? m.packageUrl}`, onclick: async () => {
-          await currentGenerator().deleteModel(m.packageUrl);
-          await refreshStored();
-        } }, 'Delete'))))
-      : [h('tr', {}, h('td', { colspan: 3, class: 'hint' }, 'No model stored yet.'))]));
-  };
-
-  const checkDevice = async () => {
-    deviceLine.textContent = 'Checking this device…';
-    try {
-      const report = await currentGenerator().checkDevice();
-      deviceLine.textContent = report.ok ? `This device can run ${report.modelId}.` : `This device cannot run this model locally: ${report.reasons.join('; ')}`;
-    } catch (error) {
-      deviceLine.textContent = describeError(error);
-    }
-  };
-
-  const showResult = (result: GenerateResult) => {
-    const figures = result.images.map((blob, i) => {
-      const url = URL.createObjectURL(blob);
-      const name = `flux-${result.seed + i}.${blob.type.split('/')[1] ?? 'png'}`;
-      return h('figure', {},
-        h('img', { src: url, alt: `Generated image for “${prompt.value.slice(0, 80)}”, seed ${result.seed + i}`, width: result.width, height: result.height }),
-        h('figcaption', {},
-          `Seed ${result.seed + i} · ${result.width}×${result.height} · ${result.steps} steps · ${(result.timings.totalMs / 1000).toFixed(1)} s on ${result.backend === 'local' ? 'this device' : result.backend} · `,
-          h('a', { href: url, download: name }, 'Download')));
-    });
-    output.prepend(...figures);
-  };
-
+  // ---- wiring ----
+  widget.addEventListener('image', (event) => {
+    const { result, request } = (event as unknown as CustomEvent<ImageEventDetail>).detail;
+    const backendLabel = result.backend === 'local' ? 'this device' : (widget.generator?.providers.find((p) => p.id === result.backend)?.label ?? result.backend);
+    void (async () => {
+      for (const [i, image] of result.images.entries()) {
+        await gallery.add({
+          image,
+          prompt: request.prompt,
+          seed: (result.seed + i) % 2 ** 32,
+          width: result.width,
+          height: result.height,
+          steps: result.steps,
+          backend: result.backend,
+          backendLabel,
+          totalMs: result.timings.totalMs,
+          model: request.model,
+        });
+      }
+      await galleryView.refresh();
+      await storage.refresh();
+    })();
+  });
+  widget.addEventListener('route', (event) => {
+    const detail = (event as unknown as CustomEvent<RouteEventDetail>).detail;
+    if (detail.webgpu !== undefined) showNoWebGpu(!detail.webgpu);
+  });
   modelSelect.addEventListener('change', () => {
-    customUrl.hidden = modelSelect.value !== CUSTOM;
-    if (modelSelect.value !== CUSTOM) void checkDevice();
+    customRow.hidden = modelSelect.value !== CUSTOM;
+    if (modelSelect.value === CUSTOM) customUrl.focus();
+    else applyModel();
   });
-  customUrl.addEventListener('change', () => void checkDevice());
-  cancelButton.addEventListener('click', () => running?.abort());
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    if (running) return;
-    running = new AbortController();
-    setRunning(true);
-    status.classList.remove('error');
-    status.textContent = 'Starting…';
-    progressBar.removeAttribute('value');
-    try {
-      const result = await currentGenerator().generate({
-        prompt: prompt.value,
-        width: Number(width.value),
-        height: Number(height.value),
-        steps: Number(steps.value),
-        seed: seed.value === '' ? undefined : Number(seed.value),
-        outputFormat: format.value as OutputFormat,
-        signal: running.signal,
-        onProgress: (e) => {
-          const { fraction, text } = describeProgress(e);
-          status.textContent = text;
-          if (fraction === null) progressBar.removeAttribute('value');
-          else progressBar.value = fraction;
-        },
-      });
-      showResult(result);
-      status.textContent = [`Done in ${(result.timings.totalMs / 1000).toFixed(1)} s (seed ${result.seed}).`, ...result.warnings].join(' ');
-      progressBar.value = 1;
-    } catch (error) {
-      status.textContent = describeError(error);
-      status.classList.add('error');
-      progressBar.value = 0;
-    } finally {
-      running = null;
-      setRunning(false);
-      void refreshStored();
-    }
+  customButton.addEventListener('click', applyModel);
+  customUrl.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') applyModel();
   });
+  privacySelect.addEventListener('change', applyPrivacy);
 
-  void checkDevice();
-  void refreshStored();
+  showNoWebGpu(!('gpu' in navigator));
+  void galleryView.refresh();
+  void storage.refresh();
 }

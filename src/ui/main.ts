@@ -1,4 +1,4 @@
-/** Entry of the app page. */
+/** Entry of the app page (index.html). */
 import { mountApp } from './app.ts';
 
 mountApp(document.getElementById('app')!);
