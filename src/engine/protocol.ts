@@ -3,22 +3,14 @@
  * worker offers and what crosses the boundary. No onnxruntime or DOM imports, so the
  * main thread can import it without pulling the engine in.
  */
-import type { GenerateTimings, OutputFormat, PromptEmbeddings } from '../api-types.ts';
+import type { GenerateParams, GenerateTimings } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
-export interface EngineGenerateRequest {
+export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
   /** Absolute URL of the model package (ends with "/"). */
   model: string;
-  prompt?: string;
-  promptEmbeddings?: PromptEmbeddings;
-  width?: number;
-  height?: number;
-  steps?: number;
-  seed?: number;
-  numImages?: number;
-  outputFormat?: OutputFormat;
   /** 0–1, for jpeg and webp (default 0.92 as canvases use). */
   quality?: number;
   /**
@@ -28,8 +20,6 @@ export interface EngineGenerateRequest {
   allowAnySize?: boolean;
   /** Debugging/golden checks: return the first image's intermediate tensors. */
   keepIntermediates?: boolean;
-  /** Attach a latent→RGB preview to every `denoise` progress event. */
-  preview?: boolean;
 }
 
 /** What the worker returns for one generation. */

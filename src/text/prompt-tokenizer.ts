@@ -86,7 +86,8 @@ export class PromptTokenizer {
   }
 }
 
-function tokenText(value: unknown): string | undefined {
+/** The text of a special token given as a string or as `{content}` (tokenizer_config.json allows both). */
+export function tokenText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
   return undefined;

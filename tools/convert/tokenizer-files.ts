@@ -9,24 +9,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from '../../src/errors.ts';
+import { tokenText } from '../../src/text/prompt-tokenizer.ts';
+import { readCheckpointJson } from './components.ts';
 
 /** Files a package keeps per tokenizer (relative to its folder). */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
-
-async function readJsonFile(path: string): Promise<Record<string, unknown>> {
-  if (!existsSync(path)) throw new CheckpointError(`missing file ${path}`, path);
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new CheckpointError(`${path} is not valid JSON: ${(error as Error).message}`, path);
-  }
-}
-
-function tokenText(value: unknown, fallback: string): string {
-  if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
-  return fallback;
-}
 
 /**
  * The `tokenizer.json` of a CLIP BPE tokenizer from its `vocab.json` and `merges.txt`.
@@ -34,9 +21,9 @@ function tokenText(value: unknown, fallback: string): string {
  * @param merges merge rules "a b", without the "#version" line
  */
 export function clipTokenizerJson(vocab: Record<string, number>, merges: string[], config: Record<string, unknown>): Record<string, unknown> {
-  const bos = tokenText(config.bos_token, '<|startoftext|>');
-  const eos = tokenText(config.eos_token, '<|endoftext|>');
-  const unk = tokenText(config.unk_token, '<|endoftext|>');
+  const bos = tokenText(config.bos_token) ?? '<|startoftext|>';
+  const eos = tokenText(config.eos_token) ?? '<|endoftext|>';
+  const unk = tokenText(config.unk_token) ?? '<|endoftext|>';
   const added = (content: string) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: true });
   for (const token of [bos, eos]) if (vocab[token] === undefined) throw new CheckpointError(`CLIP vocab.json has no ${token}`, 'vocab.json', token);
   return {
@@ -79,17 +66,17 @@ export function parseMerges(text: string): string[] {
  * @returns the written paths, relative to `packageDir`
  */
 export async function writePackageTokenizer(sourceDir: string, packageDir: string, folder: string, kind: 'clip' | 't5'): Promise<string[]> {
-  const config = await readJsonFile(join(sourceDir, 'tokenizer_config.json'));
+  const config = await readCheckpointJson(join(sourceDir, 'tokenizer_config.json'));
   let tokenizerJson: Record<string, unknown>;
-  if (existsSync(join(sourceDir, 'tokenizer.json'))) tokenizerJson = await readJsonFile(join(sourceDir, 'tokenizer.json'));
+  if (existsSync(join(sourceDir, 'tokenizer.json'))) tokenizerJson = await readCheckpointJson(join(sourceDir, 'tokenizer.json'));
   else if (kind === 'clip') {
-    const vocab = (await readJsonFile(join(sourceDir, 'vocab.json'))) as Record<string, number>;
+    const vocab = (await readCheckpointJson(join(sourceDir, 'vocab.json'))) as Record<string, number>;
     const mergesPath = join(sourceDir, 'merges.txt');
     if (!existsSync(mergesPath)) throw new CheckpointError(`missing file ${mergesPath}`, mergesPath);
     tokenizerJson = clipTokenizerJson(vocab, parseMerges(await readFile(mergesPath, 'utf8')), config);
   } else throw new CheckpointError(`missing file ${join(sourceDir, 'tokenizer.json')} (the T5 tokenizer needs its tokenizer.json)`, join(sourceDir, 'tokenizer.json'));
   const special = join(sourceDir, 'special_tokens_map.json');
-  const merged = existsSync(special) ? { ...(await readJsonFile(special)), ...config } : config;
+  const merged = existsSync(special) ? { ...(await readCheckpointJson(special)), ...config } : config;
   await mkdir(join(packageDir, folder), { recursive: true });
   await writeFile(join(packageDir, folder, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   await writeFile(join(packageDir, folder, 'tokenizer_config.json'), JSON.stringify(merged, null, 1));
