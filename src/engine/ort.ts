@@ -23,7 +23,7 @@ export interface OrtSettings {
    * cross-origin isolated page (COOP/COEP); without it 1 is used.
    */
   numThreads?: number;
-  /** onnxruntime's log level (default 'warning'; 'verbose' shows node placement). */
+  /** onnxruntime's log level (default 'error': its routine warnings would read as errors in a page's console; 'verbose' shows node placement). */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
 }
 
@@ -43,6 +43,6 @@ export function configureOrt(settings: OrtSettings = {}): typeof ort {
   ort.env.wasm.wasmPaths = { wasm: new URL(wasmUrl, import.meta.url).href };
   ort.env.wasm.numThreads = wasmThreads(settings.numThreads);
   ort.env.wasm.proxy = false;
-  ort.env.logLevel = settings.logLevel ?? 'warning';
+  ort.env.logLevel = settings.logLevel ?? 'error';
   return ort;
 }

@@ -107,9 +107,9 @@ export interface StoredModel {
 export interface EngineSettings {
   /** Wasm CPU threads (default 1: every compute op runs on the GPU; more need cross-origin isolation). */
   numThreads?: number;
-  /** onnxruntime log level (default 'warning'). */
+  /** onnxruntime log level (default 'error'). */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
-  /** onnxruntime session log severity, 0 (verbose, shows node placement) – 4. */
+  /** onnxruntime session log severity, 0 (verbose, shows node placement) – 4 (default 3, errors only). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** False: release each graph after use (low-memory mode, slower). Default true. */
   keepSessions?: boolean;

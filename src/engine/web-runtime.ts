@@ -24,7 +24,7 @@ export interface WebRuntimeOptions {
    * sessions are re-created on every use).
    */
   keepSessions?: boolean;
-  /** onnxruntime session log severity, 0 (verbose) – 4 (fatal). Default 2. */
+  /** onnxruntime session log severity, 0 (verbose) – 4 (fatal). Default 3 (errors only). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /** Debugging: names of graph nodes to run on onnxruntime's CPU kernels instead of WebGPU. */
   forceCpuNodeNames?: string[];
@@ -120,7 +120,7 @@ export class WebModelRuntime implements ModelRuntime {
           graphOptimizationLevel: 'all',
           externalData,
           preferredOutputLocation: Object.fromEntries(graph.outputs.map((o) => [o.name, gpuOutputs ? 'gpu-buffer' : 'cpu'])),
-          logSeverityLevel: this.options.logSeverityLevel ?? 2,
+          logSeverityLevel: this.options.logSeverityLevel ?? 3,
           logId: graph.name,
         });
       } catch (error) {
