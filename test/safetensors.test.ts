@@ -19,10 +19,6 @@ import { openCheckpointDir } from '../tools/convert/safetensors-reader.ts';
 
 const GOLDEN = new URL('../../shared/golden/', import.meta.url);
 
-function bytesOf(view: ArrayBufferView): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
 function headerText(file: Uint8Array): string {
   const n = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
   return new TextDecoder().decode(file.subarray(8, 8 + n));

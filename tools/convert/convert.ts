@@ -17,7 +17,6 @@ import {
   PACKAGE_FORMAT,
   PACKAGE_FORMAT_VERSION,
   type GraphEntry,
-  type GraphRole,
   type Manifest,
   type PackageFile,
   type WeightPrecision,
