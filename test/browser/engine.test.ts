@@ -58,7 +58,6 @@ let tmp: string;
 let server: StaticServer;
 let browser: Browser;
 let page: Page;
-let demoHasTextEncoders = false;
 let demoManifest: Manifest;
 /** Milliseconds of one warm denoising step of golden run0 (set by the queueing test). */
 let warmStepMs: number | undefined;
@@ -127,15 +126,13 @@ beforeAll(async () => {
   // Its VAE would need 4 GiB per 64×64 image.
   editedCopy('bigact', (m) => void (m.requirements.largestActivationBytesAt1024 = 2 ** 40));
   demoManifest = await writeDemoModel({ out: join(tmp, 'demo'), weights: 'fp32' });
-  demoHasTextEncoders = Boolean(demoManifest.tokenizers);
-  if (demoHasTextEncoders) {
-    // The Node CLI's fp32 run of the same request, for seed parity.
-    execFileSync(process.execPath, [
-      join(ROOT, 'tools/flux-webgpu.mjs'), 'generate', '--model', join(tmp, 'demo'), '--prompt', DEMO_PROMPT,
-      '--width', String(DEMO_REQUEST.width), '--height', String(DEMO_REQUEST.height), '--steps', String(DEMO_REQUEST.steps),
-      '--seed', String(DEMO_REQUEST.seed), '--out', join(tmp, 'demo-node.png'), '--dump', join(tmp, 'demo-node.safetensors'),
-    ], { cwd: ROOT, stdio: 'pipe' });
-  }
+  expect(demoManifest.tokenizers, 'the demo package has text encoders').toBeDefined();
+  // The Node CLI's fp32 run of the same request, for seed parity.
+  execFileSync(process.execPath, [
+    join(ROOT, 'tools/flux-webgpu.mjs'), 'generate', '--model', join(tmp, 'demo'), '--prompt', DEMO_PROMPT,
+    '--width', String(DEMO_REQUEST.width), '--height', String(DEMO_REQUEST.height), '--steps', String(DEMO_REQUEST.steps),
+    '--seed', String(DEMO_REQUEST.seed), '--out', join(tmp, 'demo-node.png'), '--dump', join(tmp, 'demo-node.safetensors'),
+  ], { cwd: ROOT, stdio: 'pipe' });
 
   server = await startStaticServer({
     '/': join(ROOT, 'test/browser/pages'),
@@ -334,8 +331,7 @@ describe('device check', () => {
 });
 
 describe('demo package with text encoders', () => {
-  it('generates from a prompt, the same pixels as the Node CLI for the same seed, and no request carries the prompt', async (context) => {
-    if (!demoHasTextEncoders) context.skip();
+  it('generates from a prompt, the same pixels as the Node CLI for the same seed, and no request carries the prompt', async () => {
     const before = server.requests.length;
     await pageCall('create', 'demo', { model: '/models/demo/', allowAnySize: true });
     const result = await generate('demo', { prompt: DEMO_PROMPT, ...DEMO_REQUEST });
@@ -360,16 +356,14 @@ describe('demo package with text encoders', () => {
     expect(requests.filter((r) => r.method !== 'GET' && r.method !== 'HEAD')).toEqual([]);
   }, 120_000);
 
-  it('reports dropped words of a prompt longer than the encoders see', async (context) => {
-    if (!demoHasTextEncoders) context.skip();
+  it('reports dropped words of a prompt longer than the encoders see', async () => {
     const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
     const result = await generate('demo', { prompt: long, ...DEMO_REQUEST, steps: 1 });
     expect(result.error).toBeUndefined();
     expect(result.result!.warnings.join('\n')).toMatch(/dropped/);
   }, 120_000);
 
-  it('lists the stored packages and deletes one', async (context) => {
-    if (!demoHasTextEncoders) context.skip();
+  it('lists the stored packages and deletes one', async () => {
     const listed = await pageCall<{ value: { packageUrl: string; complete: boolean; bytesStored: number }[] }>('call', 'demo', 'listModels');
     const demo = listed.value.find((m) => m.packageUrl.endsWith('/models/demo/'));
     expect(demo).toMatchObject({ complete: true });
