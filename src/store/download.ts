@@ -18,7 +18,7 @@
  */
 import { AbortedError, DownloadError, IntegrityError } from '../errors.ts';
 import { chunkLength, type ChunkedFileStore, type StoredFileRecord } from './chunked-file-store.ts';
-import { createIncrementalSha256, finishSha256Hex, sha256Hex, type IncrementalSha256 } from './sha256.ts';
+import { createIncrementalSha256, sha256Hex, type IncrementalSha256 } from './sha256.ts';
 import { WEIGHT_STORE_DEFAULTS } from './weight-store-defaults.ts';
 
 /** Options of {@link downloadFileToStore}. */
@@ -52,7 +52,7 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
  */
 export async function downloadFileToStore(store: ChunkedFileStore, record: StoredFileRecord, options: FileDownloadOptions = {}): Promise<StoredFileRecord> {
   const { signal, onBytes } = options;
-  const hasher = createIncrementalSha256();
+  const hasher = await createIncrementalSha256();
   const buffer = new Uint8Array(Math.max(1, Math.min(record.chunkSize, record.size)));
 
   // 1. Re-read and re-hash what is already stored.
@@ -69,7 +69,7 @@ export async function downloadFileToStore(store: ChunkedFileStore, record: Store
 
   // 3. Verify the whole file.
   const current = writer.record;
-  const actual = finishSha256Hex(hasher);
+  const actual = hasher.digestHex();
   if (actual !== current.sha256) {
     await store.truncateFile(current, 0);
     throw new IntegrityError(`${current.path}: sha256 ${actual} does not match the manifest's ${current.sha256}; the stored data was dropped`, current.path);

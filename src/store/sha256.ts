@@ -1,22 +1,32 @@
 /**
  * SHA-256 helpers of the weight store: one-shot digests of a chunk (WebCrypto, native and
  * fast; @noble/hashes where `crypto.subtle` is missing, i.e. outside a secure context) and
- * incremental digests of a whole file (@noble/hashes, as WebCrypto has no streaming API).
+ * incremental digests of a whole file (WebCrypto has no streaming API): hash-wasm's
+ * WebAssembly SHA-256 (about 2× @noble/hashes in Node, more in Chromium, where the
+ * whole-file hash bounded the download speed), or @noble/hashes where WebAssembly cannot
+ * be instantiated (a page whose CSP lacks 'wasm-unsafe-eval').
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { createSHA256 } from 'hash-wasm';
 
-/** An incremental SHA-256: `update(bytes)` any number of times, then `digest()` once. */
-export type IncrementalSha256 = ReturnType<typeof sha256.create>;
-
-/** Starts an incremental SHA-256 over a stream of bytes. */
-export function createIncrementalSha256(): IncrementalSha256 {
-  return sha256.create();
+/** An incremental SHA-256: `update(bytes)` any number of times, then `digestHex()` once. */
+export interface IncrementalSha256 {
+  update(bytes: Uint8Array): unknown;
+  /** Lower-case hex of the digest (64 characters); call once, after the last update. */
+  digestHex(): string;
 }
 
-/** Lower-case hex of a finished incremental digest (64 characters). */
-export function finishSha256Hex(hasher: IncrementalSha256): string {
-  return bytesToHex(hasher.digest());
+/** Starts an incremental SHA-256 over a stream of bytes. */
+export async function createIncrementalSha256(): Promise<IncrementalSha256> {
+  try {
+    const hasher = await createSHA256();
+    hasher.init();
+    return { update: (bytes) => hasher.update(bytes), digestHex: () => hasher.digest('hex') };
+  } catch {
+    const hasher = sha256.create();
+    return { update: (bytes) => hasher.update(bytes), digestHex: () => bytesToHex(hasher.digest()) };
+  }
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { createGenerator, type Generator } from '../../../src/index.ts';
 import type { PackageFile } from '../../../src/package/manifest.ts';
-import { createIncrementalSha256, finishSha256Hex, sha256Hex } from '../../../src/store/sha256.ts';
+import { createIncrementalSha256, sha256Hex } from '../../../src/store/sha256.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../../src/store/weight-store-defaults.ts';
 import { WeightStore } from '../../../src/store/weight-store.ts';
 import { BENCH_CHANNEL, type PageDownload, type PageGeneration, type PageRead, type SessionTiming, type TimedProgress } from './browser-bench-shared.ts';
@@ -124,9 +124,9 @@ const api = {
     const pieces = Math.max(1, Math.round(bytes / chunk.length));
     const piece = WEIGHT_STORE_DEFAULTS.readBufferBytes;
     let t0 = performance.now();
-    const hasher = createIncrementalSha256();
+    const hasher = await createIncrementalSha256();
     for (let i = 0; i < pieces; i++) for (let o = 0; o < chunk.length; o += piece) hasher.update(chunk.subarray(o, o + piece));
-    finishSha256Hex(hasher);
+    hasher.digestHex();
     const incrementalMs = performance.now() - t0;
     t0 = performance.now();
     for (let i = 0; i < pieces; i++) await sha256Hex(chunk);
