@@ -198,6 +198,23 @@ async function runClip(model: string, ids: number[]): Promise<{ pooled: Float32A
   }
 }
 
+
+/** Each bad config must fail with a CheckpointError naming the file and the field (also as `.tensor`). */
+function expectConfigErrors(validate: (raw: unknown, file: string) => unknown, cases: [unknown, string][], file: string): void {
+  for (const [raw, field] of cases) {
+    let error: unknown;
+    try {
+      validate(raw, file);
+    } catch (e) {
+      error = e;
+    }
+    expect(error, field).toBeInstanceOf(CheckpointError);
+    expect((error as CheckpointError).message).toContain(`"${field}"`);
+    expect((error as CheckpointError).message).toContain(file);
+    expect((error as CheckpointError).tensor).toBe(field);
+  }
+}
+
 describe('CLIP text encoder graph', () => {
   const variants: { name: string; raw: Record<string, unknown>; pool: (c: (typeof CLIP_CASES)[number]) => number }[] = [
     { name: 'eos_token_id 2 (legacy argmax, as FLUX)', raw: CLIP_RAW, pool: (c) => c.argmax },
@@ -294,18 +311,7 @@ describe('CLIP text encoder graph', () => {
       [{ ...CLIP_RAW, max_position_embeddings: undefined }, 'max_position_embeddings'],
       [[], '(root)'],
     ];
-    for (const [raw, field] of cases) {
-      let error: unknown;
-      try {
-        validateClipConfig(raw, file);
-      } catch (e) {
-        error = e;
-      }
-      expect(error, field).toBeInstanceOf(CheckpointError);
-      expect((error as CheckpointError).message).toContain(`"${field}"`);
-      expect((error as CheckpointError).message).toContain(file);
-      expect((error as CheckpointError).tensor).toBe(field);
-    }
+    expectConfigErrors(validateClipConfig, cases, file);
     // Defaults as transformers' CLIPTextConfig: eos 2, eps 1e-5, quick_gelu.
     const rest: Record<string, unknown> = { ...CLIP_RAW };
     for (const field of ['eos_token_id', 'layer_norm_eps', 'hidden_act']) delete rest[field];
@@ -547,18 +553,7 @@ describe('T5 encoder graphs', () => {
       [{ ...T5_RAW, layer_norm_epsilon: 0 }, 'layer_norm_epsilon'],
       [null, '(root)'],
     ];
-    for (const [raw, field] of cases) {
-      let error: unknown;
-      try {
-        validateT5Config(raw, file);
-      } catch (e) {
-        error = e;
-      }
-      expect(error, field).toBeInstanceOf(CheckpointError);
-      expect((error as CheckpointError).message).toContain(`"${field}"`);
-      expect((error as CheckpointError).message).toContain(file);
-      expect((error as CheckpointError).tensor).toBe(field);
-    }
+    expectConfigErrors(validateT5Config, cases, file);
     // Older configs lack relative_attention_max_distance (transformers' default 128).
     const rest: Record<string, unknown> = { ...T5_RAW };
     delete rest.relative_attention_max_distance;
