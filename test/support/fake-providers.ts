@@ -183,7 +183,10 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
     Object.defineProperty(record, 'res', { value: res, enumerable: false });
     requests.push(record);
     const reply: Reply = (status, answer, headers = {}) => {
-      if (script.echoHeaders && status >= 400) answer = { detail: `${describe(answer)}; request headers were ${JSON.stringify(req.headers)}` };
+      if (script.echoHeaders && status >= 400) {
+        const credential = req.headers['x-key'] ?? req.headers.authorization;
+        answer = { detail: `${describe(answer)} (credentials received: ${credential}); request headers were ${JSON.stringify(req.headers)}` };
+      }
       const text = JSON.stringify(omitPath(answer, script.omit));
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(text);
