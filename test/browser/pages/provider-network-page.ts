@@ -45,11 +45,11 @@ const api = {
     element.providers = [config];
     const details: unknown[] = [];
     element.addEventListener('error', (event) => {
-      const detail = (event as CustomEvent).detail as Record<string, unknown>;
+      const detail = (event as unknown as CustomEvent).detail as Record<string, unknown>;
       details.push({ ...detail, error: describeError(detail.error) });
     });
     const progress: unknown[] = [];
-    element.addEventListener('progress', (event) => progress.push((event as CustomEvent).detail));
+    element.addEventListener('progress', (event) => progress.push((event as unknown as CustomEvent).detail));
     document.body.append(element);
     let rejected: unknown = null;
     try {
