@@ -13,6 +13,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { basename, join, resolve } from 'node:path';
 import { DEFAULTS } from '../../src/defaults.ts';
 import { CheckpointError } from '../../src/errors.ts';
+import { chunkHashesOf } from '../../src/package/chunk-hashes.ts';
 import {
   PACKAGE_FORMAT,
   PACKAGE_FORMAT_VERSION,
@@ -48,8 +49,10 @@ export interface ConvertOptions {
   log?: (line: string) => void;
 }
 
-async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+/** A file's sha256 and the sha256 of each of its 8 MiB chunks (the manifest's integrity data). */
+async function hashFile(path: string): Promise<Pick<PackageFile, 'sha256' | 'chunkSize' | 'chunkSha256'>> {
+  const bytes = await readFile(path);
+  return { sha256: createHash('sha256').update(bytes).digest('hex'), ...chunkHashesOf(bytes, DEFAULTS.chunkHashBytes, () => createHash('sha256')) };
 }
 
 /** Peak activation at 1024² in bytes: the VAE's largest feature map or a single block's MLP input. */
@@ -102,12 +105,12 @@ export async function writeGraph(job: GraphJob, dir: string, precision: WeightPr
   }
   const modelFile = `${job.name}.onnx`;
   await writeFile(join(dir, modelFile), g.encode());
-  const files: PackageFile[] = [{ path: modelFile, size: (await stat(join(dir, modelFile))).size, sha256: await sha256File(join(dir, modelFile)) }];
+  const files: PackageFile[] = [{ path: modelFile, size: (await stat(join(dir, modelFile))).size, ...(await hashFile(join(dir, modelFile))) }];
   let dataFile: string | null = `${job.name}.onnx_data`;
   if (data.size === 0) {
     await rm(dataPath);
     dataFile = null;
-  } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
+  } else files.push({ path: dataFile, size: data.size, sha256: data.sha256, chunkSize: data.chunkSize, chunkSha256: data.chunkSha256 });
   return {
     entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra },
     files,
@@ -168,7 +171,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       let uploadBytes = 0;
       let largestUpload = 0;
       const addFile = async (path: string) => {
-        files.push({ path, size: (await stat(join(work, path))).size, sha256: await sha256File(join(work, path)) });
+        files.push({ path, size: (await stat(join(work, path))).size, ...(await hashFile(join(work, path))) });
       };
       log(`converting ${jobs.length} graphs (${precision} weights)`);
       for (const job of jobs) {

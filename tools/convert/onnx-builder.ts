@@ -7,6 +7,8 @@ import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { DEFAULTS } from '../../src/defaults.ts';
+import { ChunkSha256, type ChunkHashes } from '../../src/package/chunk-hashes.ts';
 
 const { onnx } = onnxProto;
 
@@ -40,6 +42,7 @@ export class ExternalDataWriter {
   private fd: number;
   private offset = 0;
   private readonly hash: Hash = createHash('sha256');
+  private readonly chunks = new ChunkSha256(DEFAULTS.chunkHashBytes, () => createHash('sha256'));
   private closed = false;
 
   /** @param path file to create (truncated if present). */
@@ -61,19 +64,20 @@ export class ExternalDataWriter {
     return at;
   }
 
-  /** Closes the file and returns its size in bytes and sha256 (hex). */
-  finish(): { size: number; sha256: string } {
+  /** Closes the file and returns its size in bytes, sha256 (hex) and the sha256 of each 8 MiB chunk. */
+  finish(): { size: number; sha256: string } & ChunkHashes {
     if (!this.closed) {
       closeSync(this.fd);
       this.closed = true;
     }
-    return { size: this.offset, sha256: this.hash.digest('hex') };
+    return { size: this.offset, sha256: this.hash.digest('hex'), ...this.chunks.finish() };
   }
 
   private write(bytes: Uint8Array): void {
     let done = 0;
     while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
     this.hash.update(bytes);
+    this.chunks.update(bytes);
     this.offset += bytes.length;
   }
 }
