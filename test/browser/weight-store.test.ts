@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PackageFile } from '../../src/package/manifest.ts';
+import type { DownloadRetryOptions } from '../../src/store/download-retry.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../src/store/weight-store-defaults.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 import type {} from './pages/weight-store-page.ts';
@@ -61,7 +62,10 @@ async function reload(): Promise<void> {
   await page.waitForFunction(() => 'weightStoreTest' in window);
 }
 
-const ensure = (pkg: string, files: PackageFile[], options: { abortAfterBytes?: number; stallAfterBytes?: number; stripRange?: boolean; modelId?: string } = {}) =>
+/** Automatic retries off: the call fails on the first fault, as before retries existed. */
+const NO_RETRY = { retry: { maxRetries: 0 } };
+
+const ensure = (pkg: string, files: PackageFile[], options: { abortAfterBytes?: number; stallAfterBytes?: number; stripRange?: boolean; modelId?: string; retry?: DownloadRetryOptions } = {}) =>
   page.evaluate(([p, f, o]) => window.weightStoreTest.ensure(p, f, o), [pkg, files, options] as const);
 const getFile = (pkg: string, path: string, probeOffset = 0) => page.evaluate(([p, f, o]) => window.weightStoreTest.getFile(p, f, o), [pkg, path, probeOffset] as const);
 const fileRecord = (pkg: string, path: string) => page.evaluate(([p, f]) => window.weightStoreTest.fileRecord(p, f), [pkg, path] as const);
@@ -214,7 +218,7 @@ describe('WeightStore in Chromium', () => {
   it('resumes after a dropped connection with a Range request from where it stopped', async () => {
     const cut = 20_000_000;
     server.faults.push({ match: (p) => p.endsWith(big.path), cutAfterBytes: cut });
-    const first = await ensure(pkgA, [manifestEntry(big)]);
+    const first = await ensure(pkgA, [manifestEntry(big)], NO_RETRY);
     expect(first.error).toMatchObject({ name: 'DownloadError' });
     const stored = (await fileRecord(pkgA, big.path))!.bytesStored;
     // What Chrome handed over before the error was kept, the last partial chunk included
@@ -272,7 +276,7 @@ describe('WeightStore in Chromium', () => {
 
   it('skips the stored bytes when the server ignores Range and answers 200', async () => {
     server.faults.push({ match: (p) => p.endsWith(big.path), cutAfterBytes: 10_000_000 });
-    expect((await ensure(pkgA, [manifestEntry(big)])).error).toMatchObject({ name: 'DownloadError' });
+    expect((await ensure(pkgA, [manifestEntry(big)], NO_RETRY)).error).toMatchObject({ name: 'DownloadError' });
     const stored = (await fileRecord(pkgA, big.path))!.bytesStored;
     expect(stored).toBeGreaterThan(0);
 
@@ -326,7 +330,7 @@ describe('WeightStore in Chromium', () => {
 
   it('turns an HTTP 500 into a DownloadError, and the next call succeeds', async () => {
     server.faults.push({ match: (p) => p.endsWith(small.path), status: 500 });
-    const { error } = await ensure(pkgA, [manifestEntry(small)]);
+    const { error } = await ensure(pkgA, [manifestEntry(small)], NO_RETRY);
     expect(error).toMatchObject({ name: 'DownloadError', status: 500 });
     expect(error!.message).toContain('500');
     expect((await ensure(pkgA, [manifestEntry(small)])).error).toBeNull();
@@ -358,7 +362,7 @@ describe('WeightStore in Chromium', () => {
     expect((await ensure(pkgB, [manifestEntry(other)], { modelId: 'test/b' })).error).toBeNull();
     // A partly stored package shows as incomplete.
     server.faults.push({ match: (p) => p.endsWith(big.path), cutAfterBytes: 9_000_000 });
-    expect((await ensure(pkgA, [manifestEntry(big)])).error).toMatchObject({ name: 'DownloadError' });
+    expect((await ensure(pkgA, [manifestEntry(big)], NO_RETRY)).error).toMatchObject({ name: 'DownloadError' });
     const partial = (await fileRecord(pkgA, big.path))!.bytesStored;
 
     let packages = await page.evaluate(() => window.weightStoreTest.listPackages());

@@ -7,6 +7,7 @@ import { createStore, set } from 'idb-keyval';
 import type { PackageFile } from '../../../src/package/manifest.ts';
 import { chunkKey, ChunkedFileStore } from '../../../src/store/chunked-file-store.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../../src/store/weight-store-defaults.ts';
+import type { DownloadRetryOptions } from '../../../src/store/download-retry.ts';
 import { WeightStore, type DownloadProgressEvent } from '../../../src/store/weight-store.ts';
 
 /** How the page disturbs a download (through the `fetch` option). */
@@ -70,7 +71,7 @@ async function sha256Hex(blob: Blob): Promise<string> {
 
 const api = {
   /** Runs ensureFiles; returns the progress events and the error, if any. */
-  async ensure(packageUrl: string, files: readonly PackageFile[], options: Disturbance & { modelId?: string } = {}) {
+  async ensure(packageUrl: string, files: readonly PackageFile[], options: Disturbance & { modelId?: string; retry?: DownloadRetryOptions } = {}) {
     const events: DownloadProgressEvent[] = [];
     const controller = new AbortController();
     try {
@@ -79,6 +80,7 @@ const api = {
         onProgress: (event) => events.push(event),
         fetch: disturbingFetch(options, controller),
         modelId: options.modelId,
+        retry: options.retry,
       });
       return { events, error: null };
     } catch (error) {
