@@ -25,6 +25,8 @@ interface SerializedError {
   message: string;
   file?: string;
   status?: number;
+  attempts?: number;
+  fault?: string;
   neededBytes?: number;
   availableBytes?: number;
 }
@@ -40,6 +42,8 @@ function serialize(error: unknown): SerializedError {
     message: e?.message ?? String(error),
     file: e?.file as string | undefined,
     status: e?.status as number | undefined,
+    attempts: e?.attempts as number | undefined,
+    fault: e?.fault as string | undefined,
     neededBytes: e?.neededBytes as number | undefined,
     availableBytes: e?.availableBytes as number | undefined,
   };
@@ -137,7 +141,39 @@ const api = {
     };
   },
   persistCalls: () => persistCalls.length,
+  /** Starts counting crypto.subtle.digest calls (returns nothing; read with `digestCalls`). */
+  countDigests() {
+    const subtle = crypto.subtle;
+    const original = subtle.digest.bind(subtle);
+    digestCalls.length = 0;
+    subtle.digest = ((algorithm: AlgorithmIdentifier, data: BufferSource) => {
+      digestCalls.push(Date.now());
+      return original(algorithm, data);
+    }) as typeof subtle.digest;
+  },
+  digestCalls: () => digestCalls.length,
+  /** Runs ensureFiles and aborts its signal `afterMs` after the first retry event. */
+  async ensureAbortingWhileRetrying(packageUrl: string, files: readonly PackageFile[], retry: DownloadRetryOptions, afterMs: number) {
+    const events: DownloadProgressEvent[] = [];
+    const controller = new AbortController();
+    const started = performance.now();
+    let abortedAt = 0;
+    try {
+      await store.ensureFiles(packageUrl, files, {
+        signal: controller.signal,
+        retry,
+        onProgress: (event) => {
+          events.push(event);
+          if (event.status === 'retrying' && !abortedAt) setTimeout(() => ((abortedAt = performance.now()), controller.abort()), afterMs);
+        },
+      });
+      return { events, error: null, settledAfterAbortMs: 0 };
+    } catch (error) {
+      return { events, error: serialize(error), settledAfterAbortMs: performance.now() - (abortedAt || started) };
+    }
+  },
 };
+const digestCalls: number[] = [];
 
 declare global {
   interface Window {
