@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../src/defaults.ts';
-import { ChunkSha256, chunkHashesOf } from '../src/package/chunk-hashes.ts';
+import { ChunkSha256, chunkHashesOf, createChunkSha256 } from '../src/package/chunk-hashes.ts';
 import { chunkHashProblem } from '../src/package/manifest.ts';
-import { ExternalDataWriter } from '../tools/convert/onnx-builder.ts';
+import { ExternalDataWriter } from '../src/convert/onnx-builder.ts';
+import { openFileSink } from '../tools/convert/folder-sink.ts';
 
 const hex = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 /** The expected hashes, computed directly from slices. */
@@ -28,6 +29,14 @@ describe('ChunkSha256', () => {
     expect(chunkHashesOf(bytes, 1024, () => createHash('sha256'))).toEqual({ chunkSize: 1024, chunkSha256: slices(bytes, 1024) });
   });
 
+  it('the WebAssembly variant gives the same hashes', async () => {
+    const bytes = randomBytes(5_000);
+    const hasher = await createChunkSha256(1024);
+    hasher.update(bytes.subarray(0, 1500));
+    hasher.update(bytes.subarray(1500));
+    expect(hasher.finish().chunkSha256).toEqual(slices(bytes, 1024));
+  });
+
   it('an exact multiple of the chunk size has no empty last chunk; an empty file has no chunk', () => {
     expect(chunkHashesOf(new Uint8Array(2048), 1024).chunkSha256).toHaveLength(2);
     expect(chunkHashesOf(new Uint8Array(0), 1024).chunkSha256).toEqual([]);
@@ -35,12 +44,12 @@ describe('ChunkSha256', () => {
 });
 
 describe("the converter's .onnx_data writer", () => {
-  it('records the sha256 of every 8 MiB chunk of what it wrote, alignment padding included', () => {
+  it('records the sha256 of every 8 MiB chunk of what it wrote, alignment padding included', async () => {
     const path = join(tmp, 'w.onnx_data');
-    const writer = new ExternalDataWriter(path);
+    const writer = await ExternalDataWriter.create('w.onnx_data', await openFileSink(path));
     writer.append(randomBytes(5 * 2 ** 20 + 3));
     writer.append(randomBytes(9 * 2 ** 20 + 17)); // padded to 64 bytes before it
-    const written = writer.finish();
+    const written = await writer.finish();
     const onDisk = readFileSync(path);
     expect(written.size).toBe(onDisk.length);
     expect(written.sha256).toBe(hex(onDisk));

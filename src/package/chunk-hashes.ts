@@ -7,6 +7,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
+import { createSHA256 } from 'hash-wasm';
 import { DEFAULTS } from '../defaults.ts';
 
 /** An incremental SHA-256 (node:crypto's `createHash('sha256')` and @noble/hashes' both fit). */
@@ -66,6 +67,23 @@ export class ChunkSha256 {
     this.hashes.push(bytesToHex(this.current.digest()));
     this.current = this.newHash();
     this.filled = 0;
+  }
+}
+
+/**
+ * A {@link ChunkSha256} on hash-wasm's WebAssembly SHA-256 (one instance, reset per chunk;
+ * several times faster than pure JS), or on @noble/hashes where WebAssembly is refused.
+ * @param chunkSize bytes per chunk (default 8 MiB)
+ */
+export async function createChunkSha256(chunkSize: number = DEFAULTS.chunkHashBytes): Promise<ChunkSha256> {
+  try {
+    const wasm = await createSHA256();
+    return new ChunkSha256(chunkSize, () => {
+      wasm.init();
+      return { update: (bytes) => wasm.update(bytes), digest: () => wasm.digest('binary') };
+    });
+  } catch {
+    return new ChunkSha256(chunkSize);
   }
 }
 
