@@ -12,6 +12,7 @@ import { graphByRole, hasTextEncoders, type GraphEntry, type Manifest } from '..
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
 import { encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { encodeImage } from './image-encoding.ts';
@@ -31,6 +32,8 @@ export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
   /** Where weights are kept (default a `WeightStore` with `weightStore` options). */
   store?: EngineWeightStore;
   weightStore?: WeightStoreOptions;
+  /** Idle timeout and retries of model downloads. */
+  download?: DownloadRetryOptions;
 }
 
 /** A package with its sessions. */
@@ -115,6 +118,7 @@ export class Engine implements EngineApi {
   /** Changes options (threads, log level, session residency); only before the first load. */
   async configure(settings: EngineSettings): Promise<void> {
     if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late');
+    if (settings.download !== undefined) resolveRetryPolicy([settings.download], 'download');
     this.options = { ...this.options, ...settings };
   }
 
@@ -156,20 +160,31 @@ export class Engine implements EngineApi {
     };
   }
 
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel> {
-    return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
+  load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel> {
+    if (id === undefined) return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
+    return this.cancellable(id, onProgress, (signal) => () => this.loadNow(packageUrlOf(model), safeProgress(onProgress), signal));
   }
 
-  async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
+  generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
+    return this.cancellable(id, onProgress, (signal) => {
+      // Validate before waiting in the queue or downloading anything.
+      const valid = validateRequest(request);
+      return () => this.generateNow(request, valid, signal, safeProgress(onProgress));
+    });
+  }
+
+  /**
+   * Runs a queued call that `cancel(id)` can abort: a cancelled call rejects at once,
+   * queued or running; a running one stops at its next check (between files, shards and
+   * steps) before the queue moves on.
+   * @param prepare runs at once (e.g. validation, which then throws before anything is queued); returns the work to queue
+   */
+  private async cancellable<T>(id: string, onProgress: ProgressCallback | undefined, prepare: (signal: AbortSignal) => () => Promise<T>): Promise<T> {
     if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
-      // Validate before waiting in the queue or downloading anything.
-      const valid = validateRequest(request);
-      const task = this.queue.run(() => this.generateNow(request, valid, controller.signal, safeProgress(onProgress)));
-      // A cancelled request rejects at once, queued or running; a running one stops at the
-      // next check (between shards and steps) before the queue moves on.
+      const task = this.queue.run(prepare(controller.signal));
       const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
       task.catch(() => undefined);
       aborted.catch(() => undefined);
@@ -231,7 +246,7 @@ export class Engine implements EngineApi {
     if (request) this.preflight(manifest, request, gpu);
     throwIfAborted(signal);
     configureOrt(this.options);
-    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId });
+    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId, retry: this.options.download });
     const store = this.store;
     const runtime = new WebModelRuntime(manifest, { get: (path) => store.getFile(url, path) }, gpu.device, this.options);
     try {

@@ -87,6 +87,25 @@ window.fluxTest = {
       return { ok: false, error: errorInfo(error), progress };
     }
   },
+  /**
+   * load() in either new call form — `load({signal, onProgress})` or
+   * `load(onProgress, {signal})` — aborting once `abortOnFile` has bytes.
+   */
+  async loadWith(key, { form = 'options', abortOnFile } = {}) {
+    const controller = new AbortController();
+    const progress = [];
+    const onProgress = (e) => {
+      progress.push(e);
+      if (abortOnFile && e.stage === 'download' && e.file === abortOnFile && e.loaded > 0) controller.abort();
+    };
+    const generator = generators.get(key);
+    try {
+      const value = form === 'options' ? await generator.load({ signal: controller.signal, onProgress }) : await generator.load(onProgress, { signal: controller.signal });
+      return { ok: true, value, progress };
+    } catch (error) {
+      return { ok: false, error: errorInfo(error), progress };
+    }
+  },
   async dispose(key) {
     await generators.get(key)?.dispose();
     generators.delete(key);
