@@ -384,7 +384,12 @@ describe('load() with a signal, and automatic download retries, through the work
     server.faults.push({ match: (p) => p === path, stallAfterBytes: 4096 });
     // A long idle timeout: only the signal can end the stalled request in time.
     await pageCall('create', 'loader', { model: '/models/demo-load/', engine: { download: { idleTimeoutMs: 120_000, retryBaseMs: 50 } } });
-    const aborted = await pageCall<{ ok: boolean; error?: PageError; progress: Record<string, unknown>[] }>('loadWith', 'loader', { form: 'options', abortOnFile: data.path });
+    const pending = pageCall<{ ok: boolean; error?: PageError; progress: Record<string, unknown>[] }>('loadWith', 'loader', { form: 'options' });
+    // Once the server has sent the bytes before its stall (and they had time to be read), abort.
+    await expect.poll(() => server.bodyBytesSent.get(path) ?? 0, { timeout: 60_000, interval: 50 }).toBe(4096);
+    await new Promise((done) => setTimeout(done, 1_000));
+    await pageCall('abortLoads');
+    const aborted = await pending;
     expect(aborted.error).toMatchObject({ name: 'AbortedError', className: 'AbortedError' });
     expect(dataGets()).toHaveLength(1);
 
