@@ -6,7 +6,7 @@
  *
  * Retried: a connection that fails or drops mid-body, a body that stalls for the idle
  * timeout, HTTP 408/429/5xx (501 and 505 excepted; `Retry-After` honoured when readable),
- * a Range request answered from a byte after the one asked for, and a chunk whose bytes
+ * a Range request answered from another byte than the one asked for, and a chunk whose bytes
  * fail the manifest's sha256. Not retried: other HTTP statuses (404, 403, …), a file
  * longer than the manifest says, storage errors, aborts.
  */
@@ -69,7 +69,7 @@ export type DownloadFaultKind =
   | 'dropped'
   /** HTTP 408, 429 or 5xx. */
   | 'http'
-  /** A Range request answered from a later byte than asked (a gap): the file is requested from byte 0. */
+  /** A Range request answered from another byte than asked (206 from 0; a gap): asked again at once. */
   | 'range'
   /** A chunk's bytes failed the manifest's sha256: that chunk is fetched again. */
   | 'chunk';

@@ -18,9 +18,10 @@
  * Faults (see download-retry.ts): each request has an idle timeout; a dropped or stalled
  * connection, HTTP 408/429/5xx and a bad chunk are retried with backoff and jitter,
  * resuming at the exact byte (`Range: bytes=N-`), within the call's retry budget. A server
- * that ignores Range (200) or answers it from an earlier byte (206 from 0) is read from
- * where it starts, skipping the bytes stored already; one that answers from a later byte is
- * asked for the whole file once. When a request fails or the caller aborts, the bytes
+ * that ignores Range (200) is read from byte 0, skipping the bytes stored already; one that
+ * answers a Range request from an earlier byte (206 from 0) is asked once more at once (the
+ * answer dropped after its headers), and read through like a 200 if it does it again; one
+ * that answers from a later byte is asked for the whole file once. When a request fails or the caller aborts, the bytes
  * received since the last full chunk are stored as a partial chunk, so the next request
  * starts exactly where this one stopped (after a hard reload, at the last full chunk).
  */
@@ -117,6 +118,8 @@ class Download {
   private readonly fetchImpl: typeof fetch;
   /** Set after a Range answer from a later byte: the next request asks for the whole file. */
   private wholeFile = false;
+  /** Whether a Range answer from an earlier byte was already met (and retried) in this call. */
+  private rangeMisanswered = false;
 
   constructor(
     store: ChunkedFileStore,
@@ -271,6 +274,15 @@ class Download {
         if (end !== undefined) throw new DownloadFault('range', error, 206);
         this.wholeFile = true;
         throw new DownloadFault('range', error, 206, undefined, true);
+      }
+      if (start < offset && !this.rangeMisanswered) {
+        // From an earlier byte (e.g. 206 from byte 0): the prefix would come again. A glitch
+        // (a cache, a proxy) is common, so drop this answer at once and ask again; a server
+        // that answers so again is read from where it starts (the stored bytes skipped).
+        this.rangeMisanswered = true;
+        await response.body?.cancel().catch(() => undefined);
+        watch.stop();
+        throw new DownloadFault('range', new DownloadError(`${url}: asked for bytes from ${offset}, the server sent bytes from ${start}`, url, 206), 206, undefined, true);
       }
     } else if (status !== 200) {
       await response.body?.cancel().catch(() => undefined);

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+import { createServer as createViteServer } from 'vite';
 
 /** Finds a Chromium: $CHROMIUM_PATH, then Playwright's own, then Debian's /usr/bin/chromium. */
 export function findChromium(): string {
@@ -205,4 +206,32 @@ export async function startStaticServer(mounts: Record<string, string>, headers:
       server.close(() => done());
     }),
   };
+}
+
+/** A Vite dev server over the repository's sources (pages import `src/` directly). */
+export interface SourceServer {
+  /** e.g. http://127.0.0.1:5173 */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the repository's sources on 127.0.0.1 with a Vite dev server (no HMR, no
+ * pre-bundling: idb-keyval, @noble/hashes and hash-wasm are served as they are), for test
+ * and bench pages such as `/test/browser/pages/weight-store.html`.
+ * @param cacheDir a temporary folder for Vite's cache
+ */
+export async function startSourceServer(cacheDir: string): Promise<SourceServer> {
+  const vite = await createViteServer({
+    configFile: false,
+    root: resolve(import.meta.dirname, '../..'),
+    logLevel: 'error',
+    cacheDir,
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+    optimizeDeps: { noDiscovery: true, include: [] },
+  });
+  await vite.listen();
+  const address = vite.httpServer!.address();
+  if (!address || typeof address === 'string') throw new Error('vite did not listen');
+  return { origin: `http://127.0.0.1:${address.port}`, close: () => vite.close() };
 }

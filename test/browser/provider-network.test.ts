@@ -14,21 +14,19 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AnyProviderConfig } from '../../src/providers/index.ts';
 import { startFakeProvider, type FakeProvider, type FakeScript } from '../support/fake-providers.ts';
-import { launchBrowser } from './harness.ts';
+import { launchBrowser, startSourceServer, type SourceServer } from './harness.ts';
 import type {} from './pages/provider-network-page.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
 const KEY = 'bfl-SECRET-page-key-0123456789abcdef';
 const KEY_PIECES = Array.from({ length: KEY.length - 7 }, (_, i) => KEY.slice(i, i + 8));
 
 let tmp: string;
-let vite: ViteDevServer;
+let vite: SourceServer;
 let browser: Browser;
 let page: Page;
 const fakes: FakeProvider[] = [];
@@ -71,20 +69,11 @@ function expectNoKey(...values: unknown[]): void {
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'provider-network-'));
-  vite = await createServer({
-    configFile: false,
-    root: ROOT,
-    logLevel: 'error',
-    cacheDir: join(tmp, 'vite-cache'),
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
-    optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await vite.listen();
-  const address = vite.httpServer!.address() as AddressInfo;
+  vite = await startSourceServer(join(tmp, 'vite-cache'));
   browser = await launchBrowser();
   page = await browser.newPage();
   page.on('pageerror', (error) => console.error('[page error]', error));
-  await page.goto(`http://127.0.0.1:${address.port}/test/browser/pages/provider-network.html`);
+  await page.goto(`${vite.origin}/test/browser/pages/provider-network.html`);
   await page.waitForFunction(() => 'providerNetworkTest' in window, null, { timeout: 60_000 });
 }, 120_000);
 

@@ -6,18 +6,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PackageFile } from '../../src/package/manifest.ts';
 import type { DownloadRetryOptions } from '../../src/store/download-retry.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../src/store/weight-store-defaults.ts';
-import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
+import { launchBrowser, startSourceServer, startStaticServer, type SourceServer, type StaticServer } from './harness.ts';
 import type {} from './pages/weight-store-page.ts';
 
 const CHUNK = WEIGHT_STORE_DEFAULTS.chunkSizeBytes;
-const ROOT = resolve(import.meta.dirname, '../..');
 
 interface TestFile extends PackageFile {
   bytes: Buffer;
@@ -33,7 +31,7 @@ const manifestEntry = ({ path, size, sha256 }: TestFile): PackageFile => ({ path
 
 let tmp: string;
 let server: StaticServer;
-let vite: ViteDevServer;
+let vite: SourceServer;
 let browser: Browser;
 let page: Page;
 let pageUrl: string;
@@ -92,19 +90,8 @@ beforeAll(async () => {
   server = await startStaticServer({ '/pkg-a/': dirA, '/pkg-b/': dirB });
   pkgA = `${server.origin}/pkg-a/`;
   pkgB = `${server.origin}/pkg-b/`;
-  vite = await createServer({
-    configFile: false,
-    root: ROOT,
-    logLevel: 'error',
-    cacheDir: join(tmp, 'vite-cache'),
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
-    // Serve idb-keyval and @noble/hashes as they are (ESM): no pre-bundling, no reloads.
-    optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await vite.listen();
-  const address = vite.httpServer!.address();
-  if (!address || typeof address === 'string') throw new Error('vite did not listen');
-  pageUrl = `http://127.0.0.1:${address.port}/test/browser/pages/weight-store.html`;
+  vite = await startSourceServer(join(tmp, 'vite-cache'));
+  pageUrl = `${vite.origin}/test/browser/pages/weight-store.html`;
 
   browser = await launchBrowser();
   page = await (await browser.newContext()).newPage();

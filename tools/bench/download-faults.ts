@@ -12,21 +12,17 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
 import { ChunkSha256 } from '../../src/package/chunk-hashes.ts';
 import type { PackageFile } from '../../src/package/manifest.ts';
 import type { DownloadRetryOptions } from '../../src/store/download-retry.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../src/store/weight-store-defaults.ts';
-import { launchBrowser, startStaticServer, type Fault, type StaticServer } from '../../test/browser/harness.ts';
+import { launchBrowser, startSourceServer, startStaticServer, type Fault, type SourceServer, type StaticServer } from '../../test/browser/harness.ts';
 import type { Bench, BenchOptions, BenchSummary } from './bench.ts';
 import { formatBytes, formatMs, table } from './measure.ts';
 import type {} from './pages/download-faults-page.ts';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = resolve(HERE, '..', '..');
 const CHUNK = WEIGHT_STORE_DEFAULTS.chunkSizeBytes;
 /** 1 GiB and a bit: the last chunk is short. */
 const SIZE = 2 ** 30 + 123_457;
@@ -49,7 +45,8 @@ const SCENARIOS: Scenario[] = [
   { name: 'stalled body at 40 % (idle timeout 3 s)', faults: [{ stallAfterBytes: at(0.4) }], injected: 1 },
   { name: 'connection dropped at 60 %', faults: [{ cutAfterBytes: at(0.6) }], injected: 1 },
   { name: 'HTTP 503 twice, then success', faults: [{ status: 503, retryAfter: '1', times: 2 }], injected: 2 },
-  { name: 'drop at 50 %, then 206 from byte 0', faults: [{ cutAfterBytes: at(0.5) }, { rangeFromZero: true, onlyRanged: true }], injected: 2 },
+  { name: 'drop at 50 %, then 206 from byte 0 once', faults: [{ cutAfterBytes: at(0.5) }, { rangeFromZero: true, onlyRanged: true }], injected: 2 },
+  { name: 'drop at 50 %, then always 206 from byte 0', faults: [{ cutAfterBytes: at(0.5) }, { rangeFromZero: true, onlyRanged: true, times: 1_000 }], injected: 2 },
   { name: 'one flipped byte at 70 %', faults: [{ flipByteAt: at(0.7) }], injected: 1 },
   { name: 'one flipped byte at 70 %, no chunk hashes (before)', faults: [{ flipByteAt: at(0.7) }], injected: 1, withoutChunkHashes: true },
 ];
@@ -83,7 +80,7 @@ export const downloadFaultsBench: Bench = {
     const { log } = options;
     const tmp = mkdtempSync(join(tmpdir(), 'flux-download-faults-'));
     let server: StaticServer | undefined;
-    let vite: ViteDevServer | undefined;
+    let vite: SourceServer | undefined;
     let browser: Browser | undefined;
     const summary: BenchSummary = [];
     try {
@@ -94,20 +91,10 @@ export const downloadFaultsBench: Bench = {
       const { chunkSize: _size, chunkSha256: _hashes, ...oldEntry } = file;
 
       server = await startStaticServer({ '/pkg/': tmp });
-      vite = await createServer({
-        configFile: false,
-        root: REPO_ROOT,
-        logLevel: 'error',
-        cacheDir: join(tmp, 'vite-cache'),
-        server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
-        optimizeDeps: { noDiscovery: true, include: [] },
-      });
-      await vite.listen();
-      const address = vite.httpServer!.address();
-      if (!address || typeof address === 'string') throw new Error('vite did not listen');
+      vite = await startSourceServer(join(tmp, 'vite-cache'));
       browser = await launchBrowser();
       const page = await browser.newPage();
-      await page.goto(`http://127.0.0.1:${address.port}/tools/bench/pages/download-faults.html`);
+      await page.goto(`${vite.origin}/tools/bench/pages/download-faults.html`);
       await page.waitForFunction(() => 'faultBench' in window, null, { timeout: 60_000 });
       const pkg = `${server.origin}/pkg/`;
       const urlPath = `/pkg/${file.path}`;
@@ -156,7 +143,7 @@ export const downloadFaultsBench: Bench = {
       log(table(rows));
       log();
       log('"re-fetched": file body bytes the server handed to the network beyond the file size, over all requests of the scenario.');
-      log('The 206-from-0 row re-fetches the prefix the broken server sends again (unavoidable); it is read through, not stored twice.');
+      log('"always 206 from byte 0": the broken server re-sends the prefix (unavoidable); it is read through, not stored twice.');
       return summary;
     } finally {
       await browser?.close().catch(() => undefined);
