@@ -77,6 +77,14 @@ function safeProgress(callback?: ProgressCallback): (event: ProgressEvent) => vo
   };
 }
 
+/** `task`, or AbortedError as soon as `signal` aborts (the task still settles on its own). */
+function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
+  task.catch(() => undefined);
+  aborted.catch(() => undefined);
+  return Promise.race([task, aborted]);
+}
+
 function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortedError();
 }
@@ -160,31 +168,30 @@ export class Engine implements EngineApi {
     };
   }
 
-  load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel> {
+  async load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel> {
     if (id === undefined) return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
-    return this.cancellable(id, onProgress, (signal) => () => this.loadNow(packageUrlOf(model), safeProgress(onProgress), signal));
-  }
-
-  generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
-    return this.cancellable(id, onProgress, (signal) => {
-      // Validate before waiting in the queue or downloading anything.
-      const valid = validateRequest(request);
-      return () => this.generateNow(request, valid, signal, safeProgress(onProgress));
-    });
-  }
-
-  /**
-   * Runs a queued call that `cancel(id)` can abort: a cancelled call rejects at once,
-   * queued or running; a running one stops at its next check (between files, shards and
-   * steps) before the queue moves on.
-   * @param prepare runs at once (e.g. validation, which then throws before anything is queued); returns the work to queue
-   */
-  private async cancellable<T>(id: string, onProgress: ProgressCallback | undefined, prepare: (signal: AbortSignal) => () => Promise<T>): Promise<T> {
+    // Cancellable by id, as generate() is: at once when queued, at the next check when running.
     if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
-      const task = this.queue.run(prepare(controller.signal));
+      return await untilAborted(this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress), controller.signal)), controller.signal);
+    } finally {
+      this.running.delete(id);
+      releaseCallback(onProgress);
+    }
+  }
+
+  async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    try {
+      // Validate before waiting in the queue or downloading anything.
+      const valid = validateRequest(request);
+      const task = this.queue.run(() => this.generateNow(request, valid, controller.signal, safeProgress(onProgress)));
+      // A cancelled request rejects at once, queued or running; a running one stops at the
+      // next check (between shards and steps) before the queue moves on.
       const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
       task.catch(() => undefined);
       aborted.catch(() => undefined);
