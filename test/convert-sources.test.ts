@@ -127,7 +127,7 @@ describe('GGUF transformer (BFL names)', () => {
       return turn++ % 2 === 0 ? 'Q4_0' : 'Q8_0';
     };
     const meta = { 'general.architecture': { type: 'string' as const, value: 'flux' } };
-    const dequantized = writeGguf(join(work, 'flux1-tiny-Q.gguf'), meta, ggufTensors(bfl(), typeOf));
+    const dequantized = writeGguf(join(work, 'flux1-tiny-Q.gguf'), meta, ggufTensors(bfl(), typeOf)).values;
     writeGguf(join(work, 'flux1-tiny-F32.gguf'), meta, ggufTensors(bfl(), () => 'F32'));
     // The same values as plain F32: its fp32 package holds the dequantized weights unchanged.
     const exact = bfl();
@@ -221,7 +221,7 @@ describe('T5 from a GGUF in llama.cpp names (--text-encoder-2)', () => {
     const meta = { 'general.architecture': { type: 'string' as const, value: 't5encoder' } };
     writeGguf(join(work, 't5-F32.gguf'), meta, ggufTensors(t5, () => 'F32'));
     let turn = 0;
-    const dequantized = writeGguf(join(work, 't5-Q.gguf'), meta, ggufTensors(t5, (name, shape) => (blockable(shape) ? (turn++ % 2 ? 'Q4_0' : 'Q8_0') : 'F32')));
+    const dequantized = writeGguf(join(work, 't5-Q.gguf'), meta, ggufTensors(t5, (name, shape) => (blockable(shape) ? (turn++ % 2 ? 'Q4_0' : 'Q8_0') : 'F32'))).values;
     for (const [name, t] of t5) t5.set(name, { shape: t.shape, values: dequantized.get(name)! });
     writeGguf(join(work, 't5-dequantized.gguf'), meta, ggufTensors(t5, () => 'F32'));
     reference = await convert('t5-reference', { checkpoint: demo, weights: 'fp32' });

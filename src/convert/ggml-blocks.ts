@@ -286,9 +286,11 @@ export function ggmlBlocksToMatMulNBits(type: 'Q4_0' | 'Q8_0', raw: Uint8Array, 
     if (type === 'Q8_0') {
       for (let j = 0; j < 32; j++) packed[out + j] = (raw[at + 2 + j] + 128) & 0xff; // int8 two's complement + 128
     } else if (bits === 4) {
-      // element e: e < 16 → low nibble of qs[e]; e ≥ 16 → high nibble of qs[e − 16]
-      const level = (e: number) => (e < 16 ? raw[at + 2 + e] & 0x0f : raw[at + 2 + e - 16] >> 4);
-      for (let i = 0; i < 16; i++) packed[out + i] = level(2 * i) | (level(2 * i + 1) << 4);
+      // Element e is the low nibble of qs[e] for e < 16 and the high nibble of qs[e − 16]
+      // otherwise; MatMulNBits wants elements 2i (low) and 2i + 1 (high) in byte i.
+      const qs = at + 2;
+      for (let i = 0; i < 8; i++) packed[out + i] = (raw[qs + 2 * i] & 0x0f) | ((raw[qs + 2 * i + 1] & 0x0f) << 4);
+      for (let i = 0; i < 8; i++) packed[out + 8 + i] = (raw[qs + 2 * i] >> 4) | (raw[qs + 2 * i + 1] & 0xf0);
     } else {
       for (let j = 0; j < 16; j++) {
         packed[out + j] = (raw[at + 2 + j] & 0x0f) + 120;

@@ -32,8 +32,11 @@ export interface FakeHubRequest {
 
 /** Faults to inject; each applies to requests for `path` (a repository file path). */
 export interface FakeHubFaults {
-  /** Close the connection after sending this many body bytes of a response, `times` times. */
-  drop?: { path: string; afterBytes: number; times: number };
+  /**
+   * Close the connection after sending `afterBytes` body bytes of a ranged response that
+   * starts past byte 0 (a tensor, not the header), `times` times, after letting `skip` of them through.
+   */
+  drop?: { path: string; afterBytes: number; times: number; skip?: number };
   /** Flip the first byte of every body served for `path`. */
   corrupt?: { path: string };
   /** Answer ranged requests for `path` with 200 and the whole file. */
@@ -97,7 +100,9 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, body: Uint8Array, 
     return;
   }
   const drop = faults.drop;
-  if (drop && drop.path === path && drop.times > 0 && part.length > drop.afterBytes) {
+  const qualifies = drop && drop.path === path && status === 206 && start > 0 && drop.times > 0 && part.length > drop.afterBytes;
+  if (qualifies && (drop.skip ?? 0) > 0) drop.skip! -= 1;
+  else if (qualifies) {
     drop.times--;
     res.write(part.subarray(0, drop.afterBytes), () => res.socket?.destroy());
     return;

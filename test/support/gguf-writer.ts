@@ -104,11 +104,16 @@ export function encodeGgml(type: GgufWriteType, values: Float32Array): Quantized
   return { bytes, dequantized: out };
 }
 
-/**
- * Writes a GGUF v3 file.
- * @returns each tensor's dequantized values (what a reader must produce), by name
- */
-export function writeGguf(path: string, metadata: Record<string, GgufMeta>, tensors: GgufTensorToWrite[]): Map<string, Float32Array> {
+/** What `writeGguf` wrote. */
+export interface WrittenGguf {
+  /** Each tensor's dequantized values (what a reader must produce), by name. */
+  values: Map<string, Float32Array>;
+  /** Each tensor's data as absolute byte range [begin, end) in the file, by name. */
+  ranges: Map<string, [number, number]>;
+}
+
+/** Writes a GGUF v3 file. */
+export function writeGguf(path: string, metadata: Record<string, GgufMeta>, tensors: GgufTensorToWrite[]): WrittenGguf {
   const parts: Uint8Array[] = [];
   const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
   const u64 = (v: number) => new Uint8Array(new BigUint64Array([BigInt(v)]).buffer);
@@ -148,5 +153,8 @@ export function writeGguf(path: string, metadata: Record<string, GgufMeta>, tens
   }
   encoded.forEach((e, i) => file.set(e.bytes, headerLength + offsets[i]));
   writeFileSync(path, file);
-  return new Map(tensors.map((t, i) => [t.name, encoded[i].dequantized]));
+  return {
+    values: new Map(tensors.map((t, i) => [t.name, encoded[i].dequantized])),
+    ranges: new Map(tensors.map((t, i) => [t.name, [headerLength + offsets[i], headerLength + offsets[i] + encoded[i].bytes.length]])),
+  };
 }
