@@ -6,26 +6,22 @@
  * the token only to the Hub, a dropped connection resumed in place, a failed download
  * resumed by the next run, and each refusal as a typed error that says what to do.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openHubRepository, parseHubReference, type HubOptions } from '../src/convert/hub-files.ts';
 import { CheckpointError, DownloadError, HubError, IntegrityError, InvalidParameterError } from '../src/errors.ts';
-import { writeSafetensors } from '../src/formats/safetensors.ts';
 import type { Manifest } from '../src/package/manifest.ts';
 import { convertCheckpoint, type ConvertOptions } from '../tools/convert/convert-local.ts';
-import { openCheckpointDir } from '../tools/convert/local-files.ts';
 import { listFiles } from './support/checkpoints.ts';
 import { startFakeHub, type FakeHub } from './support/fake-hub.ts';
 import { TINY_FLUX_A } from './support/golden.ts';
 import { writeGguf } from './support/gguf-writer.ts';
-import { toBflTransformer, toLdmVae, type NamedTensors } from './support/source-layouts.ts';
+import { readNamed, safetensorsOf, toBflTransformer, toLdmVae } from './support/source-layouts.ts';
+import { runCli } from './support/cli.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'flux-hub-'));
 const GGUF = 'flux1-tiny-F32.gguf';
 let hub: FakeHub;
@@ -35,20 +31,6 @@ let ggufRanges: Map<string, [number, number]>;
 let ggufBlob: string;
 let reference: Manifest;
 let counter = 0;
-
-async function readNamed(dir: string): Promise<NamedTensors> {
-  const ckpt = await openCheckpointDir(dir);
-  try {
-    const out: NamedTensors = new Map();
-    for (const name of ckpt.names()) out.set(name, { shape: ckpt.info(name).shape, values: (await ckpt.readFloat32(name)).slice() });
-    return out;
-  } finally {
-    await ckpt.close();
-  }
-}
-
-const safetensorsOf = (tensors: NamedTensors) =>
-  writeSafetensors(Object.fromEntries([...tensors].map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.values }])));
 
 beforeAll(async () => {
   const diffusers = new Map<string, Uint8Array>();
@@ -184,19 +166,10 @@ describe('overrides by hf: reference', () => {
 
   it('through the CLI, with the token from HF_TOKEN never printed', async () => {
     const out = join(work, 'cli');
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(
-        process.execPath,
-        ['tools/flux-webgpu.mjs', 'convert', '--checkpoint', 'hf:test-org/gated-flux', '--transformer', `hf:test-org/tiny-flux-gguf/${GGUF}`, '--vae', 'hf:test-org/gated-flux/ae.safetensors', '--out', out, '--weights', 'fp32', '--hub-url', hub.hubUrl],
-        { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HF_TOKEN: 'hf_good' } },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await runCli(
+      ['convert', '--checkpoint', 'hf:test-org/gated-flux', '--transformer', `hf:test-org/tiny-flux-gguf/${GGUF}`, '--vae', 'hf:test-org/gated-flux/ae.safetensors', '--out', out, '--weights', 'fp32', '--hub-url', hub.hubUrl],
+      { HF_TOKEN: 'hf_good' },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/MiB downloaded/);
     expect(`${r.stdout}${r.stderr}`).not.toContain('hf_good');

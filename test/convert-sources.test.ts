@@ -7,44 +7,26 @@
  * data as the diffusers layout, hence the golden outputs; Q4_0 / Q8_0 sources must be
  * stored exactly, other quantizations requantized with a warning.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../src/errors.ts';
-import { writeSafetensors } from '../src/formats/safetensors.ts';
 import type { Manifest, PackageFile } from '../src/package/manifest.ts';
 import { openFileSink } from '../tools/convert/folder-sink.ts';
 import { convertCheckpoint, type ConvertOptions } from '../tools/convert/convert-local.ts';
-import { openCheckpointDir } from '../tools/convert/local-files.ts';
 import { writeDemoCheckpoint } from '../tools/demo/demo-model.ts';
+import { runCli } from './support/cli.ts';
 import { generateRun0 } from './support/checkpoints.ts';
 import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';
 import { goldenTensors, TINY_FLUX_A } from './support/golden.ts';
 import { writeGguf, type GgufTensorToWrite, type GgufWriteType } from './support/gguf-writer.ts';
 import { storedLinears } from './support/package-weights.ts';
-import { toBflTransformer, toLdmVae, toLlamaT5, type NamedTensors } from './support/source-layouts.ts';
+import { readNamed, safetensorsOf, toBflTransformer, toLdmVae, toLlamaT5, type NamedTensors } from './support/source-layouts.ts';
 import { StorageQuotaError } from '../src/errors.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'flux-sources-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-async function readNamed(dir: string, baseName?: string): Promise<NamedTensors> {
-  const ckpt = await openCheckpointDir(dir, baseName);
-  try {
-    const out: NamedTensors = new Map();
-    for (const name of ckpt.names()) out.set(name, { shape: ckpt.info(name).shape, values: (await ckpt.readFloat32(name)).slice() });
-    return out;
-  } finally {
-    await ckpt.close();
-  }
-}
-
-const safetensorsOf = (tensors: NamedTensors) =>
-  writeSafetensors(Object.fromEntries([...tensors].map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.values }])));
 
 /** GGUF tensors from named float tensors; `typeOf` picks each one's storage type. */
 function ggufTensors(tensors: NamedTensors, typeOf: (name: string, shape: number[]) => GgufWriteType): GgufTensorToWrite[] {
@@ -251,17 +233,7 @@ describe('T5 from a GGUF in llama.cpp names (--text-encoder-2)', () => {
 });
 
 describe('CLI with BFL and GGUF files', () => {
-  function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['tools/flux-webgpu.mjs', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (...args: string[]) => runCli(args);
 
   it('convert --checkpoint <dir> --transformer <gguf> --vae <ae.safetensors> --out <dir>', async () => {
     const out = join(work, 'cli-gguf');

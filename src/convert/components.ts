@@ -72,6 +72,16 @@ function weightSource(checkpoint: TensorSource, dir: string): WeightSource {
   };
 }
 
+/** `plan()`, closing `checkpoint` when it throws (a shard limit too small for one block). */
+async function orClose<T>(checkpoint: TensorSource, plan: () => T): Promise<T> {
+  try {
+    return plan();
+  } catch (error) {
+    await checkpoint.close();
+    throw error;
+  }
+}
+
 /** The bits of a tensor's exact MatMulNBits-ready blocks (GGUF Q4_0 / Q8_0), if any. */
 function sourceBlockBits(checkpoint: TensorSource): (name: string) => 4 | 8 | undefined {
   return (name) => (checkpoint.has(name) ? exactBlockBits(checkpoint.info(name).dtype) : undefined);
@@ -165,13 +175,7 @@ export async function prepareTransformer(
   override?: TensorOverride<TransformerConfig>,
 ): Promise<PreparedComponent<TransformerConfig>> {
   const { config, checkpoint, weights, notes } = await openComponent(files, dir, 'diffusion_pytorch_model', validateTransformerConfig, (c) => expectedTransformerTensors(c), () => false, precision, override);
-  let plans;
-  try {
-    plans = planBlockShards(config, precision, maxShardBytes, (tensors) => blockStoredBytes(tensors, precision, sourceBlockBits(checkpoint)));
-  } catch (error) {
-    await checkpoint.close();
-    throw error;
-  }
+  const plans = await orClose(checkpoint, () => planBlockShards(config, precision, maxShardBytes, (tensors) => blockStoredBytes(tensors, precision, sourceBlockBits(checkpoint))));
   const jobs: GraphJob[] = [{ name: 'transformer_embed', role: 'transformer-embed', weights, build: (ctx) => buildEmbed(ctx, config) }];
   for (const [index, plan] of plans.entries()) {
     const kind = plan.double[1] > plan.double[0] ? `double_${plan.double[0]}-${plan.double[1] - 1}` : `single_${plan.single[0]}-${plan.single[1] - 1}`;
@@ -202,13 +206,7 @@ export async function prepareT5(files: CheckpointFiles, dir: string, precision: 
     return expectedT5Tensors(c, embeddingName);
   }, isIgnoredT5Tensor, precision, override);
   const jobs: GraphJob[] = [{ name: 'text_encoder_t5_embed', role: 'text-encoder-t5-embed', weights, build: (ctx) => buildT5Embed(ctx, config, T5_SEQUENCE_LENGTH, { embeddingName }) }];
-  let plans;
-  try {
-    plans = planT5Shards(config, precision, maxShardBytes, (tensors) => blockStoredBytes(tensors, precision, sourceBlockBits(checkpoint)));
-  } catch (error) {
-    await checkpoint.close();
-    throw error;
-  }
+  const plans = await orClose(checkpoint, () => planT5Shards(config, precision, maxShardBytes, (tensors) => blockStoredBytes(tensors, precision, sourceBlockBits(checkpoint))));
   for (const [index, plan] of plans.entries()) {
     jobs.push({
       name: `text_encoder_t5_blocks_${shardIndex(index)}_${plan.blocks[0]}-${plan.blocks[1] - 1}`,

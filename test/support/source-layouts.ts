@@ -9,8 +9,28 @@
  * - T5 in llama.cpp's GGUF names (ComfyUI-GGUF's `T5_SD_MAP`, reversed).
  */
 
+import { writeSafetensors } from '../../src/formats/safetensors.ts';
+import { openCheckpointDir } from '../../tools/convert/local-files.ts';
+
 /** A tensor by name: torch-order shape and float32 values. */
 export type NamedTensors = Map<string, { shape: number[]; values: Float32Array }>;
+
+/** Every tensor of a local safetensors checkpoint folder as float32 (small checkpoints only). */
+export async function readNamed(dir: string, baseName?: string): Promise<NamedTensors> {
+  const ckpt = await openCheckpointDir(dir, baseName);
+  try {
+    const out: NamedTensors = new Map();
+    for (const name of ckpt.names()) out.set(name, { shape: ckpt.info(name).shape, values: (await ckpt.readFloat32(name)).slice() });
+    return out;
+  } finally {
+    await ckpt.close();
+  }
+}
+
+/** A safetensors file (F32) holding `tensors`. */
+export function safetensorsOf(tensors: NamedTensors): Uint8Array {
+  return writeSafetensors(Object.fromEntries([...tensors].map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.values }])));
+}
 
 function concatRows(parts: { shape: number[]; values: Float32Array }[]): { shape: number[]; values: Float32Array } {
   const values = new Float32Array(parts.reduce((s, p) => s + p.values.length, 0));
