@@ -6,7 +6,7 @@
  * with Range, CORS and an ETag, and the Hub's errors (401 RepoNotFound / GatedRepo,
  * 403 GatedRepo with a token without access, 404 RevisionNotFound / EntryNotFound).
  * Faults for the tests: a connection dropped after some bytes, corrupted bytes, a host
- * that ignores Range. Every request is logged.
+ * that ignores Range. Every request but CORS preflights is logged.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -70,6 +70,13 @@ const CORS = {
   'Access-Control-Allow-Origin': '*',
   'Access-Control-Expose-Headers': 'Content-Range, Content-Length, ETag, Accept-Ranges, X-Linked-Etag, X-Linked-Size, X-Error-Code, X-Error-Message, Link',
 };
+
+/** Answers a CORS preflight (a page's request with Range or Authorization); true when it was one. */
+function preflight(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method !== 'OPTIONS') return false;
+  res.writeHead(204, { ...CORS, 'Access-Control-Allow-Methods': 'GET, HEAD', 'Access-Control-Allow-Headers': 'Range, Authorization, Accept', 'Access-Control-Max-Age': '600' }).end();
+  return true;
+}
 
 /** Sends `body` (or its `Range` part) with faults applied. */
 function sendBytes(req: IncomingMessage, res: ServerResponse, body: Uint8Array, path: string, etag: string, faults: FakeHubFaults, extra: Record<string, string> = {}): void {
@@ -155,6 +162,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, options: Fak
   };
 
   const hub = createServer((req, res) => {
+    if (preflight(req, res)) return;
     log('hub', req);
     const url = new URL(req.url!, 'http://x');
     const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
@@ -195,6 +203,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, options: Fak
     error(res, 404);
   });
   const cdn = createServer((req, res) => {
+    if (preflight(req, res)) return;
     log('cdn', req);
     const m = /^\/blobs\/([0-9a-f]{64})$/.exec(new URL(req.url!, 'http://x').pathname);
     const blob = m && blobs.get(m[1]);
