@@ -106,7 +106,10 @@ async function convert(args: string[]): Promise<void> {
     maxShardMb,
     force: Boolean(v.force),
     hub: { hubUrl, token: token || undefined, onBytes: (_, bytes) => (downloaded += bytes) },
-    log: (line) => (line.startsWith('warning:') ? console.warn(line) : console.log(line)),
+    log: (line) => {
+      if (line.startsWith('warning:')) console.warn(line);
+      else console.log(downloaded && line.startsWith('  ') ? `${line} (${(downloaded / 2 ** 20).toFixed(1)} MiB downloaded so far)` : line);
+    },
   });
   const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
   const fetched = downloaded ? `, ${(downloaded / 2 ** 20).toFixed(1)} MiB downloaded` : '';
