@@ -15,6 +15,13 @@ export const DEFAULTS = {
   /** Bytes per chunk the converter hashes for the manifest's `chunkSha256` (8 MiB, the weight store's chunk size). */
   chunkHashBytes: 8 * 1024 * 1024,
   weights: 'q4' as const,
+  /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
+  hubUrl: 'https://huggingface.co',
+  /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
+  hubRetries: 5,
+  hubRetryDelayMs: 1000,
+  /** A Hub download that receives nothing for this long (ms) is dropped and resumed. */
+  hubIdleTimeoutMs: 60_000,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */
