@@ -110,7 +110,12 @@ export type FailureKind =
   /** The server is reachable and allows the page; the connection was reset or closed mid-request. */
   | 'dropped'
   /** No connection: refused, reset at once, unknown host, or no network. */
-  | 'unreachable';
+  | 'unreachable'
+  /**
+   * No CORS headers, or no connection: a cross-origin isolated page (COEP require-corp)
+   * cannot make the `no-cors` check (it is refused without Cross-Origin-Resource-Policy).
+   */
+  | 'no-cors-or-unreachable';
 
 /**
  * Finds out in a browser why a request to `url` failed with a bare TypeError, with up to
@@ -119,7 +124,9 @@ export type FailureKind =
  *    a readable answer → CORS works for simple requests, go to 2; a failure → go to 3;
  * 2. the same with the original request's non-safelisted header names (credential values
  *    replaced): a failure → 'preflight', else → 'dropped';
- * 3. a `no-cors` request: an (opaque) answer → 'no-cors', a failure → 'unreachable'.
+ * 3. a `no-cors` request: an (opaque) answer → 'no-cors', a failure → 'unreachable' (on a
+ *    cross-origin isolated page, where COEP refuses such answers without
+ *    Cross-Origin-Resource-Policy, → 'no-cors-or-unreachable').
  * @param headerNames names of the headers the failed request sent
  * @param signal the call's signal; when it aborts the probes stop ('unreachable')
  */
@@ -138,7 +145,8 @@ export async function diagnoseBrowserFailure(url: string, headerNames: readonly 
     return preflighted === 'failed' ? 'preflight' : 'dropped';
   }
   const opaque = await probe(url, { mode: 'no-cors' }, signal);
-  return opaque === 'failed' ? 'unreachable' : 'no-cors';
+  if (opaque !== 'failed') return 'no-cors';
+  return (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated ? 'no-cors-or-unreachable' : 'unreachable';
 }
 
 /** One diagnostic GET: how it ended. */

@@ -501,6 +501,11 @@ export class RemoteCall {
           `The connection to ${what} was reset or closed before the answer arrived${because}. The server is reachable${isBrowserContext() ? ' and allows this page (CORS is not the problem)' : ''}; a proxy, a firewall or an overloaded server cut the connection. Try again.`,
           id,
         );
+      case 'no-cors-or-unreachable':
+        return new ProviderCorsError(
+          `The browser could not read ${what}: either the server sends no CORS headers for this page, or it cannot be reached (connection refused or reset, unknown host, offline). This page is cross-origin isolated (COOP/COEP), which keeps the browser from telling the two apart. If the address works from elsewhere, route the calls through a proxy on your own server that sends CORS headers, and set baseUrl to it.`,
+          id,
+        );
       case 'unreachable':
         return new ProviderNetworkError(
           `Could not connect to ${what}${because}: the connection was refused or reset, the host is unknown, or the network is down. Check the network connection and baseUrl.`,
