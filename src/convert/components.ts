@@ -15,7 +15,8 @@ import { blockStoredBytes } from './storage.ts';
 import type { TensorSource } from './tensor-source.ts';
 import { buildT5Blocks, buildT5Embed, expectedT5Tensors, isIgnoredT5Tensor, planT5Shards, t5EmbeddingName, validateT5Config, type T5Config } from './t5-graph.ts';
 import { buildBlocks, buildEmbed, buildHead, expectedTransformerTensors, planBlockShards, validateTransformerConfig, type TransformerConfig } from './transformer-graphs.ts';
-import { buildVaeDecoder, expectedVaeDecoderTensors, isIgnoredVaeTensor, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
+import { buildVaeEncoder, planVaeGraphs, vaeEncoderSkipReason } from './vae-encoder-graph.ts';
+import { buildVaeDecoder, isIgnoredVaeTensor, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
 
 /** T5 sequence length of FLUX.1 [schnell] (`max_sequence_length` 256). */
 export const T5_SEQUENCE_LENGTH = 256;
@@ -185,10 +186,21 @@ export async function prepareTransformer(
   return { config, jobs, notes, close: () => checkpoint.close() };
 }
 
-/** vae/: the decoder only (encoder and quant_conv tensors are ignored). */
+/**
+ * vae/: the decoder, and the encoder (image-to-image) when the checkpoint has its tensors
+ * and the config supports it (see vae-encoder-graph.ts); quant_conv tensors are ignored.
+ */
 export async function prepareVae(files: CheckpointFiles, dir: string, precision: WeightPrecision, override?: TensorOverride<VaeConfig>): Promise<PreparedComponent<VaeConfig>> {
-  const { config, checkpoint, weights, notes } = await openComponent(files, dir, 'diffusion_pytorch_model', validateVaeConfig, (c) => expectedVaeDecoderTensors(c), isIgnoredVaeTensor, precision, override);
-  return { config, jobs: [{ name: 'vae_decoder', role: 'vae-decoder', weights, build: (ctx) => buildVaeDecoder(ctx, config) }], notes, close: () => checkpoint.close() };
+  let encoder = false;
+  const { config, checkpoint, weights, notes } = await openComponent(files, dir, 'diffusion_pytorch_model', validateVaeConfig, (c, ckpt) => {
+    const plan = planVaeGraphs(c, ckpt.names());
+    encoder = plan.encoder;
+    return plan.expected;
+  }, (name) => isIgnoredVaeTensor(name) && !(encoder && name.startsWith('encoder.')), precision, override);
+  const jobs: GraphJob[] = [{ name: 'vae_decoder', role: 'vae-decoder', weights, build: (ctx) => buildVaeDecoder(ctx, config) }];
+  if (encoder) jobs.push({ name: 'vae_encoder', role: 'vae-encoder', weights, build: (ctx) => buildVaeEncoder(ctx, config) });
+  else notes.push(`${override?.label ?? files.labelOf(dir)}: no VAE encoder graph (${vaeEncoderSkipReason(config, checkpoint.names())}): the package generates from text only, not image-to-image`);
+  return { config, jobs, notes, close: () => checkpoint.close() };
 }
 
 /** text_encoder/: the CLIP-L text model, one graph. */

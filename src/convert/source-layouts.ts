@@ -7,7 +7,7 @@
  *   and `single_blocks.N.linear1` (q, k, v, mlp) split by rows, and
  *   `final_layer.adaLN_modulation.1` reordered from (shift, scale) to (scale, shift);
  * - the original autoencoder (`ae.safetensors`, LDM names), as diffusers'
- *   `convert_ldm_vae_checkpoint` maps the decoder (up blocks in reverse order,
+ *   `convert_ldm_vae_checkpoint` maps the decoder and encoder (up blocks in reverse order,
  *   `nin_shortcut` → `conv_shortcut`, 1×1-conv attention weights as linears);
  * - T5 encoders in llama.cpp's GGUF names (`enc.blk.N.attn_q`, …), as ComfyUI-GGUF maps
  *   them back.
@@ -20,6 +20,7 @@ import type { T5Config } from './t5-graph.ts';
 import { T5_SHARED_EMBEDDING, expectedT5Tensors } from './t5-graph.ts';
 import type { TensorSource } from './tensor-source.ts';
 import { expectedTransformerTensors, innerDim, type TransformerConfig } from './transformer-graphs.ts';
+import { expectedVaeEncoderTensors } from './vae-encoder-graph.ts';
 import { expectedVaeDecoderTensors, type VaeConfig } from './vae-graph.ts';
 
 /** The first prefix (of `prefixes`, '' included) under which `names` holds `marker`. */
@@ -128,27 +129,29 @@ export function transformerView(source: TensorSource, c: TransformerConfig, labe
 
 const VAE_PREFIXES = ['first_stage_model.', 'vae.'];
 
-/** diffusers name → LDM name for one VAE decoder tensor (`convert_ldm_vae_checkpoint`, in reverse). */
+/** diffusers name → LDM name for one VAE decoder or encoder tensor (`convert_ldm_vae_checkpoint`, in reverse). */
 export function ldmVaeMapping(name: string, c: VaeConfig): TensorMapping {
   const upBlocks = c.block_out_channels.length;
   let m: RegExpExecArray | null;
-  if ((m = /^decoder\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name))) {
-    const ldm = { group_norm: 'norm', to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'proj_out' }[m[1]]!;
+  if ((m = /^(decoder|encoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name))) {
+    const ldm = { group_norm: 'norm', to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'proj_out' }[m[2]]!;
     const top = c.block_out_channels[c.block_out_channels.length - 1];
-    return { source: `decoder.mid.attn_1.${ldm}.${m[2]}`, shape: m[1] !== 'group_norm' && m[2] === 'weight' ? [top, top] : undefined };
+    return { source: `${m[1]}.mid.attn_1.${ldm}.${m[3]}`, shape: m[2] !== 'group_norm' && m[3] === 'weight' ? [top, top] : undefined };
   }
-  if ((m = /^decoder\.mid_block\.resnets\.(\d+)\.(.+)$/.exec(name))) return { source: `decoder.mid.block_${Number(m[1]) + 1}.${m[2].replace('conv_shortcut', 'nin_shortcut')}` };
+  if ((m = /^(decoder|encoder)\.mid_block\.resnets\.(\d+)\.(.+)$/.exec(name))) return { source: `${m[1]}.mid.block_${Number(m[2]) + 1}.${m[3].replace('conv_shortcut', 'nin_shortcut')}` };
   if ((m = /^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.+)$/.exec(name))) {
     return { source: `decoder.up.${upBlocks - 1 - Number(m[1])}.block.${m[2]}.${m[3].replace('conv_shortcut', 'nin_shortcut')}` };
   }
   if ((m = /^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.+)$/.exec(name))) return { source: `decoder.up.${upBlocks - 1 - Number(m[1])}.upsample.conv.${m[2]}` };
-  if ((m = /^decoder\.conv_norm_out\.(.+)$/.exec(name))) return { source: `decoder.norm_out.${m[1]}` };
+  if ((m = /^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.+)$/.exec(name))) return { source: `encoder.down.${m[1]}.block.${m[2]}.${m[3].replace('conv_shortcut', 'nin_shortcut')}` };
+  if ((m = /^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.+)$/.exec(name))) return { source: `encoder.down.${m[1]}.downsample.conv.${m[2]}` };
+  if ((m = /^(decoder|encoder)\.conv_norm_out\.(.+)$/.exec(name))) return { source: `${m[1]}.norm_out.${m[2]}` };
   return { source: name }; // conv_in, conv_out
 }
 
 /**
  * An autoencoder checkpoint file seen under diffusers names: LDM names (`ae.safetensors`)
- * are mapped, diffusers names pass as they are. Encoder tensors stay (and are ignored).
+ * are mapped (decoder and encoder), diffusers names pass as they are.
  * @throws CheckpointError when the file holds neither layout
  */
 export function vaeView(source: TensorSource, c: VaeConfig, label: string): TensorSource {
@@ -158,8 +161,10 @@ export function vaeView(source: TensorSource, c: VaeConfig, label: string): Tens
   if (prefix === undefined) {
     throw new CheckpointError(`${label} is not a FLUX autoencoder: it has neither LDM names (decoder.mid.block_1.norm1.weight, …) nor diffusers names (decoder.mid_block.resnets.0.norm1.weight, …)`, label);
   }
-  // Tensors outside the decoder (and their prefix) stay; the converter ignores everything not under `decoder.`.
-  return mappedSource(source, mapExpected(expectedVaeDecoderTensors(c).keys(), prefix, (name) => ldmVaeMapping(name, c)));
+  // Other tensors (and their prefix) stay; the converter ignores what it does not read. A
+  // decoder-only file simply has no encoder tensors under the mapped names.
+  const expected = [...expectedVaeDecoderTensors(c).keys(), ...expectedVaeEncoderTensors(c).keys()];
+  return mappedSource(source, mapExpected(expected, prefix, (name) => ldmVaeMapping(name, c)));
 }
 
 /** transformers T5 name → llama.cpp GGUF name (the reverse of ComfyUI-GGUF's `T5_SD_MAP`). */

@@ -37,6 +37,11 @@ export interface VaeConfig {
   scaling_factor: number;
   /** 0 when the config has none (null or absent). */
   shift_factor: number;
+  /** Encoder fields (vae-encoder-graph.ts checks them): image channels (3) and one "DownEncoderBlock2D" per block_out_channels entry. Absent in decoder-only configs. */
+  in_channels?: number;
+  down_block_types?: string[];
+  /** The encoder graph supports only false (FLUX has no quant_conv). */
+  use_quant_conv?: boolean;
 }
 
 /**
@@ -112,6 +117,9 @@ export function validateVaeConfig(config: unknown, file: string): VaeConfig {
     use_post_quant_conv: false,
     scaling_factor: scaling as number,
     shift_factor: shift as number,
+    ...(c.in_channels !== undefined ? { in_channels: c.in_channels as number } : {}),
+    ...(Array.isArray(c.down_block_types) ? { down_block_types: [...(c.down_block_types as string[])] } : {}),
+    ...(c.use_quant_conv !== undefined ? { use_quant_conv: c.use_quant_conv as boolean } : {}),
   };
 }
 
@@ -195,8 +203,8 @@ export function isIgnoredVaeTensor(name: string): boolean {
   return !name.startsWith('decoder.');
 }
 
-/** Graph-building helpers bound to one LayerContext (caches shared shape constants). */
-class DecoderBuilder {
+/** Graph-building helpers bound to one LayerContext (caches shared shape constants); the VAE encoder (vae-encoder-graph.ts) builds with them too. */
+export class DecoderBuilder {
   private readonly shapeConsts = new Map<string, string>();
   /** InstanceNormalization's scale (ones [G]) and bias (zeros [G]), created once. */
   private unitAffine?: [string, string];

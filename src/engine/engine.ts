@@ -54,8 +54,10 @@ function loadOrder(manifest: Manifest): GraphEntry[] {
     'transformer-blocks': 4,
     'transformer-head': 5,
     'vae-decoder': 6,
+    'vae-encoder': 7,
   };
-  return manifest.graphs.map((g, i) => ({ g, i })).sort((a, b) => rank[a.g.role] - rank[b.g.role] || a.i - b.i).map(({ g }) => g);
+  // The VAE encoder is opened on the first image-to-image request, not with the package.
+  return manifest.graphs.filter((g) => g.role !== 'vae-encoder').map((g, i) => ({ g, i })).sort((a, b) => rank[a.g.role] - rank[b.g.role] || a.i - b.i).map(({ g }) => g);
 }
 
 /** Closes the message port of a callback that arrived as a Comlink proxy (no-op for plain functions). */

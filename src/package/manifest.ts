@@ -28,6 +28,7 @@ export type GraphRole =
   | 'transformer-blocks'
   | 'transformer-head'
   | 'vae-decoder'
+  | 'vae-encoder'
   | 'text-encoder-clip'
   | 'text-encoder-t5-embed'
   | 'text-encoder-t5-blocks';
@@ -202,6 +203,11 @@ export function blockShards(manifest: Manifest): GraphEntry[] {
 function shardOrder(g: GraphEntry): number {
   const blocks = g.blocks ?? { double: [0, 0], single: [0, 0] };
   return blocks.double[1] > blocks.double[0] ? blocks.double[0] : 1e6 + blocks.single[0];
+}
+
+/** Whether the package has the VAE encoder (image-to-image needs it). */
+export function hasVaeEncoder(manifest: Manifest): boolean {
+  return manifest.graphs.some((g) => g.role === 'vae-encoder');
 }
 
 /** The one graph with `role` (embed, head, vae-decoder). */

@@ -10,7 +10,8 @@ import type { ProgressCallback } from '../progress.ts';
 import { vaeOutputToRgb, type RgbImage } from './image.ts';
 import { imageIds, LATENT_CHANNELS, latentSize, packLatents, scaleForVae, unpackLatents } from './latents.ts';
 import { previewFromPacked } from './preview.ts';
-import { torchRandn } from './randn.ts';
+import { TorchCpuGenerator } from './randn.ts';
+import { encodeInitImage, type InitImage } from './init-image.ts';
 import { jointIds, ropeTables } from './rope.ts';
 import type { ModelRuntime } from './runtime.ts';
 import { eulerStep, flowSigmas, modelTimestep } from './schedule.ts';
@@ -41,6 +42,8 @@ export interface PipelineRequest extends TextConditioning {
   preview?: boolean;
   /** Keep intermediate tensors (noise, latents, VAE output) in the result. */
   keepIntermediates?: boolean;
+  /** Image-to-image: the start picture (RGB at width×height) and the strength (see init-image.ts). */
+  init?: InitImage;
 }
 
 /** Intermediate tensors, named as in the golden files. */
@@ -51,6 +54,10 @@ export interface PipelineIntermediates {
   final_packed_latents: Float32Array;
   vae_input: Float32Array;
   vae_out: Float32Array;
+  /** Image-to-image only: the encoder's posterior and the image latents. */
+  vae_encoder_mean?: Float32Array;
+  vae_encoder_logvar?: Float32Array;
+  image_latents?: Float32Array;
 }
 
 /** Result of one image. */
@@ -101,7 +108,10 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
   const imageTokens = (h / 2) * (w / 2);
   const channels = transformerConfig.in_channels;
 
-  const noise = torchRandn([1, LATENT_CHANNELS, h, w], request.seed);
+  // One torch generator per image: image-to-image draws the posterior's ε first, the noise second.
+  const generator = new TorchCpuGenerator(request.seed);
+  const init = request.init ? await encodeInitImage(runtime, request.init, generator, { height: request.height, width: request.width, signal: request.signal }) : undefined;
+  const noise = generator.randn([1, LATENT_CHANNELS, h, w]);
   const latents = packLatents(noise, LATENT_CHANNELS, h, w);
   const packedNoise = request.keepIntermediates ? latents.slice() : latents;
   const rope = ropeTables(jointIds(textTokens, imageIds(h, w)), transformerConfig.axes_dims_rope);
@@ -109,7 +119,9 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
   const ropeSin = new Tensor('float32', rope.sin, [rope.tokens, rope.half]);
   const context = new Tensor('float32', request.promptEmbeds, [1, textTokens, jointDim]);
   const pooled = new Tensor('float32', request.pooledPromptEmbeds, [1, pooledDim]);
-  const sigmas = flowSigmas(request.steps);
+  const sigmas = init ? init.sigmasFrom(flowSigmas(request.steps)) : flowSigmas(request.steps);
+  const steps = sigmas.length - 1;
+  if (init) latents.set(packLatents(init.startLatents(noise, sigmas[0]), LATENT_CHANNELS, h, w));
 
   let sessionRunMs = 0;
   const run = async (graph: GraphEntry, feeds: Record<string, Tensor>) => {
@@ -123,7 +135,7 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
 
   let firstVelocity: Float32Array | undefined;
   const denoiseStart = performance.now();
-  for (let step = 0; step < request.steps; step++) {
+  for (let step = 0; step < steps; step++) {
     throwIfAborted(request.signal);
     const embedded = await run(embed, {
       hidden_states: new Tensor('float32', latents, [1, imageTokens, channels]),
@@ -148,7 +160,7 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
     for (const t of [img, txt, temb, velocityTensor]) t.dispose();
     const preview = request.preview ? previewFromPacked(latents, velocity, sigmas[step], h, w) : undefined;
     eulerStep(latents, velocity, sigmas[step], sigmas[step + 1]);
-    request.onProgress?.({ stage: 'denoise', step: step + 1, steps: request.steps, image: request.image ?? 1, images: request.images ?? 1, preview });
+    request.onProgress?.({ stage: 'denoise', step: step + 1, steps, image: request.image ?? 1, images: request.images ?? 1, preview });
   }
   await runtime.finished?.(embed);
   await runtime.finished?.(head);
@@ -169,7 +181,7 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
     image,
     timings: { denoiseMs, decodeMs, sessionRunMs, totalMs: performance.now() - started },
     intermediates: request.keepIntermediates
-      ? { noise, packed_noise: packedNoise, transformer_out_t1: firstVelocity!, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut }
+      ? { noise, packed_noise: packedNoise, transformer_out_t1: firstVelocity!, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut, ...init?.intermediates }
       : undefined,
   };
 }

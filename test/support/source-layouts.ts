@@ -4,7 +4,7 @@
  * converter's own mapping (so the converter is checked against them, not against itself):
  * - BFL transformer: diffusers' `convert_flux_transformer_checkpoint_to_diffusers`, reversed
  *   (q, k, v concatenated into `qkv`; q, k, v, mlp into `linear1`; `norm_out` back to shift, scale);
- * - LDM autoencoder (`ae.safetensors`): `convert_ldm_vae_checkpoint`, reversed, decoder only
+ * - LDM autoencoder (`ae.safetensors`): `convert_ldm_vae_checkpoint`, reversed, decoder and encoder
  *   (attention weights as 1×1 convolutions, as the original file stores them);
  * - T5 in llama.cpp's GGUF names (ComfyUI-GGUF's `T5_SD_MAP`, reversed).
  */
@@ -103,22 +103,24 @@ export function toBflTransformer(d: NamedTensors, numLayers: number, numSingle: 
   return out;
 }
 
-/** The LDM (`ae.safetensors`) decoder tensors of a diffusers AutoencoderKL with `upBlocks` up blocks. */
+/** The LDM (`ae.safetensors`) decoder and encoder tensors of a diffusers AutoencoderKL with `upBlocks` up blocks. */
 export function toLdmVae(d: NamedTensors, upBlocks: number): NamedTensors {
   const out: NamedTensors = new Map();
   for (const [name, t] of d) {
-    if (!name.startsWith('decoder.')) continue;
+    if (!name.startsWith('decoder.') && !name.startsWith('encoder.')) continue;
     let ldm = name
-      .replace(/^decoder\.conv_norm_out\./, 'decoder.norm_out.')
-      .replace(/^decoder\.mid_block\.resnets\.(\d)\./, (_, j) => `decoder.mid.block_${Number(j) + 1}.`)
+      .replace(/^(decoder|encoder)\.conv_norm_out\./, '$1.norm_out.')
+      .replace(/^(decoder|encoder)\.mid_block\.resnets\.(\d)\./, (_, part, j) => `${part}.mid.block_${Number(j) + 1}.`)
       .replace(/^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\./, (_, i, j) => `decoder.up.${upBlocks - 1 - Number(i)}.block.${j}.`)
       .replace(/^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\./, (_, i) => `decoder.up.${upBlocks - 1 - Number(i)}.upsample.conv.`)
+      .replace(/^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\./, (_, i, j) => `encoder.down.${i}.block.${j}.`)
+      .replace(/^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\./, (_, i) => `encoder.down.${i}.downsample.conv.`)
       .replace('conv_shortcut', 'nin_shortcut');
     let shape = t.shape;
-    const attn = /^decoder\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name);
+    const attn = /^(decoder|encoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/.exec(name);
     if (attn) {
-      ldm = `decoder.mid.attn_1.${{ group_norm: 'norm', to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'proj_out' }[attn[1]]}.${attn[2]}`;
-      if (attn[1] !== 'group_norm' && attn[2] === 'weight') shape = [...t.shape, 1, 1];
+      ldm = `${attn[1]}.mid.attn_1.${{ group_norm: 'norm', to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'proj_out' }[attn[2]]}.${attn[3]}`;
+      if (attn[2] !== 'group_norm' && attn[3] === 'weight') shape = [...t.shape, 1, 1];
     }
     out.set(ldm, { shape, values: t.values });
   }

@@ -58,6 +58,7 @@ const STAGE_OF_ROLE: Record<GraphRole, Stage> = {
   'transformer-blocks': 'denoise',
   'transformer-head': 'denoise',
   'vae-decoder': 'decode',
+  'vae-encoder': 'encode',
 };
 
 /** "123.4 MB/s" (decimal megabytes per second). */
