@@ -10,6 +10,10 @@ export const DEFAULTS = {
   steps: 4,
   numImages: 1,
   outputFormat: 'png' as const,
+  /** Image-to-image: how much the input picture changes when a picture is given without a strength (0 keeps it, 1 regenerates it). */
+  strength: 0.8,
+  /** Image-to-image: how a picture of another aspect ratio is fitted (centre-crop; see src/image/fit-image.ts). */
+  imageFit: 'cover' as const,
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
   /** Bytes per chunk the converter hashes for the manifest's `chunkSha256` (8 MiB, the weight store's chunk size). */
@@ -33,5 +37,7 @@ export const LIMITS = {
   seed: { min: 0, max: 4294967295 },
   numImages: { min: 1, max: 4 },
   prompt: { minChars: 1, maxChars: 10000 },
+  /** Image-to-image strength: greater than min, at most max. */
+  strength: { min: 0, max: 1 },
   maxShardMb: { min: 1, max: 2047 },
 };

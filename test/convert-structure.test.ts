@@ -32,7 +32,7 @@ describe('src/convert is browser-safe', () => {
 
 describe('storage rule', () => {
   it('keeps modulation and VAE attention linears at 8 bits in q4 packages, all others at 4', () => {
-    for (const prefix of ['transformer_blocks.3.norm1.linear', 'transformer_blocks.3.norm1_context.linear', 'single_transformer_blocks.0.norm.linear', 'norm_out.linear', 'decoder.mid_block.attentions.0.to_out.0']) {
+    for (const prefix of ['transformer_blocks.3.norm1.linear', 'transformer_blocks.3.norm1_context.linear', 'single_transformer_blocks.0.norm.linear', 'norm_out.linear', 'decoder.mid_block.attentions.0.to_out.0', 'encoder.mid_block.attentions.0.to_q']) {
       expect(minBitsOf(prefix), prefix).toBe(8);
       expect(linearBits('q4', minBitsOf(prefix)), prefix).toBe(8);
     }
@@ -82,6 +82,7 @@ describe('node names', () => {
     expect(names.get('transformer_blocks_01_single_0-1')).toEqual(expect.arrayContaining(['single.0.norm.linear', 'single.1.proj_mlp', 'single.1.proj_out']));
     expect(names.get('transformer_head')).toEqual(['norm_out.linear', 'proj_out']);
     expect(names.get('vae_decoder')).toContain('decoder.mid_block.attentions.0.to_q');
+    expect(names.get('vae_encoder')).toEqual(['encoder.mid_block.attentions.0.to_q', 'encoder.mid_block.attentions.0.to_k', 'encoder.mid_block.attentions.0.to_v', 'encoder.mid_block.attentions.0.to_out.0']);
     for (const [graph, list] of names) for (const name of list) expect(name, graph).not.toMatch(/^matmulnbits_\d+$/);
   });
 });

@@ -101,7 +101,7 @@ describe('package written for tiny-flux-a at q4', () => {
 
   it("lists every graph's model and data file", () => {
     const listed = new Set(manifest.files.map((f) => f.path));
-    expect(manifest.graphs.length).toBe(5); // embed, 2 block shards (double, single), head, vae
+    expect(manifest.graphs.length).toBe(6); // embed, 2 block shards (double, single), head, VAE decoder and encoder
     for (const g of manifest.graphs) {
       expect(listed.has(g.model), g.model).toBe(true);
       expect(g.data, g.name).not.toBeNull();

@@ -18,6 +18,8 @@ import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
 import { encodePng } from '../src/pipeline/image.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
+import { strengthStart } from '../src/pipeline/img2img.ts';
+import { readImageFlags, type ImageFlags } from './cli-image.ts';
 import { convertCheckpoint } from './convert/convert-local.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
 import { openNodeRuntime } from './node-runtime.ts';
@@ -30,6 +32,7 @@ Usage:
                       [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force] [--hub-url URL] [--hf-token T]
   flux-webgpu generate --model <package dir> (--prompt "text" | --prompt-embeds <file.safetensors>) --out <image.png>
                        [--width W] [--height H] [--steps N] [--seed S] [--dump <tensors.safetensors>]
+                       [--image <file.png|jpg|webp> [--strength S] [--fit cover|contain|fill]]
   flux-webgpu generate --provider bfl|fal|replicate|openai|monica|aimlapi [--api-key K] [--base-url URL] [--model M]
                        --prompt "text" --out <image.png|.jpg|.webp> [--width W] [--height H] [--steps N] [--seed S]
                        [--num-images N] [--strict]
@@ -50,6 +53,12 @@ generate  runs the schnell pipeline on onnxruntime-node (CPU). --prompt needs a 
           encoders (1-${LIMITS.prompt.maxChars} characters; T5 sees 256 tokens, CLIP 77: words cut are reported). Width/height: multiples of 16
           from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${DEFAULTS.steps});
           seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
+          --image starts from a picture (image-to-image, as diffusers' FluxImg2ImgPipeline; the
+          package needs the VAE encoder): --strength from 0 (exclusive: keep the picture) to 1
+          (regenerate it fully), default ${DEFAULTS.strength}. The picture must be --width x --height (default: its
+          own size) unless --fit cover (centre-crop), contain (letterbox) or fill (stretch) says
+          how to resize it (Lanczos-3). --dump then adds image_latents, noise (the seed's second
+          draw), vae_encoder_mean/logvar and init_image_uint8.
 --provider sends the prompt to that hosted provider instead (key from --api-key or
           $FLUX_WEBGPU_API_KEY; --base-url for a proxy). Sizes it cannot honour are moved to
           the nearest allowed one and reported, or refused with --strict.
@@ -180,12 +189,16 @@ async function generate(args: string[]): Promise<void> {
     model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-embeds': { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
     steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
     provider: { type: 'string' }, 'api-key': { type: 'string' }, 'base-url': { type: 'string' }, 'num-images': { type: 'string' }, strict: { type: 'boolean' },
+    image: { type: 'string' }, strength: { type: 'string' }, fit: { type: 'string' },
   });
   if (v.provider !== undefined) return generateRemote(v);
   for (const flag of ['api-key', 'base-url', 'num-images', 'strict']) if (v[flag] !== undefined) throw new UsageError(`--${flag} is for hosted providers: add --provider`);
-  const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!);
-  const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!);
   const steps = checkSteps('--steps', integerFlag('--steps', v.steps as string | undefined, DEFAULTS.steps)!);
+  const sized = readImageFlags(v as ImageFlags, (message) => {
+    throw new UsageError(message);
+  });
+  const { width, height, init } = sized;
+  if (init) strengthStart(steps, init.strength, '--strength');
   const seedFlag = integerFlag('--seed', v.seed as string | undefined);
   const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
   const model = required('--model', v.model as string | undefined);
@@ -196,6 +209,7 @@ async function generate(args: string[]): Promise<void> {
   const fileEmbeds = v['prompt-embeds'] === undefined ? undefined : readPromptEmbeds(v['prompt-embeds'] as string);
   if (stepsBeyondRecommended(steps)) console.warn(`warning: FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help`);
   console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
+  if (init) console.log(`image-to-image from ${v.image} (${sized.source!.width}x${sized.source!.height}${sized.fitted === 'as-is' ? '' : `, fitted by ${sized.fitted}`}), strength ${init.strength}: ${strengthStart(steps, init.strength).steps} of ${steps} steps run`);
 
   const runtime = openNodeRuntime(model);
   try {
@@ -217,6 +231,7 @@ async function generate(args: string[]): Promise<void> {
       steps,
       seed,
       keepIntermediates: Boolean(v.dump),
+      init,
       onProgress: (e) => {
         if (e.stage === 'denoise') console.log(`step ${e.step}/${e.steps}`);
         if (e.stage === 'decode') console.log('decoding');
@@ -240,6 +255,14 @@ async function generate(args: string[]): Promise<void> {
         vae_input: f32(i.vae_input, [1, 16, h, w]),
         vae_out: f32(i.vae_out, [1, 3, result.image.height, result.image.width]),
         image_uint8: { dtype: 'U8', shape: [1, result.image.height, result.image.width, 3], data: result.image.rgb },
+        ...(init
+          ? {
+              image_latents: f32(i.image_latents!, [1, 16, h, w]),
+              vae_encoder_mean: f32(i.vae_encoder_mean!, [1, 16, h, w]),
+              vae_encoder_logvar: f32(i.vae_encoder_logvar!, [1, 16, h, w]),
+              init_image_uint8: { dtype: 'U8' as const, shape: [1, height, width, 3], data: init.rgb },
+            }
+          : {}),
       }));
       console.log(`wrote ${v.dump}`);
     }

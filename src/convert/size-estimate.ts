@@ -10,7 +10,8 @@ import { floatStoredBytes, minBitsOf, storedBytes } from './storage.ts';
 import { T5_SEQUENCE_LENGTH } from './components.ts';
 import { expectedT5Tensors, validateT5Config } from './t5-graph.ts';
 import { expectedTransformerTensors, validateTransformerConfig } from './transformer-graphs.ts';
-import { expectedVaeDecoderTensors, validateVaeConfig } from './vae-graph.ts';
+import { expectedVaeEncoderTensors, vaeEncoderProblem } from './vae-encoder-graph.ts';
+import { expectedVaeDecoderTensors, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
 
 /** 2-D tensors that are tables (gathered or added), not linear weights. */
 const TABLES = /embedding|shared\.weight|embed_tokens|relative_attention_bias/;
@@ -28,6 +29,12 @@ export function estimateTensorBytes(shapes: Map<string, number[]>, precision: We
   return total;
 }
 
+/** The VAE's decoder, plus its encoder where the config has one (as the converter writes it from a full vae/ checkpoint). */
+function estimateVaeBytes(config: VaeConfig, precision: WeightPrecision): number {
+  const decoder = estimateTensorBytes(expectedVaeDecoderTensors(config), precision);
+  return vaeEncoderProblem(config) === undefined ? decoder + estimateTensorBytes(expectedVaeEncoderTensors(config), precision) : decoder;
+}
+
 /** Diffusers/transformers configs of a FLUX checkpoint's components. */
 export interface ComponentConfigs {
   transformer: Record<string, unknown>;
@@ -40,7 +47,7 @@ export interface ComponentConfigs {
 export function estimatePackageWeightBytes(configs: ComponentConfigs, precision: WeightPrecision): { total: number; components: Record<string, number> } {
   const components: Record<string, number> = {
     transformer: estimateTensorBytes(expectedTransformerTensors(validateTransformerConfig(configs.transformer, 'transformer')), precision),
-    vae: estimateTensorBytes(expectedVaeDecoderTensors(validateVaeConfig(configs.vae, 'vae')), precision),
+    vae: estimateVaeBytes(validateVaeConfig(configs.vae, 'vae'), precision),
   };
   if (configs.textEncoder) {
     const clip = validateClipConfig(configs.textEncoder, 'text_encoder');

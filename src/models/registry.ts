@@ -26,14 +26,14 @@ export const MODEL_REGISTRY: readonly RegistryEntry[] = [
     name: 'Demo (tiny, random weights)',
     url: 'models/demo/',
     description: 'The whole pipeline with tiny random weights: instant, no real download. Images are noise-like by design.',
-    downloadBytes: 1_782_417,
+    downloadBytes: 1_942_688,
   },
   {
     id: 'black-forest-labs/FLUX.1-schnell',
     name: 'FLUX.1 [schnell] q4',
     url: 'models/flux1-schnell-q4/',
     description: 'The real model, 4-bit weights. Build it with `flux-webgpu convert` (see README) and host it here or at any URL.',
-    downloadBytes: 12_460_000_000,
+    downloadBytes: 12_520_000_000,
   },
 ];
 

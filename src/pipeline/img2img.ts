@@ -33,14 +33,15 @@ export interface StrengthStart {
  * no step is left is refused, as diffusers refuses it.
  * @param steps N, the requested steps (≥ 1)
  * @param strength in (0, 1]
- * @throws InvalidParameterError naming `strength` when no step would run
+ * @param field the name to report (e.g. "--strength")
+ * @throws InvalidParameterError naming `field` when no step would run
  */
-export function strengthStart(steps: number, strength: number): StrengthStart {
+export function strengthStart(steps: number, strength: number, field = 'strength'): StrengthStart {
   const init = Math.min(steps * strength, steps);
   const tStart = Math.trunc(Math.max(steps - init, 0));
   const remaining = steps - tStart;
   if (remaining < 1) {
-    throw new InvalidParameterError('strength', `large enough that at least one of the ${steps} steps runs (here ${steps} − ${steps}·strength rounds to ${steps}, so none would)`, strength);
+    throw new InvalidParameterError(field, `large enough that at least one of the ${steps} steps runs (here ${steps} − ${steps}·strength rounds to ${steps}, so none would)`, strength);
   }
   return { tStart, steps: remaining };
 }

@@ -15,6 +15,7 @@ import { convertCheckpoint } from '../convert/convert-local.ts';
 import { FLUX_SCHNELL_SCHEDULER } from '../../src/convert/flux-schnell-configs.ts';
 import { expectedT5Tensors } from '../../src/convert/t5-graph.ts';
 import { expectedTransformerTensors, validateTransformerConfig } from '../../src/convert/transformer-graphs.ts';
+import { expectedVaeEncoderTensors } from '../../src/convert/vae-encoder-graph.ts';
 import { expectedVaeDecoderTensors, validateVaeConfig } from '../../src/convert/vae-graph.ts';
 import { writeTinyClipTokenizer, writeTinyT5Tokenizer } from './tiny-tokenizers.ts';
 
@@ -116,7 +117,8 @@ export function writeDemoCheckpoint(dir: string, seed = 20241122): void {
   const transformer = validateTransformerConfig(configs.transformer, 'demo transformer');
   writeCheckpointComponent(join(dir, 'transformer'), configs.transformer, expectedTransformerTensors(transformer), randomWeights(seed));
   const vae = validateVaeConfig(configs.vae, 'demo vae');
-  writeCheckpointComponent(join(dir, 'vae'), configs.vae, expectedVaeDecoderTensors(vae), randomWeights(seed + 1));
+  // Decoder and encoder, as every published vae/ holds both (the encoder gives image-to-image).
+  writeCheckpointComponent(join(dir, 'vae'), configs.vae, new Map([...expectedVaeDecoderTensors(vae), ...expectedVaeEncoderTensors(vae)]), randomWeights(seed + 1));
   writeCheckpointComponent(join(dir, 'text_encoder'), configs.textEncoder, expectedClipTensors(configs.textEncoder as never), randomWeights(seed + 2), { baseName: 'model' });
   writeCheckpointComponent(join(dir, 'text_encoder_2'), configs.textEncoder2, expectedT5Tensors(configs.textEncoder2 as never), randomWeights(seed + 3), { baseName: 'model' });
   mkdirSync(join(dir, 'scheduler'), { recursive: true });
