@@ -13,6 +13,18 @@ export const DEFAULTS = {
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
   weights: 'q4' as const,
+  /**
+   * Converter graph choices (tools/gpu-kit measures the alternatives; a variant becomes the
+   * default only once the kit has checked it against the fp32 path and timed it on a GPU).
+   */
+  graph: {
+    /** MatMulNBits accuracy_level: 0 = float activations. */
+    accuracyLevel: 0 as 0 | 4,
+    /** 'fused' = com.microsoft.MultiHeadAttention (flash attention on WebGPU). */
+    attention: 'fused' as 'fused' | 'explicit',
+    /** Transformer block activations. */
+    computePrecision: 'fp32' as 'fp32' | 'fp16',
+  },
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */

@@ -22,6 +22,8 @@ import {
   type WeightPrecision,
 } from '../../src/package/manifest.ts';
 import { prepareClip, prepareT5, prepareTransformer, prepareVae, readCheckpointJson, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
+import { Float16GraphBuilder } from './float16-graph.ts';
+import type { AccuracyLevel, AttentionKind } from './layers.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
 import { writePackageTokenizer } from './tokenizer-files.ts';
 import { innerDim } from './transformer-graphs.ts';
@@ -46,6 +48,21 @@ export interface ConvertOptions {
   force?: boolean;
   /** Progress lines for a terminal. */
   log?: (line: string) => void;
+  /** Graph choices that trade speed for accuracy (see `GraphOptions`); the defaults are in DEFAULTS. */
+  graphOptions?: GraphOptions;
+}
+
+/**
+ * Graph-level choices measured by the GPU kit (tools/gpu-kit). Each default (DEFAULTS.graph)
+ * is the variant that was numerically checked; the others are opt-in.
+ */
+export interface GraphOptions {
+  /** MatMulNBits accuracy_level (0: float activations; 4: int8 activations, DP4A on WebGPU). */
+  accuracyLevel?: AccuracyLevel;
+  /** 'fused' MultiHeadAttention (flash attention on WebGPU) or 'explicit' MatMul/Softmax/MatMul. */
+  attention?: AttentionKind;
+  /** Activations of the transformer block shards: 'fp16' needs `shader-f16` (the manifest says so). */
+  computePrecision?: 'fp32' | 'fp16';
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -83,12 +100,14 @@ export interface WrittenGraph {
  * external weights), hashing both.
  * @throws CheckpointError when its weight data exceeds `maxShardBytes`
  */
-export async function writeGraph(job: GraphJob, dir: string, precision: WeightPrecision, maxShardBytes: number): Promise<WrittenGraph> {
+export async function writeGraph(job: GraphJob, dir: string, precision: WeightPrecision, maxShardBytes: number, options: GraphOptions = {}): Promise<WrittenGraph> {
   const dataPath = join(dir, `${job.name}.onnx_data`);
   const writer = new ExternalDataWriter(dataPath);
-  const g = new GraphBuilder(job.name, writer);
+  // fp16 compute applies to the block shards only (the embedders' timestep features need float32).
+  const computePrecision = options.computePrecision === 'fp16' && job.role === 'transformer-blocks' ? 'fp16' : 'fp32';
+  const g = computePrecision === 'fp16' ? new Float16GraphBuilder(job.name, writer) : new GraphBuilder(job.name, writer);
   try {
-    await job.build({ g, weights: job.weights, precision });
+    await job.build({ g, weights: job.weights, precision, accuracyLevel: options.accuracyLevel ?? DEFAULTS.graph.accuracyLevel, attention: options.attention ?? DEFAULTS.graph.attention });
   } catch (error) {
     writer.finish(); // close the data file's descriptor before the caller removes the folder
     throw error;
@@ -109,7 +128,7 @@ export async function writeGraph(job: GraphJob, dir: string, precision: WeightPr
     dataFile = null;
   } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
   return {
-    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra },
+    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision, weightBytes: g.weightBytes, ...job.extra },
     files,
     uploadBytes: g.uploadBytes,
     largestUploadBytes: g.largestUploadBytes,
@@ -172,7 +191,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       };
       log(`converting ${jobs.length} graphs (${precision} weights)`);
       for (const job of jobs) {
-        const written = await writeGraph(job, work, precision, maxShardBytes);
+        const written = await writeGraph(job, work, precision, maxShardBytes, options.graphOptions);
         graphs.push(written.entry);
         files.push(...written.files);
         uploadBytes += written.uploadBytes;
@@ -212,7 +231,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
           largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), T5_SEQUENCE_LENGTH, vaeConfig),
-          shaderF16: false,
+          shaderF16: graphs.some((g) => g.computePrecision === 'fp16'),
         },
       };
       await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
