@@ -9,7 +9,7 @@
  * runs synchronously and needs none of this.
  */
 import * as ort from 'onnxruntime-node';
-import { GraphBuilder, type ElementType } from '../convert/onnx-builder.ts';
+import { GraphBuilder, type ElementType } from '../../src/convert/onnx-builder.ts';
 import type { InputData } from './kit-model.ts';
 import type { VariantSession } from './variants.ts';
 

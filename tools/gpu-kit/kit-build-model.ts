@@ -2,14 +2,16 @@
  * The kit's model on disk: the random-weight checkpoint (diffusers layout, bf16) and its
  * conversion into the packages of variants.ts, each shard a graph file of the converter.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomWeights, writeCheckpointComponent } from '../checkpoint-writer.ts';
-import { prepareT5, prepareTransformer, prepareVae, type GraphJob } from '../convert/components.ts';
-import { writeGraph } from '../convert/convert.ts';
-import { expectedT5Tensors, validateT5Config } from '../convert/t5-graph.ts';
-import { expectedTransformerTensors, validateTransformerConfig } from '../convert/transformer-graphs.ts';
-import { expectedVaeDecoderTensors, validateVaeConfig } from '../convert/vae-graph.ts';
+import { prepareT5, prepareTransformer, prepareVae, type GraphJob } from '../../src/convert/components.ts';
+import { writeGraph } from '../../src/convert/convert.ts';
+import { openFolderSink } from '../convert/folder-sink.ts';
+import { localCheckpointFiles } from '../convert/local-files.ts';
+import { expectedT5Tensors, validateT5Config } from '../../src/convert/t5-graph.ts';
+import { expectedTransformerTensors, validateTransformerConfig } from '../../src/convert/transformer-graphs.ts';
+import { expectedVaeDecoderTensors, validateVaeConfig } from '../../src/convert/vae-graph.ts';
 import type { KitModel, ShardKind } from './kit-model.ts';
 import { shardKindOf } from './kit-model.ts';
 import type { KitPackage } from './variants.ts';
@@ -69,20 +71,22 @@ export interface KitPackageFiles {
  */
 export async function convertKitPackage(checkpoint: string, out: string, pkg: KitPackage): Promise<KitPackageFiles> {
   const started = performance.now();
-  mkdirSync(out, { recursive: true });
+  const source = localCheckpointFiles(checkpoint);
   const wants = (job: GraphJob) => {
     const kind = shardKindOf(job.name);
     return kind !== undefined && pkg.shards.includes(kind);
   };
   const components = [];
-  if (pkg.shards.some((k) => ['embed', 'double', 'single', 'head'].includes(k))) components.push(await prepareTransformer(join(checkpoint, 'transformer'), pkg.weights, MAX_GRAPH_DATA_BYTES));
-  if (pkg.shards.includes('vae')) components.push(await prepareVae(join(checkpoint, 'vae')));
-  if (pkg.shards.some((k) => k.startsWith('t5-'))) components.push(await prepareT5(join(checkpoint, 'text_encoder_2'), pkg.weights, MAX_GRAPH_DATA_BYTES));
+  if (pkg.shards.some((k) => ['embed', 'double', 'single', 'head'].includes(k))) components.push(await prepareTransformer(source, 'transformer', pkg.weights, MAX_GRAPH_DATA_BYTES));
+  if (pkg.shards.includes('vae')) components.push(await prepareVae(source, 'vae'));
+  if (pkg.shards.some((k) => k.startsWith('t5-'))) components.push(await prepareT5(source, 'text_encoder_2', pkg.weights, MAX_GRAPH_DATA_BYTES));
   const graphs: KitGraph[] = [];
+  // The converter's folder sink: built beside `out`, renamed into place when complete.
+  const sink = await openFolderSink(out, true);
   try {
     for (const component of components) {
       for (const job of component.jobs.filter(wants)) {
-        const written = await writeGraph(job, out, pkg.weights, MAX_GRAPH_DATA_BYTES, pkg.graph);
+        const written = await writeGraph(job, sink, pkg.weights, MAX_GRAPH_DATA_BYTES, pkg.graph);
         graphs.push({
           kind: shardKindOf(job.name)!,
           name: job.name,
@@ -93,6 +97,11 @@ export async function convertKitPackage(checkpoint: string, out: string, pkg: Ki
         });
       }
     }
+    // Its manifest.json: the graph list (the kit needs no package manifest).
+    await sink.commit(new TextEncoder().encode(JSON.stringify(graphs.map((g) => g.name))));
+  } catch (error) {
+    await sink.abort(false);
+    throw error;
   } finally {
     for (const component of components) await component.close();
   }

@@ -4,10 +4,10 @@
  * stand-in for the CPU smoke run), the shards of that model, their inputs at an image size,
  * and their floating-point operation counts.
  */
-import { FLUX_SCHNELL_TEXT_ENCODER_2, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../convert/flux-schnell-configs.ts';
-import { T5_SEQUENCE_LENGTH } from '../convert/components.ts';
-import type { TransformerConfig } from '../convert/transformer-graphs.ts';
-import type { VaeConfig } from '../convert/vae-graph.ts';
+import { FLUX_SCHNELL_TEXT_ENCODER_2, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../../src/convert/flux-schnell-configs.ts';
+import { T5_SEQUENCE_LENGTH } from '../../src/convert/components.ts';
+import type { TransformerConfig } from '../../src/convert/transformer-graphs.ts';
+import type { VaeConfig } from '../../src/convert/vae-graph.ts';
 import { imageIds, latentSize, LATENT_CHANNELS } from '../../src/pipeline/latents.ts';
 import { torchRandn } from '../../src/pipeline/randn.ts';
 import { jointIds, ropeTables } from '../../src/pipeline/rope.ts';

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { float32ToFloat16Bytes } from '../../src/formats/float16.ts';
 import { torchRandn } from '../../src/pipeline/randn.ts';
-import { GraphBuilder } from '../convert/onnx-builder.ts';
+import { GraphBuilder } from '../../src/convert/onnx-builder.ts';
 import { median, release, type EpRunner } from './ep-runner.ts';
 import type { PeakResult } from './kit-report.ts';
 

@@ -3,7 +3,7 @@
  * (weights + graph options); a variant is a package opened with particular session
  * options. Every variant names the base package whose CPU-EP output is its reference.
  */
-import type { GraphOptions } from '../convert/convert.ts';
+import type { GraphOptions } from '../../src/convert/convert.ts';
 import type { WeightPrecision } from '../../src/package/manifest.ts';
 import type { ShardKind } from './kit-model.ts';
 

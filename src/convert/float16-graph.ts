@@ -5,7 +5,7 @@
  * the builders' "Cast to float32" after float16 weights becomes a cast to float16. The
  * layer builders stay unaware of it. Only for adapters with `shader-f16`.
  */
-import { float32ToFloat16Bytes } from '../../src/formats/float16.ts';
+import { float32ToFloat16Bytes } from '../formats/float16.ts';
 import { GraphBuilder, type AttributeValue, type Dim, type ElementType, type TensorData } from './onnx-builder.ts';
 
 /** ONNX TensorProto data types used by Cast's `to`. */
@@ -28,8 +28,8 @@ export class Float16GraphBuilder extends GraphBuilder {
     return super.initializer(name, 'float16', dims, float32ToFloat16Bytes(values as Float32Array));
   }
 
-  override opN(opType: string, inputs: string[], outputCount: number, attributes: Record<string, AttributeValue> = {}, domain = ''): string[] {
+  override opN(opType: string, inputs: string[], outputCount: number, attributes: Record<string, AttributeValue> = {}, domain = '', name?: string): string[] {
     const to = opType === 'Cast' && attributes.to === FLOAT ? { ...attributes, to: FLOAT16 } : attributes;
-    return super.opN(opType, inputs, outputCount, to, domain);
+    return super.opN(opType, inputs, outputCount, to, domain, name);
   }
 }
