@@ -3,6 +3,7 @@
  */
 import { formatBytes, table } from '../bench/measure.ts';
 import type { ShardKind } from './kit-model.ts';
+import type { KernelProfile } from './profile.ts';
 
 /** One timed (variant, shard, image size). */
 export interface ShardResult {
@@ -68,6 +69,8 @@ export interface KitReport {
   q4WeightError: Partial<Record<ShardKind, number>>;
   sessions: { createMsPerGB?: number; bytes?: number; basis?: string };
   shards: ShardResult[];
+  /** GPU time by op type of a few shards at the largest size (WebGPU EP). */
+  profiles: KernelProfile[];
   anchor?: Record<string, unknown>;
   recommendations: Recommendation[];
   /** Checks the default variants (fp32, q4) failed on this EP: the first thing to fix. */
@@ -109,6 +112,10 @@ export function summaryLines(report: KitReport): string[] {
   if (t.uploadGBps !== undefined) lines.push(`upload ${fixed(t.uploadGBps, 2)} GB/s, download ${fixed(t.downloadGBps, 2)} GB/s (${formatBytes(t.bytes ?? 0)}), sync overhead ${fixed(t.syncOverheadMs, 3)} ms`);
   if (report.sessions.createMsPerGB !== undefined && (report.sessions.bytes ?? 0) >= 1e8) lines.push(`session creation: ${(report.sessions.createMsPerGB / 1000).toFixed(2)} s per GB of weights (${report.sessions.basis})`);
   lines.push(`shader-f16: ${report.adapter.shaderF16 === undefined ? '-' : report.adapter.shaderF16 ? 'yes' : 'no'}; graph capture: ${report.adapter.graphCapture ?? '-'}`);
+  for (const p of report.profiles) {
+    const top = p.ops.slice(0, 4).map((o) => `${o.op} ${(100 * o.share).toFixed(0)} %`).join(', ');
+    lines.push(`GPU time ${p.variant} ${p.shard}${p.size ? ` ${p.size}²` : ''}: ${p.gpuMs.toFixed(2)} ms in ${p.dispatches} dispatches: ${top}`);
+  }
   const anchor = report.anchor as { blocks?: { shard: string; size: number; ms: number; tflops: number }[]; check?: Record<string, number>; error?: string } | undefined;
   if (anchor?.blocks) for (const b of anchor.blocks) lines.push(`PyTorch bf16 anchor ${b.shard} ${b.size}²: ${b.ms.toFixed(2)} ms, ${b.tflops.toFixed(1)} TFLOP/s`);
   if (anchor?.error) lines.push(`PyTorch anchor: ${anchor.error}`);

@@ -14,7 +14,8 @@
  * 4. times the same double and single block in PyTorch bf16 (anchor.py; `auto`: WebGPU runs only);
  * 5. per variant and shard: session creation, a first run checked against its reference,
  *    then warm-up and the median of synchronised runs at each image size;
- * 6. writes `<out>/gpu-bench.json` (after every stage, so a run cut short still leaves its
+ * 6. profiles a few shards at the largest size (GPU time per op type; WebGPU only);
+ * 7. writes `<out>/gpu-bench.json` (after every stage, so a run cut short still leaves its
  *    results) and prints the table last.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -31,6 +32,7 @@ import { dependsOnImageSize, FULL_WIDTH_MODEL, SHARD_KINDS, shardFlops, shardInp
 import { shardTable, summaryLines, type KitReport, type ShardResult } from './kit-report.ts';
 import { defaultFailures, recommend } from './recommend.ts';
 import { measureMatmulPeak, measureTransfers, probeFloat16 } from './probes.ts';
+import { profileShard } from './profile.ts';
 import { PACKAGES, packageOf, VARIANTS, type KitVariant } from './variants.ts';
 
 const log = (line = '') => console.log(line);
@@ -137,6 +139,7 @@ async function main(): Promise<void> {
     q4WeightError: {},
     sessions: {},
     shards: [],
+    profiles: [],
     recommendations: [],
     errors: [],
     stagesMs: {},
@@ -366,6 +369,29 @@ async function main(): Promise<void> {
       await session.release();
     }
     return rows;
+  }
+
+  // 6. Where the GPU time goes (the WebGPU EP's per-program GPU timestamps).
+  if (ep === 'webgpu') {
+    await stage('kernel profile', async () => {
+      const size = Math.max(...model.sizes);
+      const wanted: [string, ShardKind][] = [['q4', 'double'], ['q4', 'single'], ['q4', 'vae'], ['q4-acc4', 'double'], ['q4f16', 'double']];
+      for (const [name, kind] of wanted) {
+        const variant = variants.find((v) => v.name === name && v.shards.includes(kind));
+        const graph = variant && graphOf(variant.package, kind);
+        const timed = report.shards.some((r) => r.variant === name && r.shard === kind && r.status === 'ok');
+        if (!variant || !graph || !timed) continue;
+        if (performance.now() - started > budgetMs) break;
+        const feeds = await runner.toDevice(inputsAt(kind, size));
+        try {
+          const profile = await profileShard(runner, graph.model, feeds, join(work, `profile-${name}-${kind}`));
+          report.profiles.push({ variant: name, shard: kind, size, ...profile });
+          log(`   ${name} ${kind} ${size}²: ${profile.gpuMs.toFixed(2)} ms GPU in ${profile.dispatches} dispatches: ${profile.ops.slice(0, 4).map((o) => `${o.op} ${(100 * o.share).toFixed(0)} %`).join(', ')}`);
+        } finally {
+          release(feeds);
+        }
+      }
+    });
   }
 
   report.recommendations = recommend(report.shards, variants);
