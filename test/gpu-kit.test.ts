@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildKit, type KitManifest } from '../tools/gpu-kit/build-kit.ts';
 import type { KitPackageFiles } from '../tools/gpu-kit/kit-build-model.ts';
 import type { KitReport, ShardResult } from '../tools/gpu-kit/kit-report.ts';
-import { SMALL_MODEL } from '../tools/gpu-kit/kit-model.ts';
+import { FULL_WIDTH_MODEL, shardFlops, SMALL_MODEL } from '../tools/gpu-kit/kit-model.ts';
 import { defaultFailures, recommend } from '../tools/gpu-kit/recommend.ts';
 import { VARIANTS } from '../tools/gpu-kit/variants.ts';
 
@@ -169,5 +169,18 @@ describe('recommendations', () => {
     expect(decide(base, row('q4-acc4', 100, 5e-3, 2e-2)).decision).toBe('use');
     expect(decide(base, row('q4-acc4', 100, 5.1e-2, 2e-2)).decision).toBe('undecided');
     expect(decide(row('q4', 100, 1e-6), { ...row('q4-acc4', 1, 0), status: 'unavailable', message: 'no shader-f16' })).toMatchObject({ decision: 'not measured', reason: 'no shader-f16' });
+  });
+});
+
+describe('FLOP counts', () => {
+  it('match the published per-step figures of FLUX.1 at 1024² (4096 image + 256 text tokens)', () => {
+    // ../shared/NOTES.md: 18.7 T in the 19 double blocks and 37.4 T in the 38 single blocks
+    // without attention, 13.3 T of attention over the 57 blocks.
+    const attention = 13.3e12 / 57;
+    expect(shardFlops(FULL_WIDTH_MODEL, 'double', 1024) / (18.7e12 / 19 + attention)).toBeCloseTo(1, 2);
+    expect(shardFlops(FULL_WIDTH_MODEL, 'single', 1024) / (37.4e12 / 38 + attention)).toBeCloseTo(1, 2);
+    // 512²: 1024 image tokens, so about a quarter of the linear work.
+    expect(shardFlops(FULL_WIDTH_MODEL, 'double', 512) / shardFlops(FULL_WIDTH_MODEL, 'double', 1024)).toBeGreaterThan(0.25);
+    expect(shardFlops(FULL_WIDTH_MODEL, 'double', 512) / shardFlops(FULL_WIDTH_MODEL, 'double', 1024)).toBeLessThan(0.3);
   });
 });

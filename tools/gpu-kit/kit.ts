@@ -4,7 +4,7 @@
  *
  *   kit [--ep webgpu|cpu] [--model full|small] [--out DIR] [--work DIR] [--budget-s N]
  *       [--warmup N] [--runs N] [--anchor auto|on|off] [--python CMD] [--parallel N]
- *       [--variants a,b] [--shards double,single] [--sizes 512,1024] [--keep]
+ *       [--variants a,b] [--shards double,single] [--sizes 512,1024] [--keep] [--reuse]
  *
  * 1. writes a random-weight checkpoint (kit-model.ts) in child processes, while the
  *    device is probed (float16, matmul peaks, transfer rates);
@@ -19,7 +19,7 @@
  *    results) and prints the table last.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -103,6 +103,7 @@ async function main(): Promise<void> {
       shards: { type: 'string' },
       sizes: { type: 'string' },
       keep: { type: 'boolean', default: false },
+      reuse: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -164,8 +165,12 @@ async function main(): Promise<void> {
   // 1. Checkpoint (child processes) while the device is probed.
   const checkpointDir = join(work, 'checkpoint');
   const checkpointStarted = performance.now();
-  const checkpoint = Promise.all(KIT_COMPONENTS.map((c) => child(['child-checkpoint', values.model!, checkpointDir, c]))).then((codes) => {
+  // --reuse: a checkpoint and packages left in --work by an earlier run of the same model.
+  const complete = join(checkpointDir, 'complete');
+  const reuse = values.reuse && existsSync(complete) && readFileSync(complete, 'utf8') === model.name;
+  const checkpoint = (reuse ? Promise.resolve([0]) : Promise.all(KIT_COMPONENTS.map((c) => child(['child-checkpoint', values.model!, checkpointDir, c])))).then((codes) => {
     if (codes.some((c) => c !== 0)) throw new Error(`writing the checkpoint failed (exit codes ${codes.join(', ')})`);
+    writeFileSync(complete, model.name);
     report.checkpoint = { bytes: dirSize(checkpointDir), ms: performance.now() - checkpointStarted };
   });
   const runner = new EpRunner(ep);
@@ -214,8 +219,9 @@ async function main(): Promise<void> {
   await stage('conversions', async () => {
     await pool(
       needed.map((pkg) => async () => {
-        const code = await child(['child-convert', values.model!, work, pkg.name, ...(shardFilter ? [shardFilter.join(',')] : [])]);
-        const files = readKitPackage(join(work, 'packages', pkg.name));
+        const kept = reuse ? readKitPackage(join(work, 'packages', pkg.name)) : undefined;
+        const code = kept ? 0 : await child(['child-convert', values.model!, work, pkg.name, ...(shardFilter ? [shardFilter.join(',')] : [])]);
+        const files = kept ?? readKitPackage(join(work, 'packages', pkg.name));
         if (code !== 0 || !files) throw new Error(`converting package ${pkg.name} failed (exit ${code})`);
         packages.set(pkg.name, files);
         report.conversions.push({ package: pkg.name, ms: files.convertMs, bytes: files.graphs.reduce((a, g) => a + g.fileBytes, 0) });
@@ -408,6 +414,9 @@ async function main(): Promise<void> {
   for (const line of summaryLines(report)) log(line);
 }
 
+/** The PyTorch anchor's limit (on the GPU machine it needs about half a minute). */
+const ANCHOR_TIMEOUT_MS = 180_000;
+
 /** Runs anchor.py (beside the bundle, or tools/gpu-kit/anchor.py in the repo). */
 async function runAnchor(python: string, model: KitModel, work: string, references: Map<string, Record<string, Float32Array>>, inputsAt: (kind: ShardKind, size: number) => Record<string, InputData>): Promise<Record<string, unknown>> {
   const script = [join(dirname(process.argv[1]), 'anchor.py'), resolve('tools/gpu-kit/anchor.py')].find((p) => existsSync(p));
@@ -438,7 +447,11 @@ async function runAnchor(python: string, model: KitModel, work: string, referenc
     const proc = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 180_000);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill('SIGKILL');
+    }, ANCHOR_TIMEOUT_MS);
     proc.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
     proc.stderr.setEncoding('utf8').on('data', (s: string) => {
       stderr += s;
@@ -454,7 +467,8 @@ async function runAnchor(python: string, model: KitModel, work: string, referenc
       try {
         done(JSON.parse(last));
       } catch {
-        done({ error: `anchor.py exited ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
+        const why = timedOut ? `timed out after ${ANCHOR_TIMEOUT_MS / 1000} s` : `exited ${code}`;
+        done({ error: `anchor.py ${why}: ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
       }
     });
   });

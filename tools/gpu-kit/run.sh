@@ -73,6 +73,7 @@ fi
 NV_EGL=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 [ -f "$NV_EGL" ] && [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && export __EGL_VENDOR_LIBRARY_FILENAMES="$NV_EGL"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+say "Vulkan loader: $(ldconfig -p 2>/dev/null | grep -o '/[^ ]*libvulkan\.so\.1$' | head -1)${LD_LIBRARY_PATH:+ (LD_LIBRARY_PATH $LD_LIBRARY_PATH)}; drivers: ${VK_DRIVER_FILES:-${VK_ICD_FILENAMES:-$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null | tr '\n' ' ')}}"
 
 # 4. The bench
 timeout --signal=TERM --kill-after=10 "${KIT_TIMEOUT_S:-470}" \

@@ -50,14 +50,16 @@ export interface KitVariant {
   alternativeTo?: { variant: string; choice: string };
 }
 
+// In the order they are timed: the default first, then its alternatives, fp32 last (the
+// time budget cuts from the end).
 export const VARIANTS: KitVariant[] = [
-  { name: 'fp32', package: 'fp32', reference: 'fp32', shards: ALL, session: {} },
   { name: 'q4', package: 'q4', reference: 'q4', shards: ALL, session: {} },
   { name: 'q4-acc4', package: 'q4-acc4', reference: 'q4', shards: [...BLOCKS, 't5-layer'], session: {}, alternativeTo: { variant: 'q4', choice: 'MatMulNBits accuracy_level 4 (int8 activations)' } },
   { name: 'q4f16', package: 'q4f16', reference: 'q4', shards: BLOCKS, session: {}, needsF16: true, alternativeTo: { variant: 'q4', choice: 'fp16 activations in the transformer blocks (q4f16)' } },
   { name: 'q4-explicit-attn', package: 'q4-explicit-attn', reference: 'q4', shards: BLOCKS, session: {}, alternativeTo: { variant: 'q4', choice: 'explicit attention (flash attention off)' } },
   { name: 'q4-vae-nchw', package: 'q4', reference: 'q4', shards: ['vae'], session: { preferredLayout: 'NCHW' }, webgpuOnly: true, alternativeTo: { variant: 'q4', choice: 'VAE convolutions in NCHW (default NHWC)' } },
   { name: 'q4-graph-capture', package: 'q4', reference: 'q4', shards: BLOCKS, session: { graphCapture: true }, webgpuOnly: true, alternativeTo: { variant: 'q4', choice: 'WebGPU graph capture' } },
+  { name: 'fp32', package: 'fp32', reference: 'fp32', shards: ALL, session: {} },
 ];
 
 /** The package of a variant. */
