@@ -25,6 +25,13 @@ export const DEFAULTS = {
     /** Transformer block activations. */
     computePrecision: 'fp32' as 'fp32' | 'fp16',
   },
+  /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
+  hubUrl: 'https://huggingface.co',
+  /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
+  hubRetries: 5,
+  hubRetryDelayMs: 1000,
+  /** A Hub download that receives nothing for this long (ms) is dropped and resumed. */
+  hubIdleTimeoutMs: 60_000,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */

@@ -78,7 +78,7 @@ export async function convertKitPackage(checkpoint: string, out: string, pkg: Ki
   };
   const components = [];
   if (pkg.shards.some((k) => ['embed', 'double', 'single', 'head'].includes(k))) components.push(await prepareTransformer(source, 'transformer', pkg.weights, MAX_GRAPH_DATA_BYTES));
-  if (pkg.shards.includes('vae')) components.push(await prepareVae(source, 'vae'));
+  if (pkg.shards.includes('vae')) components.push(await prepareVae(source, 'vae', pkg.weights));
   if (pkg.shards.some((k) => k.startsWith('t5-'))) components.push(await prepareT5(source, 'text_encoder_2', pkg.weights, MAX_GRAPH_DATA_BYTES));
   const graphs: KitGraph[] = [];
   // The converter's folder sink: built beside `out`, renamed into place when complete.
