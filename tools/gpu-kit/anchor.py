@@ -97,7 +97,7 @@ class Blocks:
 
     def attention(self, q, k, v):
         # [B, S, H, D] → [B, S, H·D]
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+        q, k, v = (t.transpose(1, 2).contiguous() for t in (q, k, v))
         if hasattr(F, "scaled_dot_product_attention"):
             o = F.scaled_dot_product_attention(q, k, v)
         else:

@@ -117,6 +117,7 @@ export function summaryLines(report: KitReport): string[] {
     lines.push(`GPU time ${p.variant} ${p.shard}${p.size ? ` ${p.size}²` : ''}: ${p.gpuMs.toFixed(2)} ms in ${p.dispatches} dispatches: ${top}`);
   }
   const anchor = report.anchor as { blocks?: { shard: string; size: number; ms: number; tflops: number }[]; check?: Record<string, number>; error?: string } | undefined;
+  if (anchor?.check) lines.push(`PyTorch anchor = the ONNX blocks? float32 vs onnxruntime CPU, relative L2: ${Object.entries(anchor.check).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
   if (anchor?.blocks) for (const b of anchor.blocks) lines.push(`PyTorch bf16 anchor ${b.shard} ${b.size}²: ${b.ms.toFixed(2)} ms, ${b.tflops.toFixed(1)} TFLOP/s`);
   if (anchor?.error) lines.push(`PyTorch anchor: ${anchor.error}`);
   for (const failure of report.defaultFailures ?? []) lines.push(`DEFAULT FAILS ITS CHECK: ${failure}`);
