@@ -81,6 +81,8 @@ export interface KitReport {
 }
 
 const fixed = (v: number | undefined, digits = 1) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(digits));
+/** Three significant digits at most, no exponent for the values a table shows. */
+const sig = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(v >= 10 ? 1 : 2) : v.toPrecision(2));
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(1)} %`);
 
 /** The per-shard table (the headline result). */
@@ -94,8 +96,8 @@ export function shardTable(report: KitReport): string {
       r.size === null ? '256 tok' : `${r.size}²`,
       formatBytes(r.weightBytes),
       r.status === 'ok' ? fixed(r.medianMs, r.medianMs !== undefined && r.medianMs < 10 ? 2 : 1) : r.status,
-      r.flops ? fixed(r.flops / 1e9, 0) : '-',
-      r.flops ? fixed(r.tflops, 2) : '-',
+      r.flops ? sig(r.flops / 1e9) : '-',
+      r.flops ? sig(r.tflops) : '-',
       pct(r.ofFp32Peak),
       pct(r.ofFp16Peak),
       check,
