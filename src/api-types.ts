@@ -2,6 +2,8 @@
  * The public types of the library: what `createGenerator()` takes and what
  * `generate()` returns. Parameter ranges follow the hosted FLUX APIs (see defaults.ts).
  */
+import type { ImageFit } from './image/fit-image.ts';
+import type { ImageInput } from './image/image-input.ts';
 import type { ProgressCallback } from './progress.ts';
 
 /** Image encodings the generator can return. */
@@ -33,6 +35,17 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
+  /**
+   * Image-to-image: the picture to start from (Blob/File, ImageBitmap, ImageData,
+   * HTMLImageElement, HTMLCanvasElement, OffscreenCanvas or URL). Without width/height the
+   * size is the picture's own, rounded down to a multiple of 16 within the allowed range.
+   * The local engine needs a package with the VAE encoder.
+   */
+  image?: ImageInput;
+  /** Image-to-image: (0, 1], default 0.8. 0 would keep the picture unchanged, 1 regenerates it fully. */
+  strength?: number;
+  /** Image-to-image: how a picture of another size is fitted: 'cover' (centre-crop, default), 'contain' (letterbox), 'fill' (stretch). Lanczos-3. */
+  fit?: ImageFit;
   /**
    * Local engine only: attach a cheap RGB preview (latent resolution, 1/8 of each side) to
    * every `denoise` progress event. Default false. Hosted providers ignore it.
@@ -78,4 +91,6 @@ export interface GenerateResult {
   timings: GenerateTimings;
   /** E.g. the words cut from a prompt longer than the encoders see. */
   warnings: string[];
+  /** Image-to-image: the strength used. */
+  strength?: number;
 }

@@ -14,6 +14,8 @@ import type { ProgressCallback } from './progress.ts';
 import { fromWireError, isWireError, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
 import { packageUrlOf } from './engine/manifest-fetch.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
+import { LIMITS } from './defaults.ts';
+import { imageRequestFields } from './image/init-request.ts';
 import workerUrl from '../workers/generator.worker.ts?worker&url';
 
 /** Options of `createLocalGenerator`. */
@@ -97,11 +99,13 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     model,
 
     async generate(params: GenerateParams): Promise<GenerateResult> {
-      const { signal, onProgress, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, preview } = params ?? ({} as GenerateParams);
+      const { signal, onProgress, prompt, promptEmbeddings, steps, seed, numImages, outputFormat, preview } = params ?? ({} as GenerateParams);
       if (signal?.aborted) throw new AbortedError();
       const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      // Image-to-image: the picture is decoded and fitted here; only its RGB bytes cross.
+      const { width, height, initImage, strength } = await imageRequestFields(params ?? {}, options.allowAnySize ? LIMITS.cliSize : LIMITS.webSize, signal);
       // Only the known fields cross (the rest of an object might not be cloneable).
-      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, preview };
+      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, preview, initImage, strength };
       const progress = onProgress ? Comlink.proxy(onProgress) : undefined;
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();

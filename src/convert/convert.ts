@@ -269,6 +269,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
       const graphs: GraphEntry[] = [];
       const files: PackageFile[] = [];
       let uploadBytes = 0;
+      let encoderUploadBytes = 0;
       let largestUpload = 0;
       log(`converting ${jobs.length} graphs (${precision} weights)${done.size ? `, resuming: ${done.size} already converted` : ''}`);
       for (const job of jobs) {
@@ -278,7 +279,9 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         if (!kept) await sink.saveState(JSON.stringify(state));
         graphs.push(written.entry);
         files.push(...written.files);
-        uploadBytes += written.uploadBytes;
+        // The VAE encoder is loaded only for image-to-image: counted apart.
+        if (job.role === 'vae-encoder') encoderUploadBytes += written.uploadBytes;
+        else uploadBytes += written.uploadBytes;
         largestUpload = Math.max(largestUpload, written.largestUploadBytes);
         log(`  ${job.name}: ${(written.entry.weightBytes / 2 ** 20).toFixed(1)} MiB of weights${kept ? ' (kept from the interrupted conversion)' : ''}`);
       }
@@ -316,6 +319,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         files,
         requirements: {
           totalWeightBytes: uploadBytes,
+          ...(encoderUploadBytes ? { vaeEncoderWeightBytes: encoderUploadBytes } : {}),
           largestWeightBufferBytes: largestUpload,
           largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), T5_SEQUENCE_LENGTH, vaeConfig),
           shaderF16: graphs.some((g) => g.computePrecision === 'fp16'),

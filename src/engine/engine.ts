@@ -21,6 +21,7 @@ import { configureOrt, type OrtSettings } from './ort.ts';
 import type { DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
 import { imageSeed, validateRequest, type ValidRequest } from './request.ts';
 import { SerialQueue } from './serial-queue.ts';
+import { vaeEncoderGraph } from '../pipeline/vae-encode.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
 
@@ -58,6 +59,11 @@ function loadOrder(manifest: Manifest): GraphEntry[] {
   };
   // The VAE encoder is opened on the first image-to-image request, not with the package.
   return manifest.graphs.filter((g) => g.role !== 'vae-encoder').map((g, i) => ({ g, i })).sort((a, b) => rank[a.g.role] - rank[b.g.role] || a.i - b.i).map(({ g }) => g);
+}
+
+/** The largest single GPU buffer the limits allow (bytes), for the VAE encoder's tile choice. */
+function maxBufferBytesOf(limits?: { maxBufferSize: number; maxStorageBufferBindingSize: number }): number | undefined {
+  return limits && Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
 }
 
 /** Closes the message port of a callback that arrived as a Comlink proxy (no-op for plain functions). */
@@ -332,6 +338,7 @@ export class Engine implements EngineApi {
         images: valid.numImages,
         keepIntermediates: request.keepIntermediates === true && i === 0,
         preview: request.preview === true,
+        init: valid.init && { ...valid.init, maxBufferBytes: maxBufferBytesOf((await this.gpu()).device.limits) },
       });
       if (result.intermediates) intermediates = { ...result.intermediates };
       const encodeImageStart = performance.now();
@@ -348,6 +355,7 @@ export class Engine implements EngineApi {
       steps: valid.steps,
       timings: { loadMs: loadInfo.loadMs, encodeMs, denoiseMs, decodeMs, totalMs: performance.now() - started },
       warnings,
+      ...(valid.init ? { strength: valid.init.strength } : {}),
       ...(intermediates ? { intermediates } : {}),
     };
   }
@@ -358,6 +366,7 @@ export class Engine implements EngineApi {
    * @throws InvalidParameterError or DeviceCapabilityError
    */
   private preflight(manifest: Manifest, request: ValidRequest, gpu: GpuContext): void {
+    if (request.init) vaeEncoderGraph(manifest); // image-to-image needs the encoder: a typed error before any download
     if (request.promptEmbeddings) this.checkEmbeddings(manifest, request.promptEmbeddings);
     else if (!hasTextEncoders(manifest)) {
       throw new InvalidParameterError('prompt', `used with a package that has text encoders (${manifest.modelId} has none: give promptEmbeddings)`, request.prompt);

@@ -9,7 +9,9 @@ import type { ProgressCallback } from '../progress.ts';
 import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
-export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
+export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress' | 'image' | 'fit'> {
+  /** Image-to-image: the picture as RGB bytes, already at width × height (see src/image/init-request.ts). */
+  initImage?: { rgb: Uint8Array; width: number; height: number };
   /** Absolute URL of the model package (ends with "/"). */
   model: string;
   /** 0–1, for jpeg and webp (default 0.92 as canvases use). */
@@ -32,6 +34,8 @@ export interface EngineGenerateResult {
   steps: number;
   timings: GenerateTimings;
   warnings: string[];
+  /** Image-to-image: the strength used. */
+  strength?: number;
   /** With `keepIntermediates`: the first image's tensors, named as in the golden files. */
   intermediates?: Record<string, Float32Array>;
 }

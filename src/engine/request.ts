@@ -7,6 +7,8 @@ import type { OutputFormat, PromptEmbeddings } from '../api-types.ts';
 import { DEFAULTS, LIMITS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { checkImageSide, checkPrompt, checkSeed, checkSteps, randomSeed, stepsBeyondRecommended } from '../params.ts';
+import { checkStrength } from '../image/fit-image.ts';
+import { strengthStart } from '../pipeline/img2img.ts';
 import type { EngineGenerateRequest } from './protocol.ts';
 
 const FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
@@ -24,6 +26,8 @@ export interface ValidRequest {
   outputFormat: OutputFormat;
   quality?: number;
   warnings: string[];
+  /** Image-to-image: the picture (RGB at width × height) and the strength. */
+  init?: { rgb: Uint8Array; width: number; height: number; strength: number };
 }
 
 /**
@@ -61,7 +65,23 @@ export function validateRequest(request: EngineGenerateRequest): ValidRequest {
   } else {
     prompt = checkPrompt('prompt', request.prompt);
   }
-  return { prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, quality: request.quality, warnings };
+  const init = validInitImage(request, width, height, steps);
+  return { prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, quality: request.quality, warnings, ...(init ? { init } : {}) };
+}
+
+/** The image-to-image part of a request: RGB bytes of the run's size and a strength that leaves at least one step. */
+function validInitImage(request: EngineGenerateRequest, width: number, height: number, steps: number): ValidRequest['init'] {
+  if (request.initImage === undefined) {
+    if (request.strength !== undefined) throw new InvalidParameterError('strength', 'given only with an image (the picture to start from)', request.strength);
+    return undefined;
+  }
+  const { rgb, width: w, height: h } = request.initImage;
+  if (!(rgb instanceof Uint8Array) || w !== width || h !== height || rgb.length !== w * h * 3) {
+    throw new InvalidParameterError('image', `RGB bytes of the run's size ${width}×${height}`, rgb instanceof Uint8Array ? `${w}×${h}, ${rgb.length} bytes` : typeof rgb);
+  }
+  const strength = checkStrength('strength', request.strength ?? DEFAULTS.strength);
+  strengthStart(steps, strength);
+  return { rgb, width, height, strength };
 }
 
 /** Image i's seed: seed + i, modulo 2^32 (torch seeds use the low 32 bits). */

@@ -106,8 +106,10 @@ export function chunkHashProblem(file: PackageFile): string | undefined {
 
 /** What a device needs to run the package (checked before anything is downloaded). */
 export interface PackageRequirements {
-  /** Sum of all weight bytes once uploaded (float16 weights counted as the float32 they are cast to). */
+  /** Sum of all weight bytes once uploaded (float16 weights counted as the float32 they are cast to), without the VAE encoder. */
   totalWeightBytes: number;
+  /** Weight bytes of the VAE encoder once uploaded: loaded only for image-to-image (absent without an encoder). */
+  vaeEncoderWeightBytes?: number;
   /** Largest single weight buffer once uploaded, in bytes. */
   largestWeightBufferBytes: number;
   /** Largest single activation at 1024×1024, in bytes (the VAE's last up block). */
