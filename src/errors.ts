@@ -231,7 +231,23 @@ export class ProviderProtocolError extends ProviderError {
   }
 }
 
+/**
+ * The provider (or its configured model) cannot do what the request asks, e.g. start from
+ * a picture (image-to-image); thrown before anything is sent. `feature` names it and the
+ * message says which model or provider can.
+ */
+export class ProviderUnsupportedError extends ProviderError {
+  constructor(
+    message: string,
+    provider: string,
+    public readonly feature: string,
+  ) {
+    super(message, provider);
+  }
+}
+
 Object.assign(errorClasses, {
+  ProviderUnsupportedError,
   ProviderError,
   ProviderAuthError,
   ProviderCreditsError,

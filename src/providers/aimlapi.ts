@@ -2,13 +2,14 @@
  * AI/ML API (api.aimlapi.com): synchronous `POST {base}/v1/images/generations` with a
  * bearer key and a fal-shaped body (model `flux/schnell`, image_size {width, height} in
  * multiples of 32 from 64 to 1536, num_inference_steps 1–12, seed ≥ 1, num_images,
- * output_format); answers 201 with `images[].url`.
+ * output_format); answers 201 with `images[].url`. Its image-to-image models
+ * (`flux/dev/image-to-image`) take `image_url` and `strength` in the same body.
  */
 import { asRecord, HostedProvider, type ProviderOutput } from './hosted-provider.ts';
 import type { ProviderRequest } from './image-engine.ts';
 import type { RemoteCall } from './remote-call.ts';
 import { Adjustments, fitSides } from './request-mapping.ts';
-import { falShapedBody, readFalShapedResult, type FalPlan } from './fal.ts';
+import { falImageToImageBody, falShapedBody, readFalShapedResult, withImageUrl, type FalPlan } from './fal.ts';
 
 /** AI/ML API's rule for flux/schnell sizes. */
 export const AIMLAPI_SIZE = { multiple: 32, min: 64, max: 1536 };
@@ -17,14 +18,22 @@ export const AIMLAPI_SIZE = { multiple: 32, min: 64, max: 1536 };
 export class AimlApiProvider extends HostedProvider<FalPlan> {
   protected plan(request: ProviderRequest, model: string, adjust: Adjustments): FalPlan {
     const size = fitSides(adjust, { width: request.width, height: request.height }, AIMLAPI_SIZE);
-    const plan = falShapedBody(request, model, size, adjust, 1);
+    const plan = request.image ? falImageToImageBody(falShapedBody(request, model, size, adjust, 1), request) : falShapedBody(request, model, size, adjust, 1);
     plan.body = { model, ...plan.body };
     return plan;
   }
 
-  protected async run(call: RemoteCall, plan: FalPlan): Promise<ProviderOutput> {
+  override acceptsImage(model: string = this.settings.model): boolean {
+    return /image-to-image/.test(model);
+  }
+
+  protected override imageModels(): string {
+    return 'flux/dev/image-to-image';
+  }
+
+  protected async run(call: RemoteCall, plan: FalPlan, request: ProviderRequest): Promise<ProviderOutput> {
     call.progress('submitting', { detail: 'synchronous: the answer comes with the images' });
-    const answer = await call.json('POST', `${this.settings.baseUrl}/v1/images/generations`, 'submit', plan.body);
+    const answer = await call.json('POST', `${this.settings.baseUrl}/v1/images/generations`, 'submit', await withImageUrl(plan.body, request));
     const result = asRecord(answer.data) ?? {};
     const { urls, seed, notes } = readFalShapedResult(this, result, (v, f, w) => this.requireUrl(v, f, w, true));
     return { images: await this.fetchImages(call, urls), seed, notes };

@@ -4,10 +4,15 @@
  * until `Ready`, then fetch `result.sample` at once (a signed URL valid for minutes).
  * One image per task: several images are several tasks, run side by side, image i with
  * seed + i.
+ * Pictures: only the Kontext models start from one (`input_image`, base64); they edit by
+ * the prompt and take no strength (dropped with a note, refused when strict). The other
+ * models' `image_prompt` is a style reference (Redux), not a start picture, so they refuse
+ * image-to-image.
  */
 import { ContentModeratedError, ProviderTaskFailedError, ProviderTaskNotFoundError, RequestModeratedError } from '../errors.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
 import type { ProviderRequest } from './image-engine.ts';
+import { blobDataUrl } from './image-bytes.ts';
 import type { FetchedImage, RemoteCall } from './remote-call.ts';
 import { Adjustments, aspectRatioText, fitSides, sizeText } from './request-mapping.ts';
 
@@ -31,8 +36,17 @@ interface BflPlan extends ProviderPlan {
 
 /** The Black Forest Labs provider. */
 export class BflProvider extends HostedProvider<BflPlan> {
+  override acceptsImage(model: string = this.settings.model): boolean {
+    return /kontext/.test(model);
+  }
+
+  protected override imageModels(): string {
+    return 'flux-kontext-pro or flux-kontext-max (they edit by the prompt; no strength)';
+  }
+
   protected plan(request: ProviderRequest, model: string, adjust: Adjustments): BflPlan {
     const common: Record<string, unknown> = { prompt: request.prompt };
+    if (request.image && request.strength !== undefined) adjust.unsupported('strength', request.strength, `${model} edits by the prompt and has no strength`);
     let size: BflPlan['size'];
     const asked = { width: request.width, height: request.height };
     if (bflTakesAspectRatio(model)) {
@@ -54,9 +68,11 @@ export class BflProvider extends HostedProvider<BflPlan> {
     return { model, size, format, seed: request.seed, bodies };
   }
 
-  protected async run(call: RemoteCall, plan: BflPlan): Promise<ProviderOutput> {
+  protected async run(call: RemoteCall, plan: BflPlan, request: ProviderRequest): Promise<ProviderOutput> {
     const count = plan.bodies.length;
-    const tasks = plan.bodies.map((body, i) =>
+    const inputImage = request.image ? (await blobDataUrl(request.image.png, 'image/png')).replace(/^data:[^,]*,/, '') : undefined;
+    const bodies = inputImage ? plan.bodies.map((body) => ({ ...body, input_image: inputImage })) : plan.bodies;
+    const tasks = bodies.map((body, i) =>
       this.runTask(call, plan.model, body, i, count).catch((error: unknown) => {
         call.abortInternally(); // one failed: stop the others
         throw error;

@@ -4,8 +4,14 @@
  * IN_PROGRESS → COMPLETED), then `GET response_url` → `{images: [{url}], seed,
  * has_nsfw_concepts}`. A cancelled or timed-out call cancels the queued request.
  * The fal-shaped body and result are shared with the AI/ML API (aimlapi.ts).
+ * Image-to-image runs on a model's `/image-to-image` endpoint (`fal-ai/flux/dev` →
+ * `fal-ai/flux/dev/image-to-image`) with `image_url` (the picture as a data URL) and
+ * `strength`, and no image_size (the output follows the picture). FLUX.1 [schnell] has no
+ * such endpoint at fal.
  */
+import { DEFAULTS } from '../defaults.ts';
 import { ContentModeratedError, ProviderTaskFailedError } from '../errors.ts';
+import { blobDataUrl } from './image-bytes.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
 import type { ProviderRequest } from './image-engine.ts';
 import { MODERATION, type RemoteCall } from './remote-call.ts';
@@ -16,9 +22,32 @@ export interface FalPlan extends ProviderPlan {
   body: Record<string, unknown>;
 }
 
-/** Steps fal takes: 1–12 for schnell models, 1–50 otherwise. */
+/** Steps fal takes: 1–12 for schnell models, 10–50 for FLUX.1 [dev] image-to-image, 1–50 otherwise. */
 export function falStepRange(model: string): [number, number] {
+  if (/flux\/dev\/image-to-image$/.test(model)) return [10, 50];
   return /schnell/.test(model) ? [1, 12] : [1, 50];
+}
+
+/** The image-to-image endpoint of a fal-shaped model, or undefined when it has none (schnell). */
+export function falImageToImageModel(model: string): string | undefined {
+  if (/\/image-to-image$/.test(model)) return model;
+  return /schnell/.test(model) ? undefined : `${model}/image-to-image`;
+}
+
+/**
+ * Turns a fal-shaped text-to-image body into its image-to-image form: no image_size (the
+ * output follows the picture), `strength`; `image_url` is set when sending (`withImageUrl`).
+ */
+export function falImageToImageBody(plan: FalPlan, request: ProviderRequest): FalPlan {
+  const { image_size: _dropped, ...body } = plan.body;
+  void _dropped;
+  body.strength = request.strength ?? DEFAULTS.strength;
+  return { ...plan, size: request.image ? { width: request.image.width, height: request.image.height } : plan.size, body };
+}
+
+/** The body with the request's picture as `image_url` (a data URL). */
+export async function withImageUrl(body: Record<string, unknown>, request: ProviderRequest): Promise<Record<string, unknown>> {
+  return request.image ? { ...body, image_url: await blobDataUrl(request.image.png, 'image/png') } : body;
 }
 
 /**
@@ -64,12 +93,21 @@ export function readFalShapedResult(provider: { id: string; label: string }, res
 /** The fal provider (queue API). */
 export class FalProvider extends HostedProvider<FalPlan> {
   protected plan(request: ProviderRequest, model: string, adjust: Adjustments): FalPlan {
+    if (request.image) return falImageToImageBody(falShapedBody(request, falImageToImageModel(model)!, { width: request.width, height: request.height }, adjust), request);
     return falShapedBody(request, model, { width: request.width, height: request.height }, adjust);
   }
 
-  protected async run(call: RemoteCall, plan: FalPlan): Promise<ProviderOutput> {
+  override acceptsImage(model: string = this.settings.model): boolean {
+    return falImageToImageModel(model) !== undefined;
+  }
+
+  protected override imageModels(): string {
+    return 'fal-ai/flux/dev/image-to-image (or fal-ai/flux/dev, sent to that endpoint)';
+  }
+
+  protected async run(call: RemoteCall, plan: FalPlan, request: ProviderRequest): Promise<ProviderOutput> {
     call.progress('submitting');
-    const submitted = await call.json('POST', `${this.settings.baseUrl}/${plan.model}`, 'submit', plan.body);
+    const submitted = await call.json('POST', `${this.settings.baseUrl}/${plan.model}`, 'submit', await withImageUrl(plan.body, request));
     const queued = asRecord(submitted.data) ?? {};
     const statusUrl = this.requireUrl(queued.status_url, 'status_url', 'the URL to poll for the status');
     const responseUrl = this.requireUrl(queued.response_url, 'response_url', 'the URL of the result');

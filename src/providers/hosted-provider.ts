@@ -4,7 +4,7 @@
  * signal, and assemble the result from what actually came back.
  */
 import type { OutputFormat } from '../api-types.ts';
-import { ProviderProtocolError } from '../errors.ts';
+import { ProviderProtocolError, ProviderUnsupportedError } from '../errors.ts';
 import type { ImageEngine, ProviderGenerateOptions, ProviderRequest, ProviderResult } from './image-engine.ts';
 import { Adjustments, checkProviderRequest, sizeText, type Size } from './request-mapping.ts';
 import { runRemoteCall, type FetchedImage, type ProviderSettings, type RemoteCall } from './remote-call.ts';
@@ -42,13 +42,33 @@ export abstract class HostedProvider<P extends ProviderPlan> implements ImageEng
 
   async generate(request: ProviderRequest, options: ProviderGenerateOptions = {}): Promise<ProviderResult> {
     checkProviderRequest(request);
+    const model = request.model ?? this.settings.model;
+    if (request.image && !this.acceptsImage(model)) throw this.unsupportedImage(model);
     this.preflight();
     const adjust = new Adjustments(this.label, this.settings.strict);
-    const plan = this.plan(request, request.model ?? this.settings.model, adjust);
+    const plan = this.plan(request, model, adjust);
     return runRemoteCall(this.settings, options, async (call) => {
       const output = await this.run(call, plan, request);
       return this.assemble(request, plan, output, adjust);
     });
+  }
+
+  /** Whether `model` (default: the configured one) can start from a picture. Providers that can override this. */
+  acceptsImage(model: string = this.settings.model): boolean {
+    void model;
+    return false;
+  }
+
+  /** Which of this provider's models can start from a picture, in words (for the error); '' when none. */
+  protected imageModels(): string {
+    return '';
+  }
+
+  /** The typed refusal of an image-to-image request this provider or model cannot take. */
+  private unsupportedImage(model: string): ProviderUnsupportedError {
+    const models = this.imageModels();
+    const advice = models ? `${this.label} does image-to-image with ${models}: set it as the provider's model` : `${this.label} offers no image-to-image with a strength: use the local engine or another provider`;
+    return new ProviderUnsupportedError(`${this.label} cannot start from a picture with model ${model}. ${advice}. Nothing was sent.`, this.id, 'image-to-image');
   }
 
   /** Checks made before anything is sent (e.g. CORS in a browser). */

@@ -19,6 +19,18 @@ export function sniffImage(bytes: Uint8Array): ImageInfo | undefined {
   return sniffPng(bytes) ?? sniffJpeg(bytes) ?? sniffWebp(bytes);
 }
 
+/** Standard base64 of `bytes` (in slices, so large pictures do not overflow the call stack). */
+export function encodeBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** A Blob as a `data:` URL (e.g. `data:image/png;base64,…`), as the hosted APIs take inline pictures. */
+export async function blobDataUrl(blob: Blob, type = blob.type || 'application/octet-stream'): Promise<string> {
+  return `data:${type};base64,${encodeBase64(new Uint8Array(await blob.arrayBuffer()))}`;
+}
+
 /** Decodes standard or URL-safe base64 (a `data:` URL prefix is allowed) into bytes. */
 export function decodeBase64(text: string): Uint8Array {
   const comma = text.startsWith('data:') ? text.indexOf(',') : -1;

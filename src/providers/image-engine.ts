@@ -24,6 +24,18 @@ export interface ProviderRequest {
   outputFormat: OutputFormat;
   /** Overrides the provider's configured model for this request. */
   model?: string;
+  /** Image-to-image: the picture to start from, PNG at width × height (see `ImageEngine.acceptsImage`). */
+  image?: ProviderInputImage;
+  /** Image-to-image: in (0, 1]; 0 would keep the picture, 1 regenerates it fully. Only with `image`. */
+  strength?: number;
+}
+
+/** The picture of an image-to-image request. */
+export interface ProviderInputImage {
+  /** PNG bytes. */
+  png: Blob;
+  width: number;
+  height: number;
 }
 
 /** What a provider made. */
@@ -69,4 +81,10 @@ export interface ImageEngine {
    *   remote failure (see errors.ts).
    */
   generate(request: ProviderRequest, options?: ProviderGenerateOptions): Promise<ProviderResult>;
+  /**
+   * Whether it can start from a picture (image-to-image) with `model` (default: its
+   * configured model). Engines without this method cannot; `generate` with an image then
+   * throws ProviderUnsupportedError before sending anything.
+   */
+  acceptsImage?(model?: string): boolean;
 }

@@ -5,10 +5,14 @@
  * whose path already has a `/v1` segment (as OpenAI SDKs take it) gets
  * `/images/generations` appended instead. `seed` and `steps` are sent only with
  * `sendSeedAndSteps` (the OpenAI API has no such fields).
+ * Image-to-image goes to `/v1/images/edits` as multipart form data (as Lumenfall's
+ * gateway takes it): the picture as the `image` file, prompt, model, n, size,
+ * response_format and `strength` (0 keeps the picture, 1 regenerates it).
  */
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
 import type { ProviderRequest } from './image-engine.ts';
 import type { FetchedImage, ProviderSettings, RemoteCall } from './remote-call.ts';
+import { DEFAULTS } from '../defaults.ts';
 import { decodeBase64 } from './image-bytes.ts';
 import { Adjustments, sizeText } from './request-mapping.ts';
 
@@ -25,6 +29,11 @@ export function openAIImagesEndpoint(baseUrl: string): string {
     // An invalid URL fails at fetch time with a typed error.
   }
   return /(^|\/)v1(\/|$)/.test(path) ? `${baseUrl}/images/generations` : `${baseUrl}/v1/images/generations`;
+}
+
+/** The edits endpoint (`/v1/images/edits`) for a gateway's base URL. */
+export function openAIEditsEndpoint(baseUrl: string): string {
+  return openAIImagesEndpoint(baseUrl).replace(/\/generations$/, '/edits');
 }
 
 /** The OpenAI-compatible provider. */
@@ -49,12 +58,27 @@ export class OpenAICompatibleProvider extends HostedProvider<OpenAIPlan> {
       if (this.sendSeedAndSteps) body.steps = request.steps;
       else adjust.unsupported('steps', request.steps, why);
     }
+    if (request.image) body.strength = request.strength ?? DEFAULTS.strength;
     return { model, size, format: undefined, seed: this.sendSeedAndSteps ? request.seed : undefined, body };
   }
 
-  protected async run(call: RemoteCall, plan: OpenAIPlan): Promise<ProviderOutput> {
+  /** Every model: the gateway decides (its edits endpoint answers for models it cannot edit with). */
+  override acceptsImage(): boolean {
+    return true;
+  }
+
+  protected async run(call: RemoteCall, plan: OpenAIPlan, request: ProviderRequest): Promise<ProviderOutput> {
     call.progress('submitting', { detail: 'synchronous: the answer comes with the images' });
-    const answer = asRecord((await call.json('POST', openAIImagesEndpoint(this.settings.baseUrl), 'submit', plan.body)).data) ?? {};
+    let submitted;
+    if (request.image) {
+      const form = new FormData();
+      form.append('image', request.image.png, 'image.png');
+      for (const [name, value] of Object.entries(plan.body)) form.append(name, String(value));
+      submitted = await call.form('POST', openAIEditsEndpoint(this.settings.baseUrl), 'submit', form);
+    } else {
+      submitted = await call.json('POST', openAIImagesEndpoint(this.settings.baseUrl), 'submit', plan.body);
+    }
+    const answer = asRecord(submitted.data) ?? {};
     if (!Array.isArray(answer.data) || answer.data.length === 0) throw this.protocolError('data', 'the list of generated images');
     const items = answer.data.map((item) => asRecord(item) ?? {});
     const images: FetchedImage[] = [];

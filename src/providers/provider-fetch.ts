@@ -54,7 +54,7 @@ export class RedirectRefusedError extends Error {
 export interface ProviderFetchInit {
   method: string;
   headers: Record<string, string>;
-  body?: string;
+  body?: string | FormData;
   signal?: AbortSignal;
 }
 

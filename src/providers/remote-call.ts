@@ -292,6 +292,22 @@ export class RemoteCall {
     const headers = this.headersFor(url, extraHeaders);
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await this.send(method, url, phase, { headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    return this.readJson(response, url, phase, headers);
+  }
+
+  /**
+   * Sends multipart form data (e.g. `/v1/images/edits` with a picture) like `json` sends
+   * JSON: the key where allowed, bounded retries, typed errors; returns the parsed answer.
+   */
+  async form(method: string, url: string, phase: CallPhase, form: FormData): Promise<JsonResponse> {
+    // fetch sets the multipart content-type with its boundary.
+    const headers = this.headersFor(url);
+    const response = await this.send(method, url, phase, { headers, body: form });
+    return this.readJson(response, url, phase, headers);
+  }
+
+  /** The JSON answer of a 2xx response, redacted. */
+  private async readJson(response: Response, url: string, phase: CallPhase, headers: Record<string, string>): Promise<JsonResponse> {
     let text: string;
     try {
       text = await response.text();
@@ -366,7 +382,7 @@ export class RemoteCall {
   }
 
   /** fetch with the bounded retries of 429 and 5xx, then status → typed error. */
-  private async send(method: string, url: string, phase: CallPhase, init: { headers: Record<string, string>; body?: string }): Promise<Response> {
+  private async send(method: string, url: string, phase: CallPhase, init: { headers: Record<string, string>; body?: string | FormData }): Promise<Response> {
     const { maxRetries, retryBaseMs, maxRetryAfterMs, timeoutMs } = this.settings;
     this.noteSecrets(init.headers);
     for (let attempt = 0; ; attempt++) {

@@ -5,8 +5,13 @@
  * (11 ratios) and `megapixels` ("1" or "0.25") rather than a size, 1–4 steps and
  * webp|jpg|png. Replicate sends no CORS headers: in a browser it works only through a
  * `baseUrl` proxy, and without one it is refused before anything is sent.
+ * Image-to-image: flux-dev takes `image` (here a data URL of the picture) and
+ * `prompt_strength`; the output then takes the picture's aspect ratio, so no size is sent.
+ * flux-schnell has no image input.
  */
+import { DEFAULTS } from '../defaults.ts';
 import { ContentModeratedError, ProviderCorsError, ProviderTaskFailedError } from '../errors.ts';
+import { blobDataUrl } from './image-bytes.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
 import type { ProviderRequest } from './image-engine.ts';
 import { isBrowserContext, MODERATION, type RemoteCall } from './remote-call.ts';
@@ -50,7 +55,16 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
     }
   }
 
+  override acceptsImage(model: string = this.settings.model): boolean {
+    return /flux-dev/.test(model);
+  }
+
+  protected override imageModels(): string {
+    return 'black-forest-labs/flux-dev (image + prompt_strength)';
+  }
+
   protected plan(request: ProviderRequest, model: string, adjust: Adjustments): ReplicatePlan {
+    if (request.image) return this.imagePlan(request, model, adjust);
     const why = `${this.label} offers ${Object.keys(REPLICATE_ASPECT_RATIOS).length} aspect ratios at 1 or 0.25 megapixels`;
     const chosenSize = pickSize(adjust, request, REPLICATE_SIZES.map((entry) => entry.size), why);
     const chosen = REPLICATE_SIZES.find((entry) => entry.size === chosenSize)!;
@@ -70,9 +84,20 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
     return { model, size: chosen.size, format, seed: request.seed, body: { input } };
   }
 
-  protected async run(call: RemoteCall, plan: ReplicatePlan): Promise<ProviderOutput> {
+  /** flux-dev with a picture: the output follows the picture's size; steps 1–50. */
+  private imagePlan(request: ProviderRequest, model: string, adjust: Adjustments): ReplicatePlan {
+    const input: Record<string, unknown> = { prompt: request.prompt, prompt_strength: request.strength ?? DEFAULTS.strength, num_outputs: request.numImages };
+    if (request.steps !== undefined) input.num_inference_steps = adjust.clampInteger('steps', request.steps, 1, 50);
+    if (request.seed !== undefined) input.seed = request.seed;
+    const format = adjust.format(request.outputFormat, ['webp', 'jpeg', 'png']);
+    input.output_format = format === 'jpeg' ? 'jpg' : format;
+    return { model, size: { width: request.image!.width, height: request.image!.height }, format, seed: request.seed, body: { input } };
+  }
+
+  protected async run(call: RemoteCall, plan: ReplicatePlan, request: ProviderRequest): Promise<ProviderOutput> {
     call.progress('submitting');
-    const created = await call.json('POST', `${this.settings.baseUrl}/v1/models/${plan.model}/predictions`, 'submit', plan.body, { prefer: 'wait' });
+    const body = request.image ? { input: { ...plan.body.input, image: await blobDataUrl(request.image.png, 'image/png') } } : plan.body;
+    const created = await call.json('POST', `${this.settings.baseUrl}/v1/models/${plan.model}/predictions`, 'submit', body, { prefer: 'wait' });
     let prediction = asRecord(created.data) ?? {};
     let status = this.requireString(prediction.status, 'status', 'the prediction status');
     const urls = asRecord(prediction.urls);

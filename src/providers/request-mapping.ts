@@ -8,6 +8,7 @@ import type { OutputFormat } from '../api-types.ts';
 import { LIMITS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { checkPrompt, checkSeed } from '../params.ts';
+import { checkStrength } from '../image/fit-image.ts';
 import type { ProviderRequest } from './image-engine.ts';
 
 const FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
@@ -32,6 +33,15 @@ export function checkProviderRequest(request: ProviderRequest): void {
     throw new InvalidParameterError('numImages', `an integer from ${min} to ${max}`, request.numImages);
   }
   if (!FORMATS.includes(request.outputFormat)) throw new InvalidParameterError('outputFormat', `one of ${FORMATS.join(', ')}`, request.outputFormat);
+  if (request.image === undefined) {
+    if (request.strength !== undefined) throw new InvalidParameterError('strength', 'given only with an image (the picture to start from)', request.strength);
+    return;
+  }
+  const { png, width, height } = request.image;
+  if (typeof Blob === 'undefined' || !(png instanceof Blob) || !Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
+    throw new InvalidParameterError('image', 'a PNG Blob with its integer width and height ({ png, width, height })', typeof png);
+  }
+  if (request.strength !== undefined) checkStrength('strength', request.strength);
 }
 
 /** Records adjustments for one request, or refuses them in strict mode. */

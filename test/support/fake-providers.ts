@@ -31,6 +31,8 @@ export interface RecordedRequest {
   rawBody: string;
   /** The JSON body, when there was one. */
   body: unknown;
+  /** A multipart body's fields: text values, and files as {filename, type, bytes}. */
+  form?: Record<string, string | { filename: string; type: string; bytes: Uint8Array }>;
   /** The response (for scripted redirects and resets). */
   res?: http.ServerResponse;
 }
@@ -172,6 +174,7 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const rawBody = Buffer.concat(chunks).toString('utf8');
+    const form = /^multipart\/form-data/.test(req.headers['content-type'] ?? '') ? await parseMultipart(Buffer.concat(chunks), req.headers['content-type']!) : undefined;
     let body: unknown;
     try {
       body = rawBody ? JSON.parse(rawBody) : undefined;
@@ -179,7 +182,7 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       body = undefined;
     }
     const url = new URL(req.url ?? '/', 'http://fake');
-    const record: RecordedRequest = { server, phase: 'unknown', method: req.method ?? 'GET', url: req.url ?? '/', path: url.pathname, headers: req.headers, rawBody, body };
+    const record: RecordedRequest = { server, phase: 'unknown', method: req.method ?? 'GET', url: req.url ?? '/', path: url.pathname, headers: req.headers, rawBody, body, ...(form ? { form } : {}) };
     Object.defineProperty(record, 'res', { value: res, enumerable: false });
     requests.push(record);
     const reply: Reply = (status, answer, headers = {}) => {
@@ -302,7 +305,9 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
         if (gate('submit', record, reply)) return;
         const body = asObject(record.body);
         const imageSize = asObject(body.image_size);
-        const task = newTask(body, { width: Number(imageSize.width ?? 1024), height: Number(imageSize.height ?? 768) }, Number(body.num_images ?? 1));
+        // Image-to-image endpoints make the picture's size.
+        const size = dataUrlPngSize(body.image_url) ?? { width: Number(imageSize.width ?? 1024), height: Number(imageSize.height ?? 768) };
+        const task = newTask(body, size, Number(body.num_images ?? 1));
         // fal drops the model's sub-path in its request URLs (fal-ai/flux/schnell → fal-ai/flux).
         const app = url.pathname.split('/').slice(1, 3).join('/');
         const base = `${script.relativeUrls ? '' : baseUrl}/${app}/requests/${task.id}`;
@@ -362,7 +367,8 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
         const input = asObject(asObject(record.body).input);
         const ratio = REPLICATE_RATIOS[String(input.aspect_ratio ?? '1:1')] ?? [1024, 1024];
         const scale = input.megapixels === '0.25' ? 0.5 : 1;
-        const task = newTask(input, { width: ratio[0] * scale, height: ratio[1] * scale }, Number(input.num_outputs ?? 1));
+        // With an input image, flux-dev makes the picture's size.
+        const task = newTask(input, dataUrlPngSize(input.image) ?? { width: ratio[0] * scale, height: ratio[1] * scale }, Number(input.num_outputs ?? 1));
         return reply(201, prediction(task));
       }
       const poll = /^\/v1\/predictions\/([\w-]+)(\/cancel)?$/.exec(url.pathname);
@@ -383,12 +389,14 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
     },
 
     openai(_server, method, url, record, reply) {
-      if (method === 'POST' && url.pathname.endsWith('/images/generations')) {
+      const edits = url.pathname.endsWith('/images/edits');
+      if (method === 'POST' && (url.pathname.endsWith('/images/generations') || edits)) {
         if (gate('submit', record, reply)) return;
         if (script.outcome === 'request-moderated') {
           return reply(400, { error: { code: 'content_policy_violation', message: 'Your request was rejected as a result of our safety system.', type: 'invalid_request_error' } });
         }
-        const body = asObject(record.body);
+        if (edits && !(record.form?.image && typeof record.form.image === 'object')) return reply(400, { error: { message: "'image' is a required file field (multipart/form-data)", type: 'invalid_request_error' } });
+        const body = edits ? Object.fromEntries(Object.entries(record.form!).filter(([, v]) => typeof v === 'string')) : asObject(record.body);
         const [width, height] = String(body.size ?? '1024x1024').split('x').map(Number);
         const task = newTask(body, { width, height }, Number(body.n ?? 1));
         const asUrl = body.response_format === 'url';
@@ -478,6 +486,23 @@ function describe(answer: unknown): string {
 
 function notFound(reply: Reply): void {
   reply(404, { detail: 'Not Found' });
+}
+
+/** Fields of a multipart body (parsed by the platform's own FormData parser). */
+async function parseMultipart(bytes: Buffer, contentType: string): Promise<NonNullable<RecordedRequest['form']>> {
+  const form = await new Response(new Uint8Array(bytes), { headers: { 'content-type': contentType } }).formData();
+  const out: NonNullable<RecordedRequest['form']> = {};
+  for (const [name, value] of form.entries()) {
+    out[name] = typeof value === 'string' ? value : { filename: value.name, type: value.type, bytes: new Uint8Array(await value.arrayBuffer()) };
+  }
+  return out;
+}
+
+/** Width and height of a `data:image/png;base64,…` URL's PNG, or undefined. */
+function dataUrlPngSize(value: unknown): { width: number; height: number } | undefined {
+  if (typeof value !== 'string' || !value.startsWith('data:image/png;base64,')) return undefined;
+  const png = Buffer.from(value.slice(value.indexOf(',') + 1), 'base64');
+  return png.length >= 24 ? { width: png.readUInt32BE(16), height: png.readUInt32BE(20) } : undefined;
 }
 
 function asObject(value: unknown): Record<string, unknown> {
