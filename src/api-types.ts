@@ -33,6 +33,8 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
+  /** 0–1, the encoder quality of jpeg and webp images (default the browser's, 0.92). */
+  quality?: number;
   /**
    * Local engine only: attach a cheap RGB preview (latent resolution, 1/8 of each side) to
    * every `denoise` progress event. Default false. Hosted providers ignore it.

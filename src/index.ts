@@ -9,7 +9,8 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator } from './client.ts';
+export { createLocalGenerator, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+export type { ValidRequest } from './request.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
@@ -21,6 +22,8 @@ export {
   AbortedError,
   CheckpointError,
   DeviceCapabilityError,
+  DeviceLostError,
+  WorkerCrashedError,
   DownloadError,
   FluxError,
   IntegrityError,
@@ -36,5 +39,16 @@ export {
   ContentModeratedError,
   BflValidationError,
   OpenAIRequestError,
+  ERROR_CLASSES,
+} from './errors.ts';
+export type {
+  InvalidParameterReason,
+  DeviceCapabilityReason,
+  WorkerCrashReason,
+  ModelPackageReason,
+  DownloadReason,
+  IntegrityReason,
+  StorageQuotaReason,
+  ProviderErrorReason,
 } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

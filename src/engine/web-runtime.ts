@@ -66,7 +66,7 @@ export class WebModelRuntime implements ModelRuntime {
   }
 
   session(graph: GraphEntry): Promise<GraphSession> {
-    if (this.released) return Promise.reject(new ModelPackageError('the model was unloaded'));
+    if (this.released) return Promise.reject(new ModelPackageError('the model was unloaded', undefined, 'unloaded'));
     let session = this.sessions.get(graph.name);
     if (!session) {
       session = this.createSession(graph);
@@ -74,11 +74,6 @@ export class WebModelRuntime implements ModelRuntime {
       session.catch(() => this.sessions.delete(graph.name));
     }
     return session;
-  }
-
-  /** Whether the graph's session exists (or is being created). */
-  has(graph: GraphEntry): boolean {
-    return this.sessions.has(graph.name);
   }
 
   async finished(graph: GraphEntry): Promise<void> {
@@ -124,7 +119,7 @@ export class WebModelRuntime implements ModelRuntime {
           logId: graph.name,
         });
       } catch (error) {
-        throw new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model);
+        throw new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model, 'session-failed');
       }
     });
     this.creating = next.catch(() => undefined);

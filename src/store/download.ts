@@ -16,7 +16,7 @@
  * chunk, so the next attempt starts exactly where this one stopped (after a hard reload
  * it starts at the last full chunk).
  */
-import { AbortedError, DownloadError, IntegrityError } from '../errors.ts';
+import { AbortedError, DownloadError, IntegrityError, throwIfAborted } from '../errors.ts';
 import { chunkLength, type ChunkedFileStore, type StoredFileRecord } from './chunked-file-store.ts';
 import { createIncrementalSha256, sha256Hex, type IncrementalSha256 } from './sha256.ts';
 import { WEIGHT_STORE_DEFAULTS } from './weight-store-defaults.ts';
@@ -32,11 +32,6 @@ export interface FileDownloadOptions {
    * resumed offset up to the file size, after every piece of the body. Must not throw.
    */
   onBytes?: (loadedBytes: number) => void;
-}
-
-/** Throws AbortedError when `signal` is aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError();
 }
 
 /**

@@ -8,10 +8,10 @@ import type { ImageEventDetail, RouteEventDetail } from '../widget/flux-generato
 import { defineFluxGenerator, type FluxGeneratorElement } from '../widget/flux-generator.ts';
 import { MODEL_REGISTRY } from '../models/registry.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
-import { h } from './dom.ts';
+import { h } from '../widget/dom.ts';
 import { GalleryStore, type GalleryEntry } from './gallery-store.ts';
 import { createGalleryView } from './gallery-view.ts';
-import { NO_WEBGPU } from './messages.ts';
+import { NO_WEBGPU } from '../widget/presenter.ts';
 import { createProviderSettings } from './provider-settings.ts';
 import { providerConfigs, settingsStore } from './settings-store.ts';
 import { createStorageView } from './storage-view.ts';
