@@ -118,6 +118,8 @@ export function validateRequest(params: unknown, rules: RequestRules = {}): Vali
 
   const known = new Set<string>([...REQUEST_FIELDS, ...CALL_FIELDS, ...(sizes === 'provider' ? ['model'] : [])]);
   for (const key of Object.keys(input)) {
+    // A changed copy of a ValidRequest: what it derived is derived again.
+    if (key === 'unset' || key === 'warnings') continue;
     if (!known.has(key) && input[key] !== undefined) throw new InvalidParameterError(key, `not a field of a generation request (its fields: ${[...known].join(', ')})`, input[key], 'unknown-field');
   }
   const warnings: string[] = [];
