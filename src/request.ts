@@ -124,16 +124,19 @@ export function validateRequest(params: unknown, rules: RequestRules = {}): Vali
   }
   const warnings: string[] = [];
   const unset: UnsetField[] = [];
+  // Only an absent field (undefined) takes its default: null is a value, and not an allowed one.
+  const given = (field: string, fallback: unknown) => (input[field] === undefined ? fallback : input[field]);
   const sideRange = sizes === 'any' ? LIMITS.cliSize : sizes === 'web' ? LIMITS.webSize : undefined;
-  const width = sideRange ? checkImageSide('width', input.width ?? DEFAULTS.width, sideRange) : positiveInteger('width', input.width ?? DEFAULTS.width, 'a positive integer number of pixels');
-  const height = sideRange ? checkImageSide('height', input.height ?? DEFAULTS.height, sideRange) : positiveInteger('height', input.height ?? DEFAULTS.height, 'a positive integer number of pixels');
+  const side = (field: string, fallback: number) => (sideRange ? checkImageSide(field, given(field, fallback), sideRange) : positiveInteger(field, given(field, fallback), 'a positive integer number of pixels'));
+  const width = side('width', DEFAULTS.width);
+  const height = side('height', DEFAULTS.height);
   if (input.steps === undefined) unset.push('steps');
-  const steps = sizes === 'provider' ? positiveInteger('steps', input.steps ?? DEFAULTS.steps, 'an integer of at least 1') : checkSteps('steps', input.steps ?? DEFAULTS.steps);
+  const steps = sizes === 'provider' ? positiveInteger('steps', given('steps', DEFAULTS.steps), 'an integer of at least 1') : checkSteps('steps', given('steps', DEFAULTS.steps));
   if (stepsBeyondRecommended(steps) && sizes !== 'provider') warnings.push(`FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help.`);
   if (input.seed === undefined && sizes === 'provider') unset.push('seed');
   const seed = input.seed === undefined ? randomSeed() : checkSeed('seed', input.seed);
-  const numImages = integerIn('numImages', input.numImages ?? DEFAULTS.numImages, LIMITS.numImages.min, LIMITS.numImages.max);
-  const outputFormat = oneOf('outputFormat', input.outputFormat ?? DEFAULTS.outputFormat, OUTPUT_FORMATS);
+  const numImages = integerIn('numImages', given('numImages', DEFAULTS.numImages), LIMITS.numImages.min, LIMITS.numImages.max);
+  const outputFormat = oneOf('outputFormat', given('outputFormat', DEFAULTS.outputFormat), OUTPUT_FORMATS);
   const quality = input.quality === undefined ? undefined : numberIn('quality', input.quality, 0, 1);
   const preview = input.preview === undefined ? false : boolean('preview', input.preview);
   const model = input.model === undefined ? undefined : nonEmptyString('model', input.model, "a provider's model id");
@@ -182,7 +185,7 @@ function fail(field: string, allowed: string, received: unknown, reason: Invalid
 
 /** A number (typeof), else `wrong-type`. */
 function number(field: string, value: unknown, allowed: string): number {
-  if (typeof value !== 'number') fail(field, allowed, value, value === null ? 'missing' : 'wrong-type');
+  if (typeof value !== 'number') fail(field, allowed, value, 'wrong-type');
   return value as number;
 }
 
@@ -259,7 +262,7 @@ export function randomSeed(): number {
 export function checkPrompt(field: string, value: unknown): string {
   const { minChars, maxChars } = LIMITS.prompt;
   const allowed = `text of ${minChars} to ${maxChars} characters`;
-  if (typeof value !== 'string') fail(field, allowed, value, value === undefined || value === null ? 'missing' : 'wrong-type');
+  if (typeof value !== 'string') fail(field, allowed, value, value === undefined ? 'missing' : 'wrong-type');
   const text = value as string;
   if (text.trim().length < minChars) fail(field, allowed, `${text.length} characters`, 'missing');
   if (text.length > maxChars) fail(field, allowed, `${text.length} characters`, 'out-of-range');
@@ -273,7 +276,7 @@ function isFloat32Array(value: unknown): value is Float32Array {
 /** Checks prompt embeddings: non-empty Float32Arrays of finite values (their shape is checked against the package later). */
 function checkPromptEmbeddings(field: string, value: unknown): PromptEmbeddings {
   const allowed = 'an object with non-empty Float32Array promptEmbeds and pooledPromptEmbeds of finite values';
-  if (typeof value !== 'object' || value === null) fail(field, allowed, value, value === null ? 'missing' : 'wrong-type');
+  if (typeof value !== 'object' || value === null) fail(field, allowed, value, 'wrong-type');
   const { promptEmbeds, pooledPromptEmbeds } = value as Partial<PromptEmbeddings>;
   for (const [name, array] of [['promptEmbeds', promptEmbeds], ['pooledPromptEmbeds', pooledPromptEmbeds]] as const) {
     if (!isFloat32Array(array)) fail(`${field}.${name}`, allowed, array, array === undefined ? 'missing' : 'wrong-type');

@@ -47,6 +47,7 @@ export function numberFlag(flag: string, raw: string | undefined): number | unde
 /** The same error with the flag as its field. */
 function asFlagError(error: unknown): unknown {
   if (!(error instanceof InvalidParameterError)) return error;
+  if (error.field.startsWith('--')) return error;
   const flag = FLAG_OF_FIELD[error.field] ?? `--${error.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
   return new InvalidParameterError(flag, error.allowed, error.received, error.reason);
 }

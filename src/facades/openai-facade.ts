@@ -53,7 +53,7 @@ function parseRequest(request: OpenAIImageRequest) {
   for (const key of Object.keys(request)) {
     if (!OPENAI_FIELDS.includes(key) && (request as unknown as Record<string, unknown>)[key] !== undefined) throw new OpenAIRequestError(`Unrecognized request argument supplied: ${key}`, key);
   }
-  if (request.model !== undefined && typeof request.model !== 'string') throw new OpenAIRequestError(`Invalid type for 'model': expected a string.`, 'model');
+  if (request.model !== undefined && request.model !== null && typeof request.model !== 'string') throw new OpenAIRequestError(`Invalid type for 'model': expected a string.`, 'model');
   if (typeof request.prompt !== 'string' || request.prompt.trim() === '') throw new OpenAIRequestError("Missing required parameter: 'prompt'.", 'prompt');
   const n = request.n ?? 1;
   if (!Number.isInteger(n) || n < LIMITS.numImages.min || n > LIMITS.numImages.max) {
