@@ -496,7 +496,10 @@ export class FluxGeneratorElement extends HTMLElement {
     try {
       this.defaults = readFormDefaults((name) => this.getAttribute(name), allowAnySize);
     } catch (error) {
+      // A bad attribute: shown, and reported as an `error` event naming the attribute.
       renderError(this.view, explainError(error));
+      const explained = explainError(error);
+      this.emit('error', { error, name: (error as Error).name, ...explained, message: errorLine(explained) } satisfies ErrorEventDetail);
       return;
     }
     applyDefaults(this.view, this.defaults, sizeRange(allowAnySize), { keepUserInput: this.userEdited && !valuesChanged });

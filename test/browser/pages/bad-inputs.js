@@ -310,3 +310,132 @@ export async function runBadCall(call, context, timeoutMs = 2000) {
   }
   return { outcome: 'typed', label: call.label };
 }
+
+/** Bad values of the widget's attributes (attribute → values). */
+export const BAD_ATTRIBUTES = {
+  width: ['abc', '17', '0', '1.5', '-16', '99999'],
+  height: ['x', '8', '2049', '1e3'],
+  steps: ['0', 'five', '9', '2.5'],
+  seed: ['-1', 'x', '4294967296'],
+  'output-format': ['gif', 'PNG'],
+  preview: ['fast', 'on'],
+  layout: ['grid', '1'],
+  theme: ['blue', 'night'],
+  privacy: ['public', 'local'],
+  provider: ['acme', 'BFL'],
+  providers: ['[{"kind":"acme"}]', 'bfl', '{"kind":"bfl"}', '[{"kind":"bfl","apiKey":"k"}]', '[1]', '[{"kind":"bfl","timeoutMs":"soon"}]'],
+  model: ['http://[::1', 'javascript:alert(1)'],
+};
+
+/** The field an attribute's error should name. */
+function attributeField(attribute, value) {
+  if (attribute === 'providers') {
+    let parsed;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return 'providers';
+    }
+    if (!Array.isArray(parsed)) return 'providers';
+    const entry = parsed[0];
+    if (typeof entry !== 'object' || entry === null) return 'providers[0]';
+    if ('apiKey' in entry) return 'providers[0]';
+    if (entry.kind === 'acme') return 'providers[0].kind';
+    return /^providers\[0\]/;
+  }
+  if (attribute === 'provider') return /^provider(\.kind)?$/;
+  return attribute;
+}
+
+/**
+ * Randomized bad input at the widget (`<flux-generator>`, defined on `doc`'s window):
+ * attributes (the answer is an `error` event with a typed error), methods (`generate`,
+ * `setParams`) and properties (`providers`, `model`, `privacy`). Every element is remote-
+ * only through an unreachable proxy, so a call that got through would show as a fetch.
+ * @returns outcome counts and the failures
+ */
+export async function runWidgetBad(doc, seed, count, lib) {
+  const random = rng(seed);
+  const win = doc.defaultView;
+  let reached = 0;
+  const realFetch = win.fetch;
+  win.fetch = async () => {
+    reached++;
+    throw new Error('network reached');
+  };
+  const outcomes = {};
+  const failures = [];
+  const note = (outcome, label, detail = '') => {
+    outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    if (outcome !== 'typed') failures.push(`${outcome}: ${label}${detail ? ` → ${detail}` : ''}`);
+  };
+  const judge = (error, expected, label) => {
+    const field = namedField(error);
+    if (!error || error.name !== 'InvalidParameterError' || !(error instanceof lib.FluxError)) return note('untyped', label, `${error?.name}: ${error?.message}`);
+    const ok = expected instanceof RegExp ? expected.test(field ?? '') : field === expected;
+    note(ok ? 'typed' : 'wrong-field', label, ok ? '' : `names ${field}: ${error.message}`);
+  };
+  const element = (attributes) => {
+    const el = doc.createElement('flux-generator');
+    for (const [name, value] of Object.entries({ privacy: 'remote-only', provider: 'bfl', 'provider-base-url': '/no-such-proxy/bfl', ...attributes })) el.setAttribute(name, value);
+    return el;
+  };
+  const settle = () => new Promise((done) => setTimeout(done, 0));
+  try {
+    const base = element({});
+    doc.body.append(base);
+    await settle();
+    for (let i = 0; i < count; i++) {
+      const kind = ['attribute', 'generate', 'setParams', 'property'][i % 4];
+      const before = reached;
+      if (kind === 'attribute') {
+        const attribute = pick(random, Object.keys(BAD_ATTRIBUTES));
+        const value = pick(random, BAD_ATTRIBUTES[attribute]);
+        const label = `#${i} attribute ${attribute}=${describe(value)}`;
+        const el = element(attribute === 'model' ? { model: value, privacy: 'local-only' } : { [attribute]: value });
+        const seen = new Promise((done) => {
+          el.addEventListener('error', (event) => done(event.detail.error), { once: true });
+          setTimeout(() => done(undefined), 1000);
+        });
+        doc.body.append(el);
+        const error = await seen;
+        el.remove();
+        if (error === undefined) note('accepted', label);
+        else judge(error, attributeField(attribute, value), label);
+      } else if (kind === 'generate') {
+        const key = pick(random, Object.keys(BAD_REQUEST_FIELDS).filter((k) => k !== 'signal' || true));
+        const value = pick(random, BAD_REQUEST_FIELDS[key]);
+        const label = `#${i} generate ${key}=${describe(value)}`;
+        try {
+          await base.generate({ prompt: 'a fox', width: 512, height: 512, [key]: value });
+          note('accepted', label);
+        } catch (error) {
+          if (reached > before) note('accepted', label, 'reached the network');
+          else judge(error, key, label);
+        }
+      } else if (kind === 'setParams') {
+        const [key, value] = pick(random, [['width', '512'], ['height', null], ['steps', {}], ['seed', 'x'], ['prompt', 42], ['outputFormat', 'gif'], ['outputFormat', 1], ['numImages', 2], ['signal', {}]]);
+        const label = `#${i} setParams ${key}=${describe(value)}`;
+        try {
+          base.setParams({ [key]: value });
+          note('accepted', label);
+        } catch (error) {
+          judge(error, key, label);
+        }
+      } else {
+        const [key, value] = pick(random, [['providers', 'bfl'], ['providers', {}], ['providers', 42], ['model', 42], ['model', {}], ['privacy', 'public'], ['privacy', 3]]);
+        const label = `#${i} property ${key}=${describe(value)}`;
+        try {
+          base[key] = value;
+          note('accepted', label);
+        } catch (error) {
+          judge(error, key, label);
+        }
+      }
+    }
+    base.remove();
+  } finally {
+    win.fetch = realFetch;
+  }
+  return { outcomes, failures, reached };
+}
