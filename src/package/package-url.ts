@@ -10,9 +10,10 @@ import { InvalidParameterError } from '../errors.ts';
  * location), without query or fragment, without a trailing `manifest.json`, ending in "/".
  * @param url the package folder or its manifest.json, absolute or relative
  * @param field the name to report when `url` is not a URL (default "model")
- * @throws InvalidParameterError (reason `malformed`) when `url` cannot be parsed
+ * @throws InvalidParameterError (reason `malformed`) when `url` cannot be parsed, `wrong-type` when it is not text
  */
 export function packageUrlOf(url: string, base: string | undefined = globalThis.location?.href, field = 'model'): string {
+  if (typeof url !== 'string') throw new InvalidParameterError(field, 'the URL of a web model package (text)', url, 'wrong-type');
   let parsed: URL;
   try {
     parsed = new URL(url, base);

@@ -250,7 +250,7 @@ describe('two widgets on a page with hostile CSS', () => {
       { params: { width: 17 }, cli: ['--width', '17'] },
       { params: { height: 4096 }, cli: ['--height', '4096'] },
       { params: { steps: 0 }, cli: ['--steps', '0'] },
-      { params: { seed: -1 }, cli: ['--seed', '-1'] },
+      { params: { seed: -1 }, cli: ['--seed=-1'] },
       { params: { numImages: 9 }, cli: ['--num-images', '9'] },
       { params: { prompt: '   ' }, cli: [] },
       { params: { outputFormat: 'gif' }, cli: [] },
