@@ -6,7 +6,7 @@
  * ten minutes). `polling_url` is informative: poll with `getResult`.
  */
 import type { GenerateParams, GenerateResult } from '../api-types.ts';
-import { DEFAULTS, LIMITS } from '../defaults.ts';
+import { FACADE_DEFAULTS, LIMITS } from '../defaults.ts';
 import { BflValidationError, ContentModeratedError, InvalidParameterError, RequestModeratedError, type BflValidationDetail } from '../errors.ts';
 import type { ValidRequest } from '../request.ts';
 
@@ -123,9 +123,10 @@ export function createBflFacade(target: FacadeTarget): BflFacade {
       const detail = checkBody(model, body);
       if (detail.length) throw new BflValidationError(detail);
       const id = crypto.randomUUID();
-      // BFL's own defaults: 1024×768, jpeg.
-      const size = body.aspect_ratio ? sizeForAspect(body.aspect_ratio) : { width: body.width ?? DEFAULTS.width, height: body.height ?? 768 };
-      const params: GenerateParams = { prompt: body.prompt, ...size, steps: body.steps, seed: body.seed, outputFormat: body.output_format ?? 'jpeg' };
+      // BFL's own defaults (1024×768, jpeg), from defaults.ts.
+      const { bfl } = FACADE_DEFAULTS;
+      const size = body.aspect_ratio ? sizeForAspect(body.aspect_ratio) : { width: body.width ?? bfl.width, height: body.height ?? bfl.height };
+      const params: GenerateParams = { prompt: body.prompt, ...size, steps: body.steps, seed: body.seed, outputFormat: body.output_format ?? bfl.outputFormat };
       // Parameters the engine rejects (e.g. steps beyond schnell's range) are a 422, as BFL does,
       // located at the body field the caller used.
       let request: ValidRequest;

@@ -25,7 +25,7 @@
  * or set the element's `providers` property from script.
  */
 import type { GenerateParams, OutputFormat } from '../api-types.ts';
-import { DEFAULTS, LIMITS } from '../defaults.ts';
+import { DEFAULTS, LIMITS, WIDGET_DEFAULTS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
 import { OUTPUT_FORMATS } from '../request.ts';
@@ -36,8 +36,6 @@ export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'allow-any-size', 'prov
 /** Attributes that only change the form's defaults or the look. */
 export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
 
-/** Default image side of the widget's form, in pixels (the library's default, 1024, is slow on small GPUs). */
-export const WIDGET_DEFAULT_SIDE = 512;
 
 export type PreviewMode = 'pixelated' | 'smooth' | 'off';
 export type LayoutMode = 'compact' | 'page';
@@ -136,7 +134,7 @@ export function readGeneratorConfig(read: Read): GeneratorConfig {
  */
 export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefaults {
   const range = sizeRange(allowAnySize);
-  const side = Math.min(Math.max(WIDGET_DEFAULT_SIDE, range.min), range.max);
+  const side = Math.min(Math.max(WIDGET_DEFAULTS.side, range.min), range.max);
   return {
     width: integer('width', read('width'), side, range.min, range.max, LIMITS.sizeMultiple)!,
     height: integer('height', read('height'), side, range.min, range.max, LIMITS.sizeMultiple)!,
@@ -144,9 +142,9 @@ export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefault
     seed: integer('seed', read('seed'), undefined, LIMITS.seed.min, LIMITS.seed.max),
     prompt: read('prompt') ?? '',
     outputFormat: oneOf('output-format', read('output-format'), FORMATS, DEFAULTS.outputFormat),
-    preview: oneOf('preview', read('preview'), ['pixelated', 'smooth', 'off'] as const, 'pixelated'),
-    layout: oneOf('layout', read('layout'), ['compact', 'page'] as const, 'compact'),
-    theme: oneOf('theme', read('theme'), ['light', 'dark', 'auto'] as const, 'light'),
+    preview: oneOf('preview', read('preview'), ['pixelated', 'smooth', 'off'] as const, WIDGET_DEFAULTS.preview),
+    layout: oneOf('layout', read('layout'), ['compact', 'page'] as const, WIDGET_DEFAULTS.layout),
+    theme: oneOf('theme', read('theme'), ['light', 'dark', 'auto'] as const, WIDGET_DEFAULTS.theme),
   };
 }
 
