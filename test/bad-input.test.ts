@@ -95,6 +95,55 @@ describe('randomized bad input (Node)', () => {
   });
 });
 
+describe("the outside probe's failures (issue 11), one by one", () => {
+  const engine: ImageEngine = { id: 'double', label: 'Test double', generate: async () => Promise.reject(new Error('reached')) };
+  const named = async (what: () => unknown): Promise<[string | undefined, string | undefined, string | undefined]> => {
+    try {
+      await what();
+    } catch (error) {
+      const e = error as { name?: string; field?: string; param?: string; detail?: { loc: string[] }[]; reason?: string };
+      return [e.name, e.field ?? e.param ?? e.detail?.[0]?.loc[1], e.reason];
+    }
+    return [undefined, undefined, undefined];
+  };
+  const generator = createGenerator({ privacy: 'remote-only', providers: [engine] });
+  const model = 'https://example.org/models/demo/';
+
+  it('generate(): promptEmbeddings null, a signal that is not an AbortSignal', async () => {
+    expect(await named(() => generator.generate({ promptEmbeddings: null } as never))).toEqual(['InvalidParameterError', 'promptEmbeddings', 'wrong-type']);
+    expect(await named(() => generator.generate({ prompt: 'x', signal: { aborted: false } } as never))).toEqual(['InvalidParameterError', 'signal', 'wrong-type']);
+  });
+
+  it('createGenerator: no options, null, providers "bfl" / {} / [null], an unparsable model URL, worker {}, a non-string model', async () => {
+    expect(await named(() => createGenerator(undefined as never))).toEqual(['InvalidParameterError', 'options', 'missing']);
+    expect(await named(() => createGenerator(null as never))).toEqual(['InvalidParameterError', 'options', 'missing']);
+    expect(await named(() => createGenerator({ model, providers: 'bfl' } as never))).toEqual(['InvalidParameterError', 'providers', 'wrong-type']);
+    expect(await named(() => createGenerator({ model, providers: {} } as never))).toEqual(['InvalidParameterError', 'providers', 'wrong-type']);
+    expect(await named(() => createGenerator({ model, providers: [null] } as never))).toEqual(['InvalidParameterError', 'providers[0]', 'missing']);
+    expect(await named(() => createGenerator({ model: 'http://[::1' }))).toEqual(['InvalidParameterError', 'model', 'malformed']);
+    expect(await named(() => createGenerator({ model, worker: {} } as never))).toEqual(['InvalidParameterError', 'worker', 'wrong-type']);
+    expect(await named(() => createGenerator({ model: 42 } as never))).toEqual(['InvalidParameterError', 'model', 'wrong-type']);
+  });
+
+  it('accepted silently before: baseUrl 123, provider model 42, strict "yes", maxRetries 1.5, numThreads -1, engine "fast"', async () => {
+    const provider = (extra: object) => named(() => createGenerator({ model, providers: [{ kind: 'bfl', ...extra } as never] }));
+    expect(await provider({ baseUrl: 123 })).toEqual(['InvalidParameterError', 'providers[0].baseUrl', 'wrong-type']);
+    expect(await provider({ model: 42 })).toEqual(['InvalidParameterError', 'providers[0].model', 'wrong-type']);
+    expect(await provider({ strict: 'yes' })).toEqual(['InvalidParameterError', 'providers[0].strict', 'wrong-type']);
+    expect(await provider({ maxRetries: 1.5 })).toEqual(['InvalidParameterError', 'providers[0].maxRetries', 'out-of-range']);
+    expect(await named(() => createGenerator({ model, engine: { numThreads: -1 } }))).toEqual(['InvalidParameterError', 'engine.numThreads', 'out-of-range']);
+    expect(await named(() => createGenerator({ model, engine: 'fast' } as never))).toEqual(['InvalidParameterError', 'engine', 'wrong-type']);
+  });
+
+  it("the BFL facade blames aspect_ratio (and refuses past 21:9), the OpenAI facade names the caller's field", async () => {
+    expect(await named(() => generator.bfl.submit('flux-pro-1.1-ultra', { prompt: 'x', aspect_ratio: '0:0' }))).toEqual(['BflValidationError', 'aspect_ratio', 'invalid-request']);
+    expect(await named(() => generator.bfl.submit('flux-pro-1.1-ultra', { prompt: 'x', aspect_ratio: '100:1' }))).toEqual(['BflValidationError', 'aspect_ratio', 'invalid-request']);
+    await expect(generator.bfl.submit('flux-pro-1.1-ultra', { prompt: 'x', aspect_ratio: '21:9' })).resolves.toMatchObject({ id: expect.any(String) });
+    expect(await named(() => generator.images.generate({ prompt: 'x', output_format: 'gif' as never }))).toEqual(['OpenAIRequestError', 'output_format', 'invalid-request']);
+    expect(await named(() => generator.images.generate({ prompt: 'x', n: 9 }))).toEqual(['OpenAIRequestError', 'n', 'invalid-request']);
+  });
+});
+
 describe('the CLI process', () => {
   const run = promisify(execFile);
   const cli = (...args: string[]): Promise<{ code?: number; stderr: string }> =>

@@ -46,6 +46,8 @@ let server: StaticServer;
 let browser: Browser;
 let page: Page;
 let demo: Manifest;
+/** Prompt embeddings of the demo's shape: a generation without the text encoders (faster). */
+let EMBEDDINGS: { width: number; height: number; seed: number; embeddings: { tokens: number; jointDim: number; pooledDim: number } };
 
 const call = <T>(fn: string, ...args: unknown[]): Promise<T> =>
   page.evaluate(([f, a]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).faultTest[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
@@ -58,6 +60,9 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'flux-faults-'));
   await build({ configFile: join(ROOT, 'vite.lib.config.ts'), root: ROOT, logLevel: 'warn', build: { outDir: join(tmp, 'lib'), emptyOutDir: true } });
   demo = await writeDemoModel({ out: join(tmp, 'demo'), weights: 'fp32' });
+  const embed = demo.graphs.find((g) => g.role === 'transformer-embed')!;
+  const dim = (input: string, axis: number) => embed.inputs.find((i) => i.name === input)!.dims[axis] as number;
+  EMBEDDINGS = { width: 64, height: 64, seed: 5, embeddings: { tokens: demo.tokenizers!.t5.maxLength, jointDim: dim('encoder_hidden_states', 2), pooledDim: dim('pooled_projections', 1) } };
   cpSync(join(tmp, 'demo'), join(tmp, 'demo-once'), { recursive: true });
   server = await startStaticServer({ '/': join(ROOT, 'test/browser/pages'), '/lib/': join(tmp, 'lib'), '/models/demo/': join(tmp, 'demo'), '/models/demo-once/': join(tmp, 'demo-once') });
   const worker = readdirSync(join(tmp, 'lib')).find((f) => /^generator\.worker-[\w-]+\.js$/.test(f));
@@ -79,9 +84,10 @@ describe('one decision per request', () => {
   it('a first generation fetches manifest.json exactly once (route, device check and load share it)', async () => {
     const manifestRequests = () => server.requests.filter((r) => r.url === '/models/demo-once/manifest.json').length;
     await call('create', 'once', { model: '/models/demo-once/', allowAnySize: true });
-    const result = await generate('once', { ...REQUEST, steps: 1 });
+    const result = await generate('once', { ...EMBEDDINGS, steps: 1 });
     expect(result.error).toBeUndefined();
     expect(result.stages).toContain('download');
+    expect(result.stages.at(-1)).toBe('done');
     expect(manifestRequests()).toBe(1);
     // The device report routing used is the one the load used: asking again fetches nothing.
     const report = await call<{ ok: boolean; value: { ok: boolean } }>('call', 'once', 'checkDevice');
@@ -112,13 +118,13 @@ describe('a dead worker is noticed, typed, and replaced by a fresh one', () => {
   // worker the previous case's recovery started and loaded. Recovery is proven by a
   // device check and a load on the fresh worker, and by a whole generation in the last case.
   beforeAll(() => call('create', 'crash', { model: '/models/demo/', allowAnySize: true }));
-  // The stage to crash in: the worker dies while it encodes the prompt; the simulated wasm
-  // abort fails the next onnxruntime call, which comes soonest between denoising steps.
+  // The worker dies while it encodes the prompt (the simulated wasm abort fails its next
+  // onnxruntime call there).
   const cases: [how: string, reason: string, stage: string][] = [
     ['terminate', 'exited', 'encode'],
     ['close', 'exited', 'encode'],
     ['throw', 'uncaught-error', 'encode'],
-    ['wasm-abort', 'wasm-abort', 'denoise'],
+    ['wasm-abort', 'wasm-abort', 'encode'],
   ];
   for (const [how, reason, stage] of cases) {
     it(`${how}: the pending generate() rejects with WorkerCrashedError (${reason}, stage ${stage}); the next call starts a fresh worker and works`, async () => {
@@ -137,7 +143,7 @@ describe('a dead worker is noticed, typed, and replaced by a fresh one', () => {
       const loaded = await call<{ ok: boolean; error?: PageError }>('call', 'crash', 'load');
       expect(loaded.error).toBeUndefined();
       if (how === cases.at(-1)![0]) {
-        const again = await generate('crash', { ...REQUEST, steps: 1 });
+        const again = await generate('crash', { ...EMBEDDINGS, steps: 1 });
         expect(again.error).toBeUndefined();
         expect(again).toMatchObject({ ok: true, width: 64 });
       }
@@ -158,7 +164,7 @@ describe('a dead worker is noticed, typed, and replaced by a fresh one', () => {
 describe('a GPU device lost mid-run', () => {
   it('is a DeviceLostError without library file names, and the next call works on a new device', async () => {
     // The worker of the crash cases is loaded already: the device is lost while denoising.
-    const lost = await generate('crash', { ...REQUEST, steps: 3 }, { crashOn: 'denoise', how: 'lose-device' });
+    const lost = await generate('crash', { ...EMBEDDINGS, steps: 3 }, { crashOn: 'denoise', how: 'lose-device' });
     console.log(`lose-device: rejected ${lost.detectMs?.toFixed(0)} ms after the loss: ${lost.error?.name}: ${lost.error?.message}`);
     expect(lost.hung).toBeUndefined();
     expect(lost.ok).toBe(false);
@@ -166,7 +172,7 @@ describe('a GPU device lost mid-run', () => {
     expect(lost.error!.instanceOf.DeviceLostError).toBe(true);
     expect(lost.error!.message).not.toMatch(/\.cc\b|buffer_manager|mapAsync/);
     const workers = await call<number>('workerCount', 'crash');
-    const again = await generate('crash', { ...REQUEST, steps: 1 });
+    const again = await generate('crash', { ...EMBEDDINGS, steps: 1 });
     expect(again.error).toBeUndefined();
     expect(again.ok).toBe(true);
     // The same worker: a lost device is not a dead worker.

@@ -42,7 +42,13 @@ window.faultTest = {
   workerCount: (key) => workers.get(key).length,
   crash,
   /** generate(); with `crashOn`, crashes the worker (`how`) at the first progress event of that stage. */
-  async generate(key, request, { crashOn, how, guardMs } = {}) {
+  async generate(key, params, { crashOn, how, guardMs } = {}) {
+    // `embeddings: {tokens, jointDim, pooledDim}` stands for prompt embeddings of that shape (no text encoding).
+    const { embeddings, ...request } = params;
+    if (embeddings) {
+      const wave = (n, k) => Float32Array.from({ length: n }, (_, i) => 0.05 * Math.sin(i * k));
+      request.promptEmbeddings = { promptEmbeds: wave(embeddings.tokens * embeddings.jointDim, 0.37), pooledPromptEmbeds: wave(embeddings.pooledDim, 0.11) };
+    }
     const stages = [];
     let crashedAt;
     let hung;
