@@ -287,6 +287,28 @@ export class IntegrityError extends FluxError {
   }
 }
 
+/** Why the Hugging Face Hub (or the server at `hubUrl`) refused a source. */
+export type HubErrorReason = 'repo-not-found' | 'revision-not-found' | 'file-not-found' | 'gated' | 'token-rejected' | 'forbidden' | 'rate-limited';
+
+/**
+ * The Hub refused a source request; `reason` says which case, the message what to do
+ * (check the name, accept a gated repository's licence and give a token, …). `url`
+ * never carries the token (it only ever travels in a request header).
+ */
+export class HubError extends FluxError {
+  static override readonly errorName = 'HubError';
+  static override readonly defaultReason = 'forbidden';
+  declare readonly reason: HubErrorReason;
+  constructor(
+    message: string,
+    reason: HubErrorReason,
+    public readonly url?: string,
+    public readonly status?: number,
+  ) {
+    super(message, reason);
+  }
+}
+
 function formatReceived(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
@@ -502,6 +524,7 @@ export const ERROR_CLASSES = [
   StorageQuotaError,
   DownloadError,
   IntegrityError,
+  HubError,
   ProviderError,
   ProviderAuthError,
   ProviderCreditsError,
