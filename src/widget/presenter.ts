@@ -125,6 +125,17 @@ export function explainError(error: unknown): ErrorExplanation {
       if (e.reason === 'no-text-encoders') return out('This model package cannot read text prompts.', 'Choose a package with text encoders (the demo and the real FLUX.1 [schnell] packages have them).');
       if (e.reason === 'session-failed') return out('The model could not be prepared on this GPU.', 'Try again; if it keeps failing, this GPU or browser cannot run this package.');
       return out('The model package is not usable.', 'Check the model URL: it must point to a folder made by `flux-webgpu convert`.');
+    case 'HubError':
+      switch (e.reason) {
+        case 'gated':
+        case 'token-rejected':
+        case 'forbidden':
+          return out('The Hub refused access to the model repository.', 'Accept the repository’s licence on the Hub and give a token that may read it.');
+        case 'rate-limited':
+          return out('The Hub is limiting requests from you.', 'Wait a minute and try again: the download resumes.');
+        default:
+          return out('The model repository, revision or file was not found on the Hub.', 'Check the repository name, the revision and the file.');
+      }
     case 'ProviderAuthError':
       return out(`${providerName(e)} did not accept the API key.`, 'Check the key (or the proxy’s configuration) in the provider settings.');
     case 'ProviderCreditsError':
