@@ -116,7 +116,8 @@ describe('one decision per request', () => {
 describe('a dead worker is noticed, typed, and replaced by a fresh one', () => {
   // One generator through all the cases: each crashes (while it encodes the prompt) the
   // worker the previous case's recovery started and loaded. Recovery is proven by a
-  // device check and a load on the fresh worker, and by a whole generation in the last case.
+  // device check and a load on the fresh worker; the device-loss test below then
+  // generates on the worker the last case started.
   beforeAll(() => call('create', 'crash', { model: '/models/demo/', allowAnySize: true }));
   // The worker dies while it encodes the prompt (the simulated wasm abort fails its next
   // onnxruntime call there).
@@ -142,11 +143,6 @@ describe('a dead worker is noticed, typed, and replaced by a fresh one', () => {
       expect(await call<number>('workerCount', 'crash')).toBe(workersAfterCrash + 1);
       const loaded = await call<{ ok: boolean; error?: PageError }>('call', 'crash', 'load');
       expect(loaded.error).toBeUndefined();
-      if (how === cases.at(-1)![0]) {
-        const again = await generate('crash', { ...EMBEDDINGS, steps: 1 });
-        expect(again.error).toBeUndefined();
-        expect(again).toMatchObject({ ok: true, width: 64 });
-      }
     }, 180_000);
   }
 
