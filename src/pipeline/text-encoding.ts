@@ -45,8 +45,8 @@ const int64Ids = (ids: number[]) => new Tensor('int64', BigInt64Array.from(ids.m
 /** Warnings for the words of a prompt the encoders did not see, with the token lengths from the manifest. */
 export function droppedTextWarnings(encoded: Pick<EncodedPrompt, 'clipDroppedText' | 't5DroppedText'>, manifest: Pick<Manifest, 'tokenizers'>): string[] {
   const warnings: string[] = [];
-  if (encoded.clipDroppedText) warnings.push(`CLIP sees ${manifest.tokenizers?.clip.maxLength} tokens; these words were dropped for it: "${encoded.clipDroppedText}"`);
-  if (encoded.t5DroppedText) warnings.push(`T5 sees ${manifest.tokenizers?.t5.maxLength} tokens; these words were dropped: "${encoded.t5DroppedText}"`);
+  if (encoded.clipDroppedText) warnings.push(`CLIP sees ${manifest.tokenizers?.clip.maxLength} tokens; dropped: "${encoded.clipDroppedText}"`);
+  if (encoded.t5DroppedText) warnings.push(`T5 sees ${manifest.tokenizers?.t5.maxLength} tokens; dropped: "${encoded.t5DroppedText}"`);
   return warnings;
 }
 
