@@ -253,12 +253,14 @@ export type DownloadReason =
   /** The server answered a Range request with other bytes. */
   | 'bad-range'
   /** No bytes arrived for too long. */
-  | 'stalled';
+  | 'stalled'
+  /** The automatic retries of one load ran out (see DownloadRetriesExhaustedError.fault). */
+  | 'retries-exhausted';
 
 /** A model file could not be downloaded (network error or HTTP status); retrying resumes it. */
 export class DownloadError extends FluxError {
-  static override readonly errorName = 'DownloadError';
-  static override readonly defaultReason = 'network';
+  static override readonly errorName: string = 'DownloadError';
+  static override readonly defaultReason: DownloadReason = 'network';
   declare readonly reason: DownloadReason;
   constructor(
     message: string,
@@ -338,7 +340,8 @@ export type ProviderErrorReason =
   | 'cors'
   | 'timeout'
   | 'result-expired'
-  | 'protocol';
+  | 'protocol'
+  | 'redirect';
 
 /** Base class of hosted-provider failures. */
 export class ProviderError extends FluxError {
@@ -511,6 +514,50 @@ export class OpenAIRequestError extends FluxError {
   }
 }
 
+// ---------------------------------------------------------------------------
+// Redirects of provider calls and retried downloads.
+
+/**
+ * A provider call was redirected where this client will not follow: to another origin
+ * while it carries the API key (the key is never sent across a redirect), a redirect the
+ * browser hides from the page (`opaqueredirect`: its target cannot be checked), or a
+ * redirect loop. `location` is the target's origin and path, when it could be read.
+ */
+export class ProviderRedirectError extends ProviderError {
+  static override readonly errorName = 'ProviderRedirectError';
+  static override readonly defaultReason = 'redirect';
+  constructor(
+    message: string,
+    provider = '',
+    status?: number,
+    public readonly location?: string,
+  ) {
+    super(message, provider, status);
+  }
+}
+
+/**
+ * A model file kept failing after the automatic retries of one `load()`/`ensureFiles` call
+ * ran out (reason `retries-exhausted`). `attempts` counts the requests made for the file in
+ * the call; `fault` names the last failure: 'stalled' (no bytes within the idle timeout),
+ * 'dropped' (the connection closed early), 'http' (408, 429 or 5xx), 'range' (the server
+ * kept mis-answering Range requests) or 'chunk' (a chunk kept failing its sha256). Bytes
+ * already stored are kept.
+ */
+export class DownloadRetriesExhaustedError extends DownloadError {
+  static override readonly errorName = 'DownloadRetriesExhaustedError';
+  static override readonly defaultReason = 'retries-exhausted';
+  constructor(
+    message: string,
+    url: string | undefined,
+    status: number | undefined,
+    public readonly attempts: number,
+    public readonly fault: string,
+  ) {
+    super(message, url, status, 'retries-exhausted');
+  }
+}
+
 /** Every error class, so that errors crossing a boundary by `name` are rebuilt as their class. Add new classes here. */
 export const ERROR_CLASSES = [
   FluxError,
@@ -541,6 +588,8 @@ export const ERROR_CLASSES = [
   ProviderTimeoutError,
   ResultExpiredError,
   ProviderProtocolError,
+  ProviderRedirectError,
+  DownloadRetriesExhaustedError,
   BflValidationError,
   OpenAIRequestError,
 ] as const;

@@ -8,6 +8,7 @@ import type { EngineSettings } from './engine/protocol.ts';
 import { InvalidParameterError } from './errors.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import { PRIVACY_MODES } from './routing.ts';
+import { resolveRetryPolicy } from './store/download-retry.ts';
 
 /** Options of the local generator (a subset of `createGenerator`'s). */
 const LOCAL_KEYS = ['model', 'allowAnySize', 'engine', 'worker'];
@@ -24,6 +25,11 @@ const ENGINE_SETTINGS: Record<keyof EngineSettings, (field: string, value: unkno
     if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) throw new InvalidParameterError(field, 'an array of graph node names (text)', value, 'wrong-type');
   },
   preferredLayout: (field, value) => oneOf(field, value, ['NCHW', 'NHWC']),
+  download: (field, value) => {
+    const settings = checkObject(field, value, 'an object of download settings such as { idleTimeoutMs: 30000 }');
+    checkKeys(`${field}.`, settings, Object.keys(resolveRetryPolicy()));
+    resolveRetryPolicy([settings], field);
+  },
 };
 
 /**

@@ -4,7 +4,7 @@
  * and offers BFL- and OpenAI-shaped facades over the same routing. A request is checked
  * once, here (`validateRequest`), and travels on as one `ValidRequest`.
  */
-import type { GenerateParams, GenerateResult } from './api-types.ts';
+import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { DeviceCapabilityError, FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
@@ -48,8 +48,14 @@ export interface Generator {
   route(): Promise<RouteDecision>;
   /** Checks parameters as `generate` does, without generating. @returns the checked request @throws InvalidParameterError */
   validate(params: GenerateParams): ValidRequest;
-  /** Downloads (once) and loads the local model. */
-  load(onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Downloads (once; resumable, with automatic retries) and loads the local model:
+   * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
+   * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
+   */
+  load(options?: LoadOptions): Promise<LoadedModel>;
+  load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
   /** What the device offers and whether the model fits (probed once per session, again after a device loss). */
   checkDevice(): Promise<DeviceReport>;
   listModels(): Promise<StoredModel[]>;
@@ -132,7 +138,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     generate,
     route,
     validate,
-    load: (onProgress) => localGenerator().load(onProgress),
+    load: (first?: ProgressCallback | LoadOptions, second?: LoadOptions) => localGenerator().load(first as ProgressCallback, second),
     checkDevice,
     listModels: () => localGenerator().listModels(),
     deleteModel: (url) => localGenerator().deleteModel(url),

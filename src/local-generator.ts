@@ -10,13 +10,13 @@
  * the library's own worker/wasm files); the prompt never leaves this device.
  */
 import * as Comlink from 'comlink';
-import type { GenerateParams, GenerateResult } from './api-types.ts';
+import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import { FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
 import type { DeviceReport, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { checkLocalGeneratorOptions } from './generator-options.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from './progress.ts';
-import { requestFields, validateRequest, type ValidRequest } from './request.ts';
+import { checkCallOptions, requestFields, validateRequest, type ValidRequest } from './request.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
 import { EngineConnection } from './worker-connection.ts';
 import workerUrl from '../workers/generator.worker.ts?worker&url';
@@ -55,8 +55,14 @@ export interface LocalGenerator {
    * @throws AbortedError when `params.signal` aborts
    */
   generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
-  /** Downloads (once; resumable) and loads the model. */
-  load(onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Downloads (once; resumable, with automatic retries) and loads the model:
+   * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
+   * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
+   */
+  load(options?: LoadOptions): Promise<LoadedModel>;
+  load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
   /** What the device offers and whether the model fits; downloads only the manifest (once per session). */
   checkDevice(): Promise<DeviceReport>;
   /** Packages kept in this browser's storage. */
@@ -125,21 +131,28 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       }
     },
 
-    async load(onProgress?: ProgressCallback): Promise<LoadedModel> {
-      if (onProgress !== undefined && typeof onProgress !== 'function') {
-        throw new InvalidParameterError('onProgress', 'a function taking a progress event', onProgress, 'wrong-type');
-      }
+    async load(first?: ProgressCallback | LoadOptions, second?: LoadOptions): Promise<LoadedModel> {
+      const { signal, onProgress } = loadOptions(first, second);
+      throwIfAborted(signal);
       // Persistent storage can only be requested from the page, not from the worker.
       void requestPersistentStorage();
-      return connection.call('load', (engine, setStage) =>
-        engine.load(
-          model,
-          Comlink.proxy((event: ProgressEvent) => {
+      // The signal cannot cross to the worker: an id does, and an abort cancels it there.
+      const id = `load-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      let stop: (() => void) | undefined;
+      try {
+        return await connection.call('load', (engine, setStage) => {
+          const onAbort = () => void engine.cancel(id).catch(() => undefined);
+          signal?.addEventListener('abort', onAbort, { once: true });
+          stop = () => signal?.removeEventListener('abort', onAbort);
+          const progress = Comlink.proxy((event: ProgressEvent) => {
             if (event.stage !== 'done') setStage(event.stage);
             onProgress?.(event);
-          }),
-        ),
-      );
+          });
+          return engine.load(model, progress, id);
+        });
+      } finally {
+        stop?.();
+      }
     },
 
     checkDevice: () => connection.call('checkDevice', (engine) => engine.checkDevice(model)),
@@ -151,6 +164,32 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
 
     dispose: () => connection.close(new FluxError('this generator was disposed', 'disposed'), (engine) => engine.dispose()),
   };
+}
+
+/**
+ * The options of `load()` from either call form: `load(options)` or `load(onProgress, options)`.
+ * @throws InvalidParameterError naming `options`, `signal` or `onProgress` when it has the wrong type
+ */
+export function loadOptions(first?: ProgressCallback | LoadOptions | null, second?: LoadOptions | null): LoadOptions {
+  let options: LoadOptions;
+  if (typeof first === 'function') {
+    if (second !== undefined && (second === null || typeof second !== 'object' || Array.isArray(second))) throw new InvalidParameterError('options', 'an object such as { signal }', second, 'wrong-type');
+    options = { ...second, onProgress: first };
+  } else if (first === undefined) {
+    if (second !== undefined && (second === null || typeof second !== 'object' || Array.isArray(second))) throw new InvalidParameterError('options', 'an object such as { signal }', second, 'wrong-type');
+    options = { ...(second ?? {}) };
+  } else if (first !== null && typeof first === 'object' && !Array.isArray(first)) {
+    options = first;
+  } else {
+    throw new InvalidParameterError('onProgress', 'a function, or an options object { signal, onProgress }', first, 'wrong-type');
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'signal' && key !== 'onProgress' && (options as Record<string, unknown>)[key] !== undefined) {
+      throw new InvalidParameterError(key, 'not an option of load() (its options: signal, onProgress)', (options as Record<string, unknown>)[key], 'unknown-field');
+    }
+  }
+  checkCallOptions(options);
+  return options;
 }
 
 /**

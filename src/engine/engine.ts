@@ -15,6 +15,7 @@ import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
 import { droppedTextWarnings, encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
 import { imageSeed, validateRequest, type ValidRequest } from '../request.ts';
+import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { capabilityError, createGpuContext, describeAdapter, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { encodeImage } from './image-encoding.ts';
@@ -35,6 +36,8 @@ export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
   /** Where weights are kept (default a `WeightStore` with `weightStore` options). */
   store?: EngineWeightStore;
   weightStore?: WeightStoreOptions;
+  /** Idle timeout and retries of model downloads. */
+  download?: DownloadRetryOptions;
 }
 
 /** A package with its sessions. */
@@ -86,6 +89,14 @@ function safeProgress(callback?: ProgressCallback): (event: ProgressEvent) => vo
   };
 }
 
+/** `task`, or AbortedError as soon as `signal` aborts (the task still settles on its own). */
+function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
+  task.catch(() => undefined);
+  aborted.catch(() => undefined);
+  return Promise.race([task, aborted]);
+}
+
 /** The in-worker engine; see `EngineApi` for each operation's contract. */
 export class Engine implements EngineApi {
   private options: EngineOptions;
@@ -131,6 +142,7 @@ export class Engine implements EngineApi {
   /** Changes options (threads, log level, session residency); only before the first load. */
   async configure(settings: EngineSettings): Promise<void> {
     if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late', 'conflict');
+    if (settings.download !== undefined) resolveRetryPolicy([settings.download], 'download');
     this.options = { ...this.options, ...settings };
   }
 
@@ -185,10 +197,22 @@ export class Engine implements EngineApi {
     };
   }
 
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel> {
+  async load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel> {
     const stage = { current: 'load' };
-    return this.guard(() => stage.current, () => this.queue.run(() => this.loadNow(packageUrlOf(model), trackStage(stage, safeProgress(onProgress)))))
-      .finally(() => releaseCallback(onProgress));
+    const progress = trackStage(stage, safeProgress(onProgress));
+    if (id === undefined) {
+      return this.guard(() => stage.current, () => this.queue.run(() => this.loadNow(packageUrlOf(model), progress))).finally(() => releaseCallback(onProgress));
+    }
+    // Cancellable by id, as generate() is: at once when queued, at the next check when running.
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    try {
+      return await untilAborted(this.guard(() => stage.current, () => this.queue.run(() => this.loadNow(packageUrlOf(model), progress, controller.signal))), controller.signal);
+    } finally {
+      this.running.delete(id);
+      releaseCallback(onProgress);
+    }
   }
 
   async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
@@ -205,10 +229,7 @@ export class Engine implements EngineApi {
       const task = this.guard(() => stage.current, () => this.queue.run(() => this.generateNow(packageUrlOf(model), valid, keepIntermediates === true, controller.signal, progress)));
       // A cancelled request rejects at once, queued or running; a running one stops at the
       // next check (between shards and steps) before the queue moves on.
-      const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
-      task.catch(() => undefined);
-      aborted.catch(() => undefined);
-      return await Promise.race([task, aborted]);
+      return await untilAborted(task, controller.signal);
     } finally {
       this.running.delete(id);
       releaseCallback(onProgress);
@@ -309,7 +330,7 @@ export class Engine implements EngineApi {
     if (request) this.preflight(manifest, request, gpu);
     throwIfAborted(signal);
     configureOrt(this.options);
-    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId });
+    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId, retry: this.options.download });
     const runtime = new WebModelRuntime(manifest, { get: (path) => this.storedFile(url, manifest, path) }, gpu.device, this.options);
     try {
       const graphs = this.options.keepSessions === false ? [] : loadOrder(manifest);
@@ -334,7 +355,7 @@ export class Engine implements EngineApi {
   private async storedFile(url: string, manifest: Manifest, path: string): Promise<Blob> {
     const file = manifest.files.find((f) => f.path === path);
     if (!file) return this.store.getFile(url, path);
-    const blobs = await this.store.getVerifiedFiles(url, [file], { modelId: manifest.modelId });
+    const blobs = await this.store.getVerifiedFiles(url, [file], { modelId: manifest.modelId, retry: this.options.download });
     return blobs.get(path)!;
   }
 

@@ -7,6 +7,7 @@ import type { GenerateParams, GenerateTimings } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
 import { withoutInternalFileNames } from './runtime-errors.ts';
+import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
 /**
  * One generation as sent to the worker: a checked request's fields (`requestFields` of a
@@ -120,6 +121,8 @@ export interface EngineSettings {
   forceCpuNodeNames?: string[];
   /** Convolution layout of the WebGPU EP (default onnxruntime's, NHWC). */
   preferredLayout?: 'NCHW' | 'NHWC';
+  /** Idle timeout and automatic retries of the model download (see `DownloadRetryOptions` for the defaults). */
+  download?: DownloadRetryOptions;
 }
 
 /**
@@ -132,11 +135,14 @@ export interface EngineApi {
   configure(settings: EngineSettings): Promise<void>;
   /** Probes WebGPU (and a package's requirements when `model` is given). Never throws for a shortfall: see `ok`. */
   checkDevice(model?: string): Promise<DeviceReport>;
-  /** Manifest → capability check → download/verify → sessions. */
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Manifest → capability check → download/verify → sessions. With `id`, `cancel(id)`
+   * aborts it (queued or running) with AbortedError; stored bytes are kept.
+   */
+  load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel>;
   /** Queued behind earlier calls; loads the package first when needed. */
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
-  /** Cancels a queued or running generation; it rejects with AbortedError. Unknown ids are ignored. */
+  /** Cancels a queued or running generation or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
   listModels(): Promise<StoredModel[]>;
   /** Removes a package from storage (and unloads it when loaded). */

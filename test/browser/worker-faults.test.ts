@@ -8,7 +8,7 @@
  * damaged stored file is fetched again by the normal load path; and randomized bad calls
  * against the library in the page are all typed.
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -63,7 +63,16 @@ beforeAll(async () => {
   const embed = demo.graphs.find((g) => g.role === 'transformer-embed')!;
   const dim = (input: string, axis: number) => embed.inputs.find((i) => i.name === input)!.dims[axis] as number;
   EMBEDDINGS = { width: 64, height: 64, seed: 5, embeddings: { tokens: demo.tokenizers!.t5.maxLength, jointDim: dim('encoder_hidden_states', 2), pooledDim: dim('pooled_projections', 1) } };
+  // A copy whose manifest is of the older kind, without per-chunk hashes: its stored chunks
+  // are checked when a session reads them (packages with chunk hashes are checked as they are
+  // written instead), which is where a damaged stored file is found and fetched again.
   cpSync(join(tmp, 'demo'), join(tmp, 'demo-once'), { recursive: true });
+  const older = JSON.parse(readFileSync(join(tmp, 'demo-once', 'manifest.json'), 'utf8')) as Manifest;
+  for (const file of older.files) {
+    delete file.chunkSize;
+    delete file.chunkSha256;
+  }
+  writeFileSync(join(tmp, 'demo-once', 'manifest.json'), JSON.stringify(older));
   server = await startStaticServer({ '/': join(ROOT, 'test/browser/pages'), '/lib/': join(tmp, 'lib'), '/models/demo/': join(tmp, 'demo'), '/models/demo-once/': join(tmp, 'demo-once') });
   const worker = readdirSync(join(tmp, 'lib')).find((f) => /^generator\.worker-[\w-]+\.js$/.test(f));
   expect(worker, 'the library build has its worker file').toBeDefined();
@@ -95,7 +104,7 @@ describe('one decision per request', () => {
     expect(manifestRequests()).toBe(1);
   }, 120_000);
 
-  it('a damaged stored file is fetched again by the normal load path', async () => {
+  it('a damaged stored file (of a package without chunk hashes) is fetched again by the normal load path', async () => {
     const file = [...demo.files].sort((a, b) => b.size - a.size)[0];
     const packageUrl = `${server.origin}/models/demo-once/`;
     await call('corruptChunk', packageUrl, file.path, 0);
