@@ -14,10 +14,11 @@ import type { ProgressCallback } from './progress.ts';
 import { fromWireError, isWireError, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
 import { packageUrlOf } from './engine/manifest-fetch.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
-import workerUrl from '../workers/generator.worker.ts?worker&url';
+import { resolveWasmUrl, startGeneratorWorker, type WorkerLocation } from './engine/worker-url.ts';
+import { workerLoadError } from './engine/library-files.ts';
 
 /** Options of `createLocalGenerator`. */
-export interface GeneratorOptions {
+export interface GeneratorOptions extends WorkerLocation {
   /** URL of the web model package folder (or its manifest.json); relative URLs resolve against the page. */
   model: string;
   /**
@@ -28,7 +29,7 @@ export interface GeneratorOptions {
   allowAnySize?: boolean;
   /** Engine settings: wasm threads, onnxruntime logging, low-memory session handling. */
   engine?: EngineSettings;
-  /** A worker running `workers/generator.worker.ts`, instead of starting the bundled one. */
+  /** A worker running `workers/generator.worker.ts` (e.g. from `startWorker()`), instead of starting one; `workerUrl` is then not used. */
   worker?: Worker;
 }
 
@@ -75,10 +76,12 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     throw new FluxError('a local generator needs { model: "<URL of a web model package>" }');
   }
   const model = packageUrlOf(options.model);
-  const worker = options.worker ?? startWorker();
+  const wasmUrl = options.wasmPaths === undefined ? undefined : resolveWasmUrl(options.wasmPaths);
+  const worker = options.worker ?? startWorker({ workerUrl: options.workerUrl });
   const engine = Comlink.wrap<EngineApi>(worker);
   const bridge = new WorkerBridge(worker);
-  const configured = options.engine ? bridge.call(() => engine.configure(options.engine!)) : Promise.resolve();
+  const settings = wasmUrl ? { ...options.engine, wasmUrl } : options.engine;
+  const configured = settings ? bridge.call(() => engine.configure(settings)) : Promise.resolve();
   let disposed = false;
 
   const call = async <T>(task: () => Promise<T>): Promise<T> => {
@@ -135,23 +138,13 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
 }
 
 /**
- * Starts the generator worker from the bundled worker file beside this module. A page
- * may import the library from another origin (a CDN); browsers refuse cross-origin
- * worker URLs, so the worker then starts from a same-origin blob that imports the real
- * worker module (CORS applies, and the worker's own relative URLs, e.g. the wasm, still
- * resolve against the CDN).
+ * Starts a generator worker (the one bundled with the library, or `workerUrl`); with
+ * `wasmPaths`, onnxruntime in it loads its wasm from there. Hand it to `createGenerator`
+ * as `worker` to share one worker between generators.
+ * @throws InvalidParameterError naming `workerUrl` or `wasmPaths` when one is not a URL
  */
-export function startWorker(): Worker {
-  const url = new URL(workerUrl, import.meta.url);
-  const options: WorkerOptions = { type: 'module', name: 'flux-webgpu-generator' };
-  if (typeof location === 'undefined' || url.origin === location.origin) return new Worker(url, options);
-  const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
-  try {
-    return new Worker(bootstrap, options);
-  } finally {
-    // The worker has fetched the blob by the time it runs; a short delay keeps slow starts safe.
-    setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
-  }
+export function startWorker(where: WorkerLocation = {}): Worker {
+  return startGeneratorWorker(where);
 }
 
 /**
@@ -166,7 +159,7 @@ class WorkerBridge {
   constructor(worker: Worker) {
     worker.addEventListener('error', (event) => {
       event.preventDefault();
-      this.fail(new FluxError(`the generator worker failed: ${event.message || 'its script could not be loaded'}`));
+      this.fail(event.message ? new FluxError(`the generator worker failed: ${event.message}`) : workerLoadError());
     });
     worker.addEventListener('messageerror', () => this.fail(new FluxError('the generator worker sent a message that could not be read')));
   }

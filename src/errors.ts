@@ -267,3 +267,30 @@ export class OpenAIRequestError extends FluxError {
 }
 
 Object.assign(errorClasses, { BflValidationError, OpenAIRequestError });
+
+/** An optional dependency a feature needs is not installed (the Node CLI's onnxruntime-node). `dependency` names it. */
+export class MissingDependencyError extends FluxError {
+  constructor(
+    public readonly dependency: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The library's own worker script or onnxruntime's wasm could not be loaded from where it
+ * was looked for (a bundler that did not emit it, a server answering with an HTML page).
+ * `asset` says which, `url` where it was looked for (when known).
+ */
+export class LibraryAssetError extends FluxError {
+  constructor(
+    public readonly asset: 'worker' | 'wasm',
+    message: string,
+    public readonly url?: string,
+  ) {
+    super(message);
+  }
+}
+
+Object.assign(errorClasses, { LibraryAssetError });

@@ -7,6 +7,7 @@ import type { GenerateParams, GenerateResult } from './api-types.ts';
 import { createLocalGenerator, type Generator as LocalGenerator, type GeneratorOptions as LocalOptions } from './client.ts';
 import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { validateRequest } from './engine/request.ts';
+import { checkWorkerLocation } from './engine/worker-url.ts';
 import { AbortedError, DeviceCapabilityError, FluxError, InvalidParameterError } from './errors.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
@@ -73,6 +74,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
   const privacy = options.privacy ?? (providers.length ? 'prefer-local' : 'local-only');
   if (!PRIVACY_MODES.includes(privacy)) throw new InvalidParameterError('privacy', PRIVACY_MODES.join(', '), privacy);
   if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model);
+  checkWorkerLocation(options);
 
   let local: LocalGenerator | undefined;
   const localGenerator = () => {

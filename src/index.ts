@@ -9,7 +9,8 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator } from './client.ts';
+export { createLocalGenerator, startWorker } from './client.ts';
+export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
@@ -25,6 +26,7 @@ export {
   FluxError,
   IntegrityError,
   InvalidParameterError,
+  LibraryAssetError,
   ModelPackageError,
   StorageQuotaError,
   ProviderError,

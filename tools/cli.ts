@@ -20,7 +20,7 @@ import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
 import { convertCheckpoint } from './convert/convert.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
-import { openNodeRuntime } from './node-runtime.ts';
+import { loadNodeRuntime } from './load-node-runtime.ts';
 
 const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the pipeline under Node
 
@@ -171,6 +171,7 @@ async function generate(args: string[]): Promise<void> {
   const prompt = v.prompt === undefined ? undefined : checkPrompt('--prompt', v.prompt);
   const fileEmbeds = v['prompt-embeds'] === undefined ? undefined : readPromptEmbeds(v['prompt-embeds'] as string);
   if (stepsBeyondRecommended(steps)) console.warn(`warning: FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help`);
+  const { openNodeRuntime } = await loadNodeRuntime();
   console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
 
   const runtime = openNodeRuntime(model);

@@ -7,7 +7,7 @@
 import type { GraphEntry, GraphRole, Manifest } from '../package/manifest.ts';
 import { ModelPackageError } from '../errors.ts';
 import type { GraphSession, ModelRuntime } from '../pipeline/runtime.ts';
-import { ort } from './ort.ts';
+import { ort, wasmLoadFailure } from './ort.ts';
 import type { GpuDevice } from './webgpu-types.ts';
 
 /** Reads the files of one package (from the weight store). */
@@ -124,7 +124,7 @@ export class WebModelRuntime implements ModelRuntime {
           logId: graph.name,
         });
       } catch (error) {
-        throw new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model);
+        throw (await wasmLoadFailure()) ?? new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model);
       }
     });
     this.creating = next.catch(() => undefined);
