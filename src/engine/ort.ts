@@ -4,8 +4,8 @@
  * directly inside the generator worker (no `env.wasm.proxy`: GPU tensors cannot cross
  * ORT's proxy worker).
  *
- * The wasm binary is referenced as `new URL(…, import.meta.url)`: every bundler emits it as
- * an asset (and the library build as `./ort-wasm-simd-threaded.asyncify.wasm` beside the
+ * The wasm binary is referenced as `new URL(…, import.meta.url)`: Vite and webpack 5 emit it
+ * as an asset (the library build as `./ort-wasm-simd-threaded.asyncify.wasm` beside the
  * worker), so a static host, a sub-path or a consumer's bundle works without
  * configuration; `wasmPaths` (see worker-url.ts) points elsewhere.
  */
@@ -44,7 +44,7 @@ export function wasmThreads(requested: number | undefined): number {
 export function configureOrt(settings: OrtSettings = {}): typeof ort {
   if (configured) return ort;
   configured = true;
-  // Keep this expression literal: bundlers recognize exactly this form and emit the file.
+  // Keep this expression literal: Vite and webpack recognize exactly this form and emit the file.
   ort.env.wasm.wasmPaths = { wasm: settings.wasmUrl ?? new URL('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm', import.meta.url).href };
   ort.env.wasm.numThreads = wasmThreads(settings.numThreads);
   ort.env.wasm.proxy = false;

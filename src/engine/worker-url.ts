@@ -1,7 +1,7 @@
 /**
  * Where the generator worker's script and onnxruntime's wasm come from, and starting the
  * worker. The shipped library (`dist/lib`, what `npm install flux-webgpu` gives) keeps
- * both references in the one form every bundler recognizes and every static host
+ * both references in the one form Vite and webpack 5 recognize and every static host
  * resolves:
  *
  *   new Worker(new URL('./generator.worker.js', import.meta.url), { type: 'module', … })
@@ -9,7 +9,9 @@
  *
  * Vite and webpack 5 see those, bundle the worker and emit the wasm as an asset wherever
  * they put their output; served as is (a static host, a CDN), the URLs resolve beside the
- * module. A site that hosts the two files elsewhere passes `workerUrl` / `wasmPaths`.
+ * module. Other bundlers (esbuild, Rollup without a plugin) leave the URLs as they are: the
+ * two files are then copied beside the bundle, or a site that hosts them elsewhere passes
+ * `workerUrl` / `wasmPaths`; missing files end in a `LibraryAssetError` (library-files.ts).
  * vite.lib.config.ts checks that the built files keep these forms.
  */
 import * as Comlink from 'comlink';
@@ -109,7 +111,7 @@ export function startGeneratorWorker(where: WorkerLocation = {}): Worker {
 export function createGeneratorWorker(workerUrl?: string | URL): Worker {
   if (workerUrl !== undefined) return startModuleWorker(workerScriptUrl(workerUrl));
   try {
-    // Keep this expression literal: bundlers recognize exactly this form.
+    // Keep this expression literal (name: WORKER_NAME): Vite and webpack recognize exactly this form.
     return new Worker(new URL('../../workers/generator.worker.ts', import.meta.url), { type: 'module', name: 'flux-webgpu-generator' });
   } catch (error) {
     if ((error as { name?: string })?.name !== 'SecurityError') throw error;

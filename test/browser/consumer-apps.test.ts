@@ -26,7 +26,7 @@ import {
   packLibrary,
   run,
   startViteDevServer,
-  WEBPACK_INDEX_HTML,
+  webpackIndexHtml,
   writeViteApp,
   writeWebpackApp,
   type PackedLibrary,
@@ -155,11 +155,26 @@ describe('a Vite app', () => {
     expect(failed).toEqual([]);
   }, 300_000);
 
-  it('generates from the Vite dev server through createGenerator', async () => {
+  it('generates from the Vite dev server through createGenerator, and names a misplaced worker or wasm (LibraryAssetError)', async () => {
     const dev = await startViteDevServer(viteApp);
     const failed: string[] = [];
     try {
       await generateOn(dev.url, ['generate'], 'vite dev', failed);
+      // The dev server answers a missing file with its index.html: the failure this error replaces
+      // was onnxruntime's "expected magic word 00 61 73 6d, found 3c 21 44 4f".
+      const page = await browser.newPage();
+      try {
+        await page.goto(dev.url);
+        await page.waitForFunction(() => 'fluxConsumer' in window, null, { timeout: 60_000 });
+        const misplaced = (await page.evaluate(() => (window as unknown as { fluxConsumer: { misplaced(): Promise<unknown> } }).fluxConsumer.misplaced())) as Record<string, Record<string, unknown>>;
+        log(`vite dev, misplaced files: ${JSON.stringify(misplaced)}`);
+        expect(misplaced.worker).toMatchObject({ name: 'LibraryAssetError', asset: 'worker', isLibraryAssetError: true });
+        expect(misplaced.worker.message).toMatch(/generator\.worker\.js could not be loaded.*workerUrl and wasmPaths/);
+        expect(misplaced.wasm).toMatchObject({ name: 'LibraryAssetError', asset: 'wasm', isLibraryAssetError: true, url: `${dev.url}missing/ort-wasm-simd-threaded.asyncify.wasm` });
+        expect(misplaced.wasm.message).toMatch(/could not be loaded from .*missing\/ort-wasm-simd-threaded\.asyncify\.wasm: (the server sent text\/html starting with "<!do|HTTP 404)/i);
+      } finally {
+        await page.close();
+      }
     } finally {
       await dev.close();
     }
@@ -169,26 +184,32 @@ describe('a Vite app', () => {
 
 describe('a webpack 5 app without a webpack config', () => {
   let server: Awaited<ReturnType<typeof startStaticServer>>;
+  /** The package's dist/lib on another origin, as a CDN would serve it (for the widget's worker-url / wasm-paths). */
+  let cdn: Awaited<ReturnType<typeof startStaticServer>>;
   const failed: string[] = [];
 
   beforeAll(async () => {
     const built = await run(join(webpackApp, 'node_modules/.bin/webpack'), ['--mode', 'production'], webpackApp);
     log(`webpack: ${(built.ms / 1000).toFixed(1)} s`);
     expect(built.stdout).not.toMatch(/\bERROR\b/);
-    writeFileSync(join(webpackApp, 'dist/index.html'), WEBPACK_INDEX_HTML);
+    cdn = await startStaticServer({ '/lib/': join(webpackApp, 'node_modules/flux-webgpu/dist/lib') });
+    writeFileSync(join(webpackApp, 'dist/index.html'), webpackIndexHtml(cdn.origin));
     server = await startStaticServer({ '/': join(webpackApp, 'dist'), '/models/': join(viteApp, 'public/models') });
   }, 300_000);
 
   afterAll(async () => {
     await server?.close();
+    await cdn?.close();
   });
 
-  it('generates through createGenerator and through <flux-generator> (import "flux-webgpu/widget"), at once', async () => {
+  it('generates through createGenerator and through <flux-generator> (import "flux-webgpu/widget", worker-url and wasm-paths on another origin), at once', async () => {
     await generateOn(`${server.origin}/`, ['generate', 'widget'], 'webpack', failed);
     expect(failed).toEqual([]);
-    // webpack emitted the worker and the wasm as its own files.
+    // createGenerator: webpack emitted the worker and the wasm as its own files.
     const urls = server.requests.map((r) => r.url);
     expect(urls.some((u) => /^\/[\w-]+\.wasm$/.test(u))).toBe(true);
     expect(urls.filter((u) => u.endsWith('.js')).length).toBeGreaterThanOrEqual(2);
+    // The widget: its worker and wasm came from the other origin, as its attributes say.
+    expect(cdn.requests.map((r) => r.url)).toEqual(expect.arrayContaining(['/lib/generator.worker.js', '/lib/ort-wasm-simd-threaded.asyncify.wasm']));
   }, 300_000);
 });

@@ -140,6 +140,22 @@ window.fluxConsumer = {
       await generator.dispose();
     }
   },
+  /** With the worker and the wasm looked for where they are not: what the caller gets. */
+  async misplaced() {
+    const out = {};
+    for (const [asset, where] of [['worker', { workerUrl: '/missing/generator.worker.js' }], ['wasm', { wasmPaths: '/missing/' }]]) {
+      const generator = createGenerator({ model: MODEL, allowAnySize: true, privacy: 'local-only', ...where });
+      try {
+        await generator.generate(REQUEST);
+        out[asset] = { generated: true };
+      } catch (error) {
+        out[asset] = { name: error?.name, asset: error?.asset, url: error?.url, message: String(error?.message), isLibraryAssetError: error instanceof LibraryAssetError };
+      } finally {
+        await generator.dispose();
+      }
+    }
+    return out;
+  },
   async widget() {
     try {
       const element = document.querySelector('flux-generator');
@@ -183,7 +199,7 @@ export function writeViteApp(dir: string, tarball: string): void {
       include: ['src'],
     }, null, 2),
     'index.html': '<!doctype html>\n<html lang="en">\n  <head><meta charset="utf-8" /><title>Vite consumer</title></head>\n  <body><script type="module" src="/src/main.ts"></script></body>\n</html>\n',
-    'src/main.ts': `// @ts-nocheck: the page code is shared with the webpack app (plain JS)\nimport { createGenerator } from 'flux-webgpu';\n${PAGE_API}`,
+    'src/main.ts': `// @ts-nocheck: the page code is shared with the webpack app (plain JS)\nimport { createGenerator, LibraryAssetError } from 'flux-webgpu';\n${PAGE_API}`,
     'src/api-types-check.ts': `import { createGenerator, InvalidParameterError, LibraryAssetError, type GenerateParams, type GenerateResult, type Generator, type GeneratorOptions } from 'flux-webgpu';
 import { FluxGeneratorElement, TAG_NAME } from 'flux-webgpu/widget';
 
@@ -223,20 +239,27 @@ export function writeWebpackApp(dir: string, tarball: string): void {
       dependencies: { 'flux-webgpu': `file:${tarball}` },
       devDependencies: { webpack: '^5.90.0', 'webpack-cli': '^6.0.0' },
     }, null, 2),
-    'src/index.js': `import { createGenerator } from 'flux-webgpu';\nimport 'flux-webgpu/widget';\n${PAGE_API}`,
+    'src/index.js': `import { createGenerator, LibraryAssetError } from 'flux-webgpu';\nimport 'flux-webgpu/widget';\n${PAGE_API}`,
   });
 }
 
-/** The webpack app's page (webpack writes no HTML without a plugin). */
-export const WEBPACK_INDEX_HTML = `<!doctype html>
+/**
+ * The webpack app's page (webpack writes no HTML without a plugin). Its widget loads the
+ * worker and the wasm from `libraryOrigin` + "/lib/" (another origin, as a CDN would serve
+ * the package's dist/lib) through the `worker-url` and `wasm-paths` attributes.
+ */
+export function webpackIndexHtml(libraryOrigin: string): string {
+  return `<!doctype html>
 <html lang="en">
   <head><meta charset="utf-8" /><title>webpack consumer</title></head>
   <body>
-    <flux-generator model="/models/demo/" privacy="local-only" allow-any-size width="64" height="64" steps="1" seed="42"></flux-generator>
+    <flux-generator model="/models/demo/" privacy="local-only" allow-any-size width="64" height="64" steps="1" seed="42"
+      worker-url="${libraryOrigin}/lib/generator.worker.js" wasm-paths="${libraryOrigin}/lib/"></flux-generator>
     <script src="main.js"></script>
   </body>
 </html>
 `;
+}
 
 /** A running `vite` dev server. */
 export interface DevServer {
