@@ -93,12 +93,17 @@ export function startGeneratorWorker(where: WorkerLocation = {}): Worker {
   const wasmUrl = where.wasmPaths === undefined ? undefined : resolveWasmUrl(where.wasmPaths);
   const worker = createGeneratorWorker(where.workerUrl);
   if (wasmUrl) {
-    // The worker's first call, so never too late for onnxruntime's settings.
+    // The worker's first call, so never too late for onnxruntime's settings. The proxy is
+    // never released (a release would stop the worker answering anyone) but held as long
+    // as the worker, so Comlink's finalizer does not release it either.
     const engine = Comlink.wrap<EngineApi>(worker);
-    void engine.configure({ wasmUrl }).catch(() => undefined).finally(() => engine[Comlink.releaseProxy]());
+    configureProxies.set(worker, engine);
+    void engine.configure({ wasmUrl }).catch(() => undefined);
   }
   return worker;
 }
+
+const configureProxies = new WeakMap<Worker, unknown>();
 
 /**
  * Starts a generator worker: from `workerUrl` when given, else the worker bundled with

@@ -169,7 +169,7 @@ describe('a Vite app', () => {
         const misplaced = (await page.evaluate(() => (window as unknown as { fluxConsumer: { misplaced(): Promise<unknown> } }).fluxConsumer.misplaced())) as Record<string, Record<string, unknown>>;
         log(`vite dev, misplaced files: ${JSON.stringify(misplaced)}`);
         expect(misplaced.worker).toMatchObject({ name: 'LibraryAssetError', asset: 'worker', isLibraryAssetError: true });
-        expect(misplaced.worker.message).toMatch(/generator\.worker\.js could not be loaded.*workerUrl and wasmPaths/);
+        expect(misplaced.worker.message).toMatch(/generator\.worker\.js\) could not be loaded.*workerUrl and wasmPaths/);
         expect(misplaced.wasm).toMatchObject({ name: 'LibraryAssetError', asset: 'wasm', isLibraryAssetError: true, url: `${dev.url}missing/ort-wasm-simd-threaded.asyncify.wasm` });
         expect(misplaced.wasm.message).toMatch(/could not be loaded from .*missing\/ort-wasm-simd-threaded\.asyncify\.wasm: (the server sent text\/html starting with "<!do|HTTP 404)/i);
       } finally {
