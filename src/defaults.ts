@@ -13,6 +13,13 @@ export const DEFAULTS = {
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
   weights: 'q4' as const,
+  /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
+  hubUrl: 'https://huggingface.co',
+  /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
+  hubRetries: 5,
+  hubRetryDelayMs: 1000,
+  /** A Hub download that receives nothing for this long (ms) is dropped and resumed. */
+  hubIdleTimeoutMs: 60_000,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */
