@@ -5,9 +5,11 @@
  * a file that uses the public API) and a webpack 5 app without any webpack config. Each
  * is built, served on 127.0.0.1 and generates an image with the demo model in headless
  * Chromium through `createGenerator`, the webpack app also through `<flux-generator>`
- * (`import 'flux-webgpu/widget'`), and the Vite app once more from its dev server. The
- * demo model comes from the packed CLI (`npx flux-webgpu demo-model`), which runs without
- * tsx and without onnxruntime-node.
+ * (`import 'flux-webgpu/widget'`, its worker and wasm from another origin through the
+ * `worker-url` / `wasm-paths` attributes), and the Vite app once more from its dev server,
+ * where a misplaced worker or wasm (answered with the dev server's HTML page) must end in a
+ * `LibraryAssetError`. The demo model comes from the packed CLI (`npx flux-webgpu
+ * demo-model`), which runs without tsx and without onnxruntime-node.
  *
  * Slow by nature (one pack, two installs, two builds, four generations on SwiftShader):
  * 64×64, one step, one browser for everything.
