@@ -15,8 +15,9 @@ export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
 export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
-export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
-export type { ProgressCallback, ProgressEvent } from './progress.ts';
+export type { GenerateParams, GenerateResult, GenerateTimings, LoadOptions, OutputFormat, PromptEmbeddings } from './api-types.ts';
+export type { DownloadRetryEvent, ProgressCallback, ProgressEvent } from './progress.ts';
+export type { DownloadRetryOptions } from './store/download-retry.ts';
 export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export {
   AbortedError,
@@ -39,4 +40,5 @@ export {
   BflValidationError,
   OpenAIRequestError,
 } from './errors.ts';
+export { DownloadRetriesExhaustedError, ProviderNetworkError, ProviderRedirectError } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

@@ -6,6 +6,7 @@
 import type { GenerateParams, GenerateTimings } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
+import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
 export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
@@ -119,6 +120,8 @@ export interface EngineSettings {
   preferredLayout?: 'NCHW' | 'NHWC';
   /** Absolute URL of onnxruntime's wasm (set from the `wasmPaths` option; default: beside the worker). */
   wasmUrl?: string;
+  /** Idle timeout and automatic retries of the model download (see `DownloadRetryOptions` for the defaults). */
+  download?: DownloadRetryOptions;
 }
 
 /**
@@ -131,11 +134,14 @@ export interface EngineApi {
   configure(settings: EngineSettings): Promise<void>;
   /** Probes WebGPU (and a package's requirements when `model` is given). Never throws for a shortfall: see `ok`. */
   checkDevice(model?: string): Promise<DeviceReport>;
-  /** Manifest → capability check → download/verify → sessions. */
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Manifest → capability check → download/verify → sessions. With `id`, `cancel(id)`
+   * aborts it (queued or running) with AbortedError; stored bytes are kept.
+   */
+  load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel>;
   /** Queued behind earlier calls; loads the package first when needed. */
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
-  /** Cancels a queued or running generation; it rejects with AbortedError. Unknown ids are ignored. */
+  /** Cancels a queued or running generation or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
   listModels(): Promise<StoredModel[]>;
   /** Removes a package from storage (and unloads it when loaded). */
