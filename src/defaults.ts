@@ -15,6 +15,18 @@ export const DEFAULTS = {
   /** Bytes per chunk the converter hashes for the manifest's `chunkSha256` (8 MiB, the weight store's chunk size). */
   chunkHashBytes: 8 * 1024 * 1024,
   weights: 'q4' as const,
+  /**
+   * Converter graph choices (tools/gpu-kit measures the alternatives; a variant becomes the
+   * default only once the kit has checked it against the fp32 path and timed it on a GPU).
+   */
+  graph: {
+    /** MatMulNBits accuracy_level: 0 = float activations. */
+    accuracyLevel: 0 as 0 | 4,
+    /** 'fused' = com.microsoft.MultiHeadAttention (flash attention on WebGPU). */
+    attention: 'fused' as 'fused' | 'explicit',
+    /** Transformer block activations. */
+    computePrecision: 'fp32' as 'fp32' | 'fp16',
+  },
   /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
   hubUrl: 'https://huggingface.co',
   /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
