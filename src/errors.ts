@@ -558,6 +558,43 @@ export class DownloadRetriesExhaustedError extends DownloadError {
   }
 }
 
+/** Why an optional dependency was missing. */
+export type MissingDependencyReason = 'not-installed';
+
+/** An optional dependency a feature needs is not installed (the Node CLI's onnxruntime-node). `dependency` names it. */
+export class MissingDependencyError extends FluxError {
+  static override readonly errorName = 'MissingDependencyError';
+  static override readonly defaultReason = 'not-installed';
+  declare readonly reason: MissingDependencyReason;
+  constructor(
+    public readonly dependency: string,
+    message: string,
+  ) {
+    super(message, 'not-installed');
+  }
+}
+
+/** Which of the library's own files could not be loaded. */
+export type LibraryAssetReason = 'worker' | 'wasm';
+
+/**
+ * The library's own worker script or onnxruntime's wasm could not be loaded from where it
+ * was looked for (a bundler that did not emit it, a server answering with an HTML page).
+ * `asset` (also the `reason`) says which, `url` where it was looked for (when known).
+ */
+export class LibraryAssetError extends FluxError {
+  static override readonly errorName = 'LibraryAssetError';
+  static override readonly defaultReason = 'worker';
+  declare readonly reason: LibraryAssetReason;
+  constructor(
+    public readonly asset: LibraryAssetReason,
+    message: string,
+    public readonly url?: string,
+  ) {
+    super(message, asset);
+  }
+}
+
 /** Every error class, so that errors crossing a boundary by `name` are rebuilt as their class. Add new classes here. */
 export const ERROR_CLASSES = [
   FluxError,
@@ -590,6 +627,8 @@ export const ERROR_CLASSES = [
   ProviderProtocolError,
   ProviderRedirectError,
   DownloadRetriesExhaustedError,
+  MissingDependencyError,
+  LibraryAssetError,
   BflValidationError,
   OpenAIRequestError,
 ] as const;

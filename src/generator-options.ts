@@ -5,13 +5,14 @@
  * configs are checked by `createProvider`.
  */
 import type { EngineSettings } from './engine/protocol.ts';
+import { checkWorkerLocation } from './engine/worker-url.ts';
 import { InvalidParameterError } from './errors.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import { PRIVACY_MODES } from './routing.ts';
 import { resolveRetryPolicy } from './store/download-retry.ts';
 
 /** Options of the local generator (a subset of `createGenerator`'s). */
-const LOCAL_KEYS = ['model', 'allowAnySize', 'engine', 'worker'];
+const LOCAL_KEYS = ['model', 'allowAnySize', 'engine', 'worker', 'workerUrl', 'wasmPaths'];
 /** Options of `createGenerator`. */
 const GENERATOR_KEYS = [...LOCAL_KEYS, 'privacy', 'providers'];
 
@@ -25,6 +26,9 @@ const ENGINE_SETTINGS: Record<keyof EngineSettings, (field: string, value: unkno
     if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) throw new InvalidParameterError(field, 'an array of graph node names (text)', value, 'wrong-type');
   },
   preferredLayout: (field, value) => oneOf(field, value, ['NCHW', 'NHWC']),
+  wasmUrl: (field, value) => {
+    if (typeof value !== 'string') throw new InvalidParameterError(field, 'an absolute URL of the wasm file (text)', value, 'wrong-type');
+  },
   download: (field, value) => {
     const settings = checkObject(field, value, 'an object of download settings such as { idleTimeoutMs: 30000 }');
     checkKeys(`${field}.`, settings, Object.keys(resolveRetryPolicy()));
@@ -75,6 +79,7 @@ function checkLocal(record: Record<string, unknown>): void {
   if (record.worker !== undefined && typeof record.worker !== 'function' && !isWorker(record.worker)) {
     throw new InvalidParameterError('worker', 'a Worker running the generator worker script, or a function that starts one', record.worker, 'wrong-type');
   }
+  checkWorkerLocation(record);
 }
 
 function isWorker(value: unknown): value is Worker {

@@ -7,6 +7,7 @@
 import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { DeviceCapabilityError, FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
+import { checkWorkerLocation } from './engine/worker-url.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
 import { checkGeneratorOptions } from './generator-options.ts';
@@ -81,6 +82,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
   const providers = (options.providers ?? []).map((p, i) => (isEngine(p) ? p : providerAt(i, p)));
   const privacy = options.privacy ?? (providers.length ? 'prefer-local' : 'local-only');
   if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model, 'missing');
+  checkWorkerLocation(options);
   const rules = { sizes: options.allowAnySize ? ('any' as const) : ('web' as const) };
 
   let local: LocalGenerator | undefined;

@@ -9,8 +9,9 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+export { createLocalGenerator, startWorker, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
 export type { ValidRequest } from './request.ts';
+export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
@@ -29,6 +30,7 @@ export {
   FluxError,
   IntegrityError,
   InvalidParameterError,
+  LibraryAssetError,
   ModelPackageError,
   StorageQuotaError,
   ProviderError,

@@ -19,10 +19,10 @@ import type { ProgressCallback, ProgressEvent } from './progress.ts';
 import { checkCallOptions, requestFields, validateRequest, type ValidRequest } from './request.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
 import { EngineConnection } from './worker-connection.ts';
-import workerUrl from '../workers/generator.worker.ts?worker&url';
+import { resolveWasmUrl, startGeneratorWorker, type WorkerLocation } from './engine/worker-url.ts';
 
 /** Options of `createLocalGenerator`. */
-export interface LocalGeneratorOptions {
+export interface LocalGeneratorOptions extends WorkerLocation {
   /** URL of the web model package folder (or its manifest.json); relative URLs resolve against the page. */
   model: string;
   /**
@@ -36,7 +36,7 @@ export interface LocalGeneratorOptions {
   /**
    * A worker running `workers/generator.worker.ts` instead of the bundled one, or a
    * function that starts one (called again for a fresh worker after one died; with a
-   * Worker, the bundled worker replaces it).
+   * Worker, the bundled worker replaces it); `workerUrl` is then not used.
    */
   worker?: Worker | (() => Worker);
 }
@@ -94,11 +94,12 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
   let given = checked.worker;
   const start = (): Worker => {
     if (typeof given === 'function') return given();
-    const worker = given ?? startWorker();
+    const worker = given ?? startWorker({ workerUrl: checked.workerUrl });
     given = undefined; // a worker given as an object is used once; after its death the bundled one starts
     return worker;
   };
-  const connection = new EngineConnection(start, checked.engine);
+  const wasmUrl = checked.wasmPaths === undefined ? undefined : resolveWasmUrl(checked.wasmPaths);
+  const connection = new EngineConnection(start, wasmUrl ? { ...checked.engine, wasmUrl } : checked.engine);
   const rules = { sizes: checked.allowAnySize ? ('any' as const) : ('web' as const) };
 
   return {
@@ -193,21 +194,11 @@ export function loadOptions(first?: ProgressCallback | LoadOptions | null, secon
 }
 
 /**
- * Starts the generator worker from the bundled worker file beside this module. A page
- * may import the library from another origin (a CDN); browsers refuse cross-origin
- * worker URLs, so the worker then starts from a same-origin blob that imports the real
- * worker module (CORS applies, and the worker's own relative URLs, e.g. the wasm, still
- * resolve against the CDN).
+ * Starts a generator worker (the one bundled with the library, or `workerUrl`); with
+ * `wasmPaths`, onnxruntime in it loads its wasm from there. Hand it to `createGenerator`
+ * as `worker` to share one worker between generators.
+ * @throws InvalidParameterError naming `workerUrl` or `wasmPaths` when one is not a URL
  */
-export function startWorker(): Worker {
-  const url = new URL(workerUrl, import.meta.url);
-  const options: WorkerOptions = { type: 'module', name: 'flux-webgpu-generator' };
-  if (typeof location === 'undefined' || url.origin === location.origin) return new Worker(url, options);
-  const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
-  try {
-    return new Worker(bootstrap, options);
-  } finally {
-    // The worker has fetched the blob by the time it runs; a short delay keeps slow starts safe.
-    setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
-  }
+export function startWorker(where: WorkerLocation = {}): Worker {
+  return startGeneratorWorker(where);
 }

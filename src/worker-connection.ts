@@ -18,7 +18,8 @@ import * as Comlink from 'comlink';
 import { fromWireError, isWireError, type EngineApi, type EngineSettings } from './engine/protocol.ts';
 import { withoutInternalFileNames } from './engine/runtime-errors.ts';
 import { WATCHDOG_MESSAGE } from './engine/worker-watchdog.ts';
-import { FluxError, WorkerCrashedError, type WorkerCrashReason } from './errors.ts';
+import { workerLoadError } from './engine/library-files.ts';
+import { FluxError, LibraryAssetError, WorkerCrashedError, type WorkerCrashReason } from './errors.ts';
 
 /** Milliseconds between heartbeats. */
 const HEARTBEAT_MS = 200;
@@ -62,8 +63,10 @@ export class WatchedWorker {
     this.engine = Comlink.wrap<EngineApi>(worker);
     worker.addEventListener('error', (event) => {
       event.preventDefault();
-      const detail = withoutInternalFileNames((event as ErrorEvent).message || (this.started ? '' : 'its script could not be loaded'));
-      this.die(this.started ? 'uncaught-error' : 'failed-to-start', detail);
+      const message = (event as ErrorEvent).message;
+      // No message before the first answer: the script itself did not load (a bundler that did not emit it).
+      if (!message && !this.started) return this.die('failed-to-start', '', workerLoadError());
+      this.die(this.started ? 'uncaught-error' : 'failed-to-start', withoutInternalFileNames(message || ''));
     });
     worker.addEventListener('messageerror', () => this.die('message-error', ''));
     if (typeof MessageChannel === 'undefined') return;
@@ -118,11 +121,11 @@ export class WatchedWorker {
   }
 
   /** Marks the worker dead, terminates it and rejects every pending call. */
-  private die(reason: WorkerCrashReason, detail: string, fromWorker?: WorkerCrashedError): void {
+  private die(reason: WorkerCrashReason, detail: string, fromWorker?: WorkerCrashedError | LibraryAssetError): void {
     if (this.death) return;
     this.death = { reason, detail };
     this.stop();
-    for (const call of this.pending) call.reject(fromWorker && call.stage === fromWorker.stage ? fromWorker : this.crashError(reason, detail, call.stage));
+    for (const call of this.pending) call.reject(fromWorker && (fromWorker instanceof LibraryAssetError || call.stage === fromWorker.stage) ? fromWorker : this.crashError(reason, detail, call.stage));
     this.pending.clear();
   }
 

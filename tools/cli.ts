@@ -25,7 +25,7 @@ import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
 import { convertCheckpoint } from './convert/convert-local.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
-import { openNodeRuntime } from './node-runtime.ts';
+import { loadNodeRuntime } from './load-node-runtime.ts';
 
 const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the pipeline under Node
 
@@ -199,6 +199,7 @@ async function generate(args: string[]): Promise<void> {
   const out = required('--out', v.out as string | undefined);
   const { prompt, width, height, steps, seed } = request;
   for (const warning of request.warnings) console.warn(`warning: ${warning}`);
+  const { openNodeRuntime } = await loadNodeRuntime();
   console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
 
   const runtime = openNodeRuntime(model);

@@ -121,6 +121,8 @@ export interface EngineSettings {
   forceCpuNodeNames?: string[];
   /** Convolution layout of the WebGPU EP (default onnxruntime's, NHWC). */
   preferredLayout?: 'NCHW' | 'NHWC';
+  /** Absolute URL of onnxruntime's wasm (set from the `wasmPaths` option; default: beside the worker). */
+  wasmUrl?: string;
   /** Idle timeout and automatic retries of the model download (see `DownloadRetryOptions` for the defaults). */
   download?: DownloadRetryOptions;
 }

@@ -119,6 +119,10 @@ export function explainError(error: unknown): ErrorExplanation {
       return out('There is not enough browser storage for the model.', 'Free some disk space, or delete stored models or gallery images (Storage), then try again.');
     case 'DownloadError':
       return out('A model file could not be downloaded.', 'Check the connection and try again: the download resumes where it stopped. If it keeps failing, check the model URL.');
+    case 'DownloadRetriesExhaustedError':
+      return out('A model file kept failing to download, even after several automatic retries.', 'Check the connection and try again later: the files stored so far are kept and the download resumes.');
+    case 'LibraryAssetError':
+      return out(e.reason === 'wasm' ? 'The generator’s WebAssembly file could not be loaded.' : 'The generator’s worker script could not be loaded.', 'The site must serve the library’s generator.worker.js and .wasm files (or set worker-url / wasm-paths to where they are).');
     case 'IntegrityError':
       return out('A downloaded model file was damaged, so it was thrown away.', 'Try again to fetch it anew.');
     case 'ModelPackageError':
@@ -152,6 +156,8 @@ export function explainError(error: unknown): ErrorExplanation {
       return out(`This page may not call ${providerName(e)} directly (the browser blocked it).`, 'Give the provider a proxy URL on your own server in the provider settings (its “base URL”).');
     case 'ProviderNetworkError':
       return out(`${providerName(e)} could not be reached.`, 'Check the connection and the provider URL, then try again.');
+    case 'ProviderRedirectError':
+      return out(`${providerName(e)} redirected the request elsewhere, and the API key is never sent there.`, 'Use the provider’s own API address (or your proxy’s) as the base URL.');
     case 'ProviderTimeoutError':
       return out(`${providerName(e)} took too long.`, 'Try again later, or choose another provider.');
     case 'ResultExpiredError':

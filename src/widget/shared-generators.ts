@@ -15,6 +15,7 @@
  * one fresh worker for all of them (the entry's `current()`).
  */
 import { createGenerator, type Generator } from '../generator.ts';
+import type { WorkerLocation } from '../engine/worker-url.ts';
 import { startWorker } from '../local-generator.ts';
 import { packageUrlOf } from '../package/package-url.ts';
 import { isEngine, type AnyProviderConfig, type ImageEngine } from '../providers/index.ts';
@@ -38,11 +39,11 @@ interface WorkerEntry {
   current(): Worker;
 }
 
-function newWorkerEntry(): WorkerEntry {
+function newWorkerEntry(where: WorkerLocation): WorkerEntry {
   const entry: WorkerEntry = {
     refs: 0,
     current() {
-      if (!entry.worker || isWorkerDead(entry.worker)) entry.worker = startWorker();
+      if (!entry.worker || isWorkerDead(entry.worker)) entry.worker = startWorker(where);
       return entry.worker;
     },
   };
@@ -87,7 +88,7 @@ export function acquireGenerator(config: GeneratorConfig): GeneratorLease {
     const workerKey = config.model ? packageUrlOf(config.model, location.href) : undefined;
     let workerEntry = workerKey ? workers.get(workerKey) : undefined;
     const newWorker = workerKey && !workerEntry;
-    if (newWorker) workerEntry = newWorkerEntry();
+    if (newWorker) workerEntry = newWorkerEntry({ workerUrl: config.workerUrl, wasmPaths: config.wasmPaths });
     const shared = workerEntry;
     // Nothing starts until the first call: a configuration error leaves no worker behind.
     const generator = createGenerator({
