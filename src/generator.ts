@@ -88,7 +88,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
   let local: LocalGenerator | undefined;
   const localGenerator = () => {
     if (!options.model) throw new FluxError('this generator has no local model (remote-only)', 'no-local-model');
-    local ??= createLocalGenerator({ model: options.model, allowAnySize: options.allowAnySize, engine: options.engine, worker: options.worker });
+    local ??= createLocalGenerator({ model: options.model, allowAnySize: options.allowAnySize, engine: options.engine, worker: options.worker, workerUrl: options.workerUrl, wasmPaths: options.wasmPaths });
     return local;
   };
   // The worker keeps the device report (once per package, dropped on device loss; a new worker starts without one).
