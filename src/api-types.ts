@@ -4,6 +4,7 @@
  */
 import type { ImageFit } from './image/fit-image.ts';
 import type { ImageInput } from './image/image-input.ts';
+import type { RgbImage } from './pipeline/image.ts';
 import type { ProgressCallback } from './progress.ts';
 
 /** Image encodings the generator can return. */
@@ -35,13 +36,15 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
+  /** 0–1, the encoder quality of jpeg and webp images (default the browser's, 0.92). */
+  quality?: number;
   /**
    * Image-to-image: the picture to start from (Blob/File, ImageBitmap, ImageData,
    * HTMLImageElement, HTMLCanvasElement, OffscreenCanvas or URL). Without width/height the
    * size is the picture's own, rounded down to a multiple of 16 within the allowed range.
    * The local engine needs a package with the VAE encoder.
    */
-  image?: ImageInput;
+  image?: ImageInput | RgbImage;
   /** Image-to-image: (0, 1], default 0.8. 0 would keep the picture unchanged, 1 regenerates it fully. */
   strength?: number;
   /** Image-to-image: how a picture of another size is fitted: 'cover' (centre-crop, default), 'contain' (letterbox), 'fill' (stretch). Lanczos-3. */
@@ -56,7 +59,6 @@ export interface GenerateParams {
   onProgress?: ProgressCallback;
 }
 
-/** Milliseconds spent per stage. */
 /**
  * Options of `load()`: `load({signal, onProgress})`, or `load(onProgress, {signal})`.
  * Aborting the signal cancels the download (bytes stored so far are kept; the next
@@ -68,6 +70,7 @@ export interface LoadOptions {
   onProgress?: ProgressCallback;
 }
 
+/** Milliseconds spent per stage. */
 export interface GenerateTimings {
   loadMs: number;
   encodeMs: number;

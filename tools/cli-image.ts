@@ -5,11 +5,12 @@
  * --height the size is the picture's own (rounded down to a multiple of 16). Every bad
  * value is an InvalidParameterError naming its flag (the CLI exits with 2).
  */
-import { DEFAULTS, LIMITS } from '../src/defaults.ts';
+import { LIMITS } from '../src/defaults.ts';
 import { InvalidParameterError } from '../src/errors.ts';
-import { checkFit, checkStrength, defaultSizeForImage, fitImage, IMAGE_FITS, type ImageFit, type PixelImage } from '../src/image/fit-image.ts';
-import type { InitImage } from '../src/pipeline/init-image.ts';
-import { checkImageSide } from '../src/params.ts';
+import { defaultSizeForImage, fitImage, IMAGE_FITS, type ImageFit, type PixelImage } from '../src/image/fit-image.ts';
+import type { RgbImage } from '../src/pipeline/image.ts';
+import { checkFit, checkImageSide } from '../src/request.ts';
+import { numberFlag } from './cli-request.ts';
 import { readImageFile } from './image-files.ts';
 
 /** The flags as parsed (strings, or undefined when absent). */
@@ -21,55 +22,50 @@ export interface ImageFlags {
   height?: string;
 }
 
-/** What the flags ask for: the run's size and, with --image, the fitted picture. */
+/** What the image flags give the request (checked with the rest by `requestFromFlags`). */
 export interface CliImageRequest {
-  width: number;
-  height: number;
-  init?: InitImage;
+  /** The fitted picture at the run's size. */
+  image: RgbImage;
+  /** As given (its range and the strength rule are checked with the request). */
+  strength?: number;
+  fit?: ImageFit;
   /** How the picture was fitted ('as-is' when it already had the size). */
-  fitted?: ImageFit | 'as-is';
+  fitted: ImageFit | 'as-is';
   /** The picture's own size. */
-  source?: { width: number; height: number };
-}
-
-function parseStrength(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULTS.strength;
-  if (!/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(raw)) throw new InvalidParameterError('--strength', 'a number greater than 0 and at most 1', raw);
-  return checkStrength('--strength', Number(raw));
+  source: { width: number; height: number };
 }
 
 function parseSide(flag: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return checkImageSide(flag, fallback);
-  if (!/^-?\d+$/.test(raw.trim())) throw new InvalidParameterError(flag, 'an integer', raw);
-  return checkImageSide(flag, Number(raw));
+  return checkImageSide(flag, numberFlag(flag, raw) ?? fallback, LIMITS.cliSize);
 }
 
 /**
- * Reads the size and image-to-image flags.
+ * Reads --image (decoded and fitted to --width x --height, else kept at its own size
+ * rounded down to a multiple of 16), --strength and --fit; undefined without --image.
  * @param usage throws the CLI's usage error (exit 2) with a message
  * @throws InvalidParameterError naming --image, --strength, --fit, --width or --height
  */
-export function readImageFlags(flags: ImageFlags, usage: (message: string) => never): CliImageRequest {
+export function readImageFlags(flags: ImageFlags, usage: (message: string) => never): CliImageRequest | undefined {
   if (flags.image === undefined) {
     if (flags.strength !== undefined) usage('--strength needs --image (the picture to start from)');
     if (flags.fit !== undefined) usage('--fit needs --image (the picture to fit)');
-    return { width: parseSide('--width', flags.width, DEFAULTS.width), height: parseSide('--height', flags.height, DEFAULTS.height) };
+    return undefined;
   }
-  const strength = parseStrength(flags.strength);
+  const strength = numberFlag('--strength', flags.strength);
   const fit = flags.fit === undefined ? undefined : checkFit('--fit', flags.fit);
   let picture: PixelImage;
   try {
     picture = readImageFile(flags.image);
   } catch (error) {
-    throw new InvalidParameterError('--image', `a readable PNG, JPEG or WebP file (this one: ${(error as Error).message})`, flags.image);
+    throw new InvalidParameterError('--image', `a readable PNG, JPEG or WebP file (this one: ${(error as Error).message})`, flags.image, 'malformed');
   }
   const own = defaultSizeForImage(picture.width, picture.height, LIMITS.cliSize);
   const width = parseSide('--width', flags.width, own.width);
   const height = parseSide('--height', flags.height, own.height);
   const matches = picture.width === width && picture.height === height;
   if (!matches && fit === undefined) {
-    throw new InvalidParameterError('--image', `a picture of exactly ${width}x${height} (--width x --height), or add --fit ${IMAGE_FITS.join('|')} to resize it`, `${picture.width}x${picture.height}`);
+    throw new InvalidParameterError('--image', `a picture of exactly ${width}x${height} (--width x --height), or add --fit ${IMAGE_FITS.join('|')} to resize it`, `${picture.width}x${picture.height}`, 'out-of-range');
   }
-  const rgb = fitImage(picture, width, height, fit ?? 'fill');
-  return { width, height, init: { rgb: rgb.rgb, width, height, strength }, fitted: matches ? 'as-is' : fit, source: { width: picture.width, height: picture.height } };
+  const { rgb } = fitImage(picture, width, height, fit ?? 'fill');
+  return { image: { rgb, width, height }, strength, fit, fitted: matches ? 'as-is' : fit!, source: { width: picture.width, height: picture.height } };
 }

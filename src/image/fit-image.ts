@@ -14,8 +14,7 @@
  * A picture already at the target size is taken as it is. Alpha is dropped (as PIL's
  * `convert("RGB")`). No DOM or Node imports.
  */
-import { DEFAULTS, LIMITS } from '../defaults.ts';
-import { InvalidParameterError } from '../errors.ts';
+import { LIMITS } from '../defaults.ts';
 
 /** How a picture of another aspect ratio is fitted; see the file comment. */
 export type ImageFit = 'cover' | 'contain' | 'fill';
@@ -163,25 +162,4 @@ export function defaultSizeForImage(imageWidth: number, imageHeight: number, ran
     return Math.min(Math.floor(range.max / m) * m, Math.max(Math.ceil(range.min / m) * m, Math.floor((v * scale + 1e-9) / m) * m));
   };
   return { width: side(imageWidth), height: side(imageHeight) };
-}
-
-/**
- * Checks `fit`.
- * @throws InvalidParameterError naming `field`
- */
-export function checkFit(field: string, value: unknown): ImageFit {
-  if (value === undefined) return DEFAULTS.imageFit;
-  if (!IMAGE_FITS.includes(value as ImageFit)) throw new InvalidParameterError(field, `one of ${IMAGE_FITS.join(', ')}`, value);
-  return value as ImageFit;
-}
-
-/**
- * Checks an image-to-image strength: a number in (0, 1].
- * @throws InvalidParameterError naming `field`
- */
-export function checkStrength(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= LIMITS.strength.min || value > LIMITS.strength.max) {
-    throw new InvalidParameterError(field, `a number greater than ${LIMITS.strength.min} and at most ${LIMITS.strength.max} (0 would keep the picture unchanged, 1 regenerates it fully)`, value);
-  }
-  return value;
 }

@@ -214,6 +214,7 @@ export function vaeEncoderGraph(manifest: Manifest) {
     throw new ModelPackageError(
       `${manifest.modelId} has no VAE encoder graph, which image-to-image needs: convert the model again with this version of flux-webgpu (every vae/ checkpoint and ae.safetensors holds the encoder)`,
       'manifest.json',
+      'no-vae-encoder',
     );
   }
   return graphByRole(manifest, 'vae-encoder');

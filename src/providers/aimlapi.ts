@@ -6,7 +6,7 @@
  * (`flux/dev/image-to-image`) take `image_url` and `strength` in the same body.
  */
 import { asRecord, HostedProvider, type ProviderOutput } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import type { RemoteCall } from './remote-call.ts';
 import { Adjustments, fitSides } from './request-mapping.ts';
 import { falImageToImageBody, falShapedBody, readFalShapedResult, withImageUrl, type FalPlan } from './fal.ts';
@@ -16,7 +16,7 @@ export const AIMLAPI_SIZE = { multiple: 32, min: 64, max: 1536 };
 
 /** The AI/ML API provider. */
 export class AimlApiProvider extends HostedProvider<FalPlan> {
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): FalPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): FalPlan {
     const size = fitSides(adjust, { width: request.width, height: request.height }, AIMLAPI_SIZE);
     const plan = request.image ? falImageToImageBody(falShapedBody(request, model, size, adjust, 1), request) : falShapedBody(request, model, size, adjust, 1);
     plan.body = { model, ...plan.body };
@@ -31,7 +31,7 @@ export class AimlApiProvider extends HostedProvider<FalPlan> {
     return 'flux/dev/image-to-image';
   }
 
-  protected async run(call: RemoteCall, plan: FalPlan, request: ProviderRequest): Promise<ProviderOutput> {
+  protected async run(call: RemoteCall, plan: FalPlan, request: ValidRequest): Promise<ProviderOutput> {
     call.progress('submitting', { detail: 'synchronous: the answer comes with the images' });
     const answer = await call.json('POST', `${this.settings.baseUrl}/v1/images/generations`, 'submit', await withImageUrl(plan.body, request));
     const result = asRecord(answer.data) ?? {};

@@ -9,13 +9,12 @@
  * `strength`, and no image_size (the output follows the picture). FLUX.1 [schnell] has no
  * such endpoint at fal.
  */
-import { DEFAULTS } from '../defaults.ts';
 import { ContentModeratedError, ProviderTaskFailedError } from '../errors.ts';
-import { blobDataUrl } from './image-bytes.ts';
+import { pngDataUrlOf } from './image-bytes.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import { MODERATION, type RemoteCall } from './remote-call.ts';
-import type { Adjustments, Size } from './request-mapping.ts';
+import { requestedSeed, requestedSteps, type Adjustments, type Size } from './request-mapping.ts';
 
 /** A fal-shaped request body. */
 export interface FalPlan extends ProviderPlan {
@@ -38,29 +37,30 @@ export function falImageToImageModel(model: string): string | undefined {
  * Turns a fal-shaped text-to-image body into its image-to-image form: no image_size (the
  * output follows the picture), `strength`; `image_url` is set when sending (`withImageUrl`).
  */
-export function falImageToImageBody(plan: FalPlan, request: ProviderRequest): FalPlan {
+export function falImageToImageBody(plan: FalPlan, request: ValidRequest): FalPlan {
   const { image_size: _dropped, ...body } = plan.body;
   void _dropped;
-  body.strength = request.strength ?? DEFAULTS.strength;
+  body.strength = request.strength;
   return { ...plan, size: request.image ? { width: request.image.width, height: request.image.height } : plan.size, body };
 }
 
 /** The body with the request's picture as `image_url` (a data URL). */
-export async function withImageUrl(body: Record<string, unknown>, request: ProviderRequest): Promise<Record<string, unknown>> {
-  return request.image ? { ...body, image_url: await blobDataUrl(request.image.png, 'image/png') } : body;
+export async function withImageUrl(body: Record<string, unknown>, request: ValidRequest): Promise<Record<string, unknown>> {
+  return request.image ? { ...body, image_url: pngDataUrlOf(request.image) } : body;
 }
 
 /**
  * The fal-shaped body: prompt, image_size {width, height}, num_inference_steps, seed,
  * num_images, output_format (jpeg|png).
  */
-export function falShapedBody(request: ProviderRequest, model: string, size: Size, adjust: Adjustments, seedMin = 0): FalPlan {
+export function falShapedBody(request: ValidRequest, model: string, size: Size, adjust: Adjustments, seedMin = 0): FalPlan {
   const body: Record<string, unknown> = { prompt: request.prompt, image_size: { width: size.width, height: size.height }, num_images: request.numImages };
-  if (request.steps !== undefined) {
+  const steps = requestedSteps(request);
+  if (steps !== undefined) {
     const [min, max] = falStepRange(model);
-    body.num_inference_steps = adjust.clampInteger('steps', request.steps, min, max);
+    body.num_inference_steps = adjust.clampInteger('steps', steps, min, max);
   }
-  let seed = request.seed;
+  let seed = requestedSeed(request);
   if (seed !== undefined && seed < seedMin) {
     adjust.adjust('seed', `an integer of at least ${seedMin}`, seed, `seed ${seed} → ${seedMin} (${adjust.label} takes seeds from ${seedMin})`);
     seed = seedMin;
@@ -92,7 +92,7 @@ export function readFalShapedResult(provider: { id: string; label: string }, res
 
 /** The fal provider (queue API). */
 export class FalProvider extends HostedProvider<FalPlan> {
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): FalPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): FalPlan {
     if (request.image) return falImageToImageBody(falShapedBody(request, falImageToImageModel(model)!, { width: request.width, height: request.height }, adjust), request);
     return falShapedBody(request, model, { width: request.width, height: request.height }, adjust);
   }
@@ -105,7 +105,7 @@ export class FalProvider extends HostedProvider<FalPlan> {
     return 'fal-ai/flux/dev/image-to-image (or fal-ai/flux/dev, sent to that endpoint)';
   }
 
-  protected async run(call: RemoteCall, plan: FalPlan, request: ProviderRequest): Promise<ProviderOutput> {
+  protected async run(call: RemoteCall, plan: FalPlan, request: ValidRequest): Promise<ProviderOutput> {
     call.progress('submitting');
     const submitted = await call.json('POST', `${this.settings.baseUrl}/${plan.model}`, 'submit', await withImageUrl(plan.body, request));
     const queued = asRecord(submitted.data) ?? {};

@@ -3,6 +3,7 @@
  * JPEG and WebP, so a provider's result can say the size it actually made. Browser-safe
  * (no Node imports); base64 is decoded with `atob`.
  */
+import { encodePng, type RgbImage } from '../pipeline/image.ts';
 import type { OutputFormat } from '../api-types.ts';
 
 /** Format and size of an encoded image. */
@@ -26,9 +27,14 @@ export function encodeBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-/** A Blob as a `data:` URL (e.g. `data:image/png;base64,…`), as the hosted APIs take inline pictures. */
-export async function blobDataUrl(blob: Blob, type = blob.type || 'application/octet-stream'): Promise<string> {
-  return `data:${type};base64,${encodeBase64(new Uint8Array(await blob.arrayBuffer()))}`;
+/** A picture as PNG bytes in a Blob (image/png), as the edit endpoints take a file. */
+export function pngBlobOf(image: RgbImage): Blob {
+  return new Blob([encodePng(image) as Uint8Array<ArrayBuffer>], { type: 'image/png' });
+}
+
+/** A picture as a PNG `data:` URL, as the hosted APIs take inline pictures. */
+export function pngDataUrlOf(image: RgbImage): string {
+  return `data:image/png;base64,${encodeBase64(encodePng(image))}`;
 }
 
 /** Decodes standard or URL-safe base64 (a `data:` URL prefix is allowed) into bytes. */

@@ -3,10 +3,15 @@
  * local WebGPU engine behind the router. A request says what the caller wants; a result
  * says what the engine actually did (size, model, seed) and every adjustment it made.
  */
-import type { OutputFormat } from '../api-types.ts';
+import type { GenerateParams, OutputFormat } from '../api-types.ts';
 import type { ProgressEvent } from '../progress.ts';
+import type { ValidRequest } from '../request.ts';
 
-/** What a provider is asked to make. */
+/**
+ * What a provider is asked to make, when it is called on its own (`createGenerator` hands
+ * providers the `ValidRequest` it has checked already). Checked by `validateRequest`
+ * under the 'provider' rule: any positive size, steps ≥ 1.
+ */
 export interface ProviderRequest {
   /** 1–10000 characters (providers may accept fewer; they say so in an error). */
   prompt: string;
@@ -24,18 +29,16 @@ export interface ProviderRequest {
   outputFormat: OutputFormat;
   /** Overrides the provider's configured model for this request. */
   model?: string;
-  /** Image-to-image: the picture to start from, PNG at width × height (see `ImageEngine.acceptsImage`). */
-  image?: ProviderInputImage;
-  /** Image-to-image: in (0, 1]; 0 would keep the picture, 1 regenerates it fully. Only with `image`. */
+  /**
+   * Image-to-image: the picture to start from (as `generate` takes it: Blob, URL, canvas, …
+   * or RGB bytes); decoded and fitted to width × height (`fit`) before the provider sees it.
+   * See `ImageEngine.acceptsImage`.
+   */
+  image?: GenerateParams['image'];
+  /** Image-to-image: in (0, 1]; 0 would keep the picture, 1 regenerates it. Only with `image`. */
   strength?: number;
-}
-
-/** The picture of an image-to-image request. */
-export interface ProviderInputImage {
-  /** PNG bytes. */
-  png: Blob;
-  width: number;
-  height: number;
+  /** Image-to-image: how a picture of another size is fitted (default cover). */
+  fit?: GenerateParams['fit'];
 }
 
 /** What a provider made. */
@@ -75,16 +78,22 @@ export interface ImageEngine {
   /** A name for people (e.g. 'Black Forest Labs'). */
   readonly label: string;
   /**
-   * Makes `request.numImages` images.
-   * @throws InvalidParameterError for values the provider cannot take in strict mode,
+   * Makes `request.numImages` images. A `ValidRequest` is used as it is; a
+   * `ProviderRequest` is checked first (the same `validateRequest`).
+   * @throws InvalidParameterError naming a field out of range, or (strict mode) one the provider cannot take;
    *   AbortedError when `options.signal` aborts, and a ProviderError subclass for every
    *   remote failure (see errors.ts).
    */
-  generate(request: ProviderRequest, options?: ProviderGenerateOptions): Promise<ProviderResult>;
+  generate(request: ProviderRequest | ValidRequest, options?: ProviderGenerateOptions): Promise<ProviderResult>;
   /**
    * Whether it can start from a picture (image-to-image) with `model` (default: its
    * configured model). Engines without this method cannot; `generate` with an image then
    * throws ProviderUnsupportedError before sending anything.
    */
   acceptsImage?(model?: string): boolean;
+}
+
+/** Whether a provider entry is a ready engine (rather than a config for `createProvider`). */
+export function isEngine(value: unknown): value is ImageEngine {
+  return typeof value === 'object' && value !== null && typeof (value as ImageEngine).generate === 'function';
 }

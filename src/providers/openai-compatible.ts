@@ -10,11 +10,10 @@
  * response_format and `strength` (0 keeps the picture, 1 regenerates it).
  */
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import type { FetchedImage, ProviderSettings, RemoteCall } from './remote-call.ts';
-import { DEFAULTS } from '../defaults.ts';
-import { decodeBase64 } from './image-bytes.ts';
-import { Adjustments, sizeText } from './request-mapping.ts';
+import { decodeBase64, pngBlobOf } from './image-bytes.ts';
+import { Adjustments, requestedSeed, requestedSteps, sizeText } from './request-mapping.ts';
 
 interface OpenAIPlan extends ProviderPlan {
   body: Record<string, unknown>;
@@ -46,20 +45,22 @@ export class OpenAICompatibleProvider extends HostedProvider<OpenAIPlan> {
     super(settings);
   }
 
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): OpenAIPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): OpenAIPlan {
     const size = { width: request.width, height: request.height };
     const body: Record<string, unknown> = { model, prompt: request.prompt, n: request.numImages, size: sizeText(size), response_format: this.responseFormat };
     const why = 'the OpenAI images API has no such field; set sendSeedAndSteps for gateways that take it';
-    if (request.seed !== undefined) {
-      if (this.sendSeedAndSteps) body.seed = request.seed;
-      else adjust.unsupported('seed', request.seed, why);
+    const seed = requestedSeed(request);
+    const steps = requestedSteps(request);
+    if (seed !== undefined) {
+      if (this.sendSeedAndSteps) body.seed = seed;
+      else adjust.unsupported('seed', seed, why);
     }
-    if (request.steps !== undefined) {
-      if (this.sendSeedAndSteps) body.steps = request.steps;
-      else adjust.unsupported('steps', request.steps, why);
+    if (steps !== undefined) {
+      if (this.sendSeedAndSteps) body.steps = steps;
+      else adjust.unsupported('steps', steps, why);
     }
-    if (request.image) body.strength = request.strength ?? DEFAULTS.strength;
-    return { model, size, format: undefined, seed: this.sendSeedAndSteps ? request.seed : undefined, body };
+    if (request.image) body.strength = request.strength;
+    return { model, size, format: undefined, seed: this.sendSeedAndSteps ? seed : undefined, body };
   }
 
   /** Every model: the gateway decides (its edits endpoint answers for models it cannot edit with). */
@@ -67,12 +68,12 @@ export class OpenAICompatibleProvider extends HostedProvider<OpenAIPlan> {
     return true;
   }
 
-  protected async run(call: RemoteCall, plan: OpenAIPlan, request: ProviderRequest): Promise<ProviderOutput> {
+  protected async run(call: RemoteCall, plan: OpenAIPlan, request: ValidRequest): Promise<ProviderOutput> {
     call.progress('submitting', { detail: 'synchronous: the answer comes with the images' });
     let submitted;
     if (request.image) {
       const form = new FormData();
-      form.append('image', request.image.png, 'image.png');
+      form.append('image', pngBlobOf(request.image), 'image.png');
       for (const [name, value] of Object.entries(plan.body)) form.append(name, String(value));
       submitted = await call.form('POST', openAIEditsEndpoint(this.settings.baseUrl), 'submit', form);
     } else {

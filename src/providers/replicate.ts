@@ -9,13 +9,12 @@
  * `prompt_strength`; the output then takes the picture's aspect ratio, so no size is sent.
  * flux-schnell has no image input.
  */
-import { DEFAULTS } from '../defaults.ts';
 import { ContentModeratedError, ProviderCorsError, ProviderTaskFailedError } from '../errors.ts';
-import { blobDataUrl } from './image-bytes.ts';
+import { pngDataUrlOf } from './image-bytes.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import { isBrowserContext, MODERATION, type RemoteCall } from './remote-call.ts';
-import { Adjustments, pickSize, type Size } from './request-mapping.ts';
+import { Adjustments, pickSize, requestedSeed, requestedSteps, type Size } from './request-mapping.ts';
 
 /** Pixel sizes of Replicate's FLUX aspect ratios at megapixels "1" (cog-flux); "0.25" halves each side. */
 export const REPLICATE_ASPECT_RATIOS: Record<string, Size> = {
@@ -63,7 +62,7 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
     return 'black-forest-labs/flux-dev (image + prompt_strength)';
   }
 
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): ReplicatePlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): ReplicatePlan {
     if (request.image) return this.imagePlan(request, model, adjust);
     const why = `${this.label} offers ${Object.keys(REPLICATE_ASPECT_RATIOS).length} aspect ratios at 1 or 0.25 megapixels`;
     const chosenSize = pickSize(adjust, request, REPLICATE_SIZES.map((entry) => entry.size), why);
@@ -74,19 +73,21 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
       megapixels: chosen.megapixels,
       num_outputs: request.numImages,
     };
-    if (request.steps !== undefined) {
+    const steps = requestedSteps(request);
+    const seed = requestedSeed(request);
+    if (steps !== undefined) {
       const max = /schnell/.test(model) ? 4 : 50;
-      input.num_inference_steps = adjust.clampInteger('steps', request.steps, 1, max, max === 4 ? 'schnell is distilled for 1–4' : '');
+      input.num_inference_steps = adjust.clampInteger('steps', steps, 1, max, max === 4 ? 'schnell is distilled for 1–4' : '');
     }
-    if (request.seed !== undefined) input.seed = request.seed;
+    if (seed !== undefined) input.seed = seed;
     const format = adjust.format(request.outputFormat, ['webp', 'jpeg', 'png']);
     input.output_format = format === 'jpeg' ? 'jpg' : format;
-    return { model, size: chosen.size, format, seed: request.seed, body: { input } };
+    return { model, size: chosen.size, format, seed, body: { input } };
   }
 
   /** flux-dev with a picture: the output follows the picture's size; steps 1–50. */
-  private imagePlan(request: ProviderRequest, model: string, adjust: Adjustments): ReplicatePlan {
-    const input: Record<string, unknown> = { prompt: request.prompt, prompt_strength: request.strength ?? DEFAULTS.strength, num_outputs: request.numImages };
+  private imagePlan(request: ValidRequest, model: string, adjust: Adjustments): ReplicatePlan {
+    const input: Record<string, unknown> = { prompt: request.prompt, prompt_strength: request.strength, num_outputs: request.numImages };
     if (request.steps !== undefined) input.num_inference_steps = adjust.clampInteger('steps', request.steps, 1, 50);
     if (request.seed !== undefined) input.seed = request.seed;
     const format = adjust.format(request.outputFormat, ['webp', 'jpeg', 'png']);
@@ -94,9 +95,9 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
     return { model, size: { width: request.image!.width, height: request.image!.height }, format, seed: request.seed, body: { input } };
   }
 
-  protected async run(call: RemoteCall, plan: ReplicatePlan, request: ProviderRequest): Promise<ProviderOutput> {
+  protected async run(call: RemoteCall, plan: ReplicatePlan, request: ValidRequest): Promise<ProviderOutput> {
     call.progress('submitting');
-    const body = request.image ? { input: { ...plan.body.input, image: await blobDataUrl(request.image.png, 'image/png') } } : plan.body;
+    const body = request.image ? { input: { ...plan.body.input, image: pngDataUrlOf(request.image) } } : plan.body;
     const created = await call.json('POST', `${this.settings.baseUrl}/v1/models/${plan.model}/predictions`, 'submit', body, { prefer: 'wait' });
     let prediction = asRecord(created.data) ?? {};
     let status = this.requireString(prediction.status, 'status', 'the prediction status');
