@@ -7,7 +7,7 @@
 import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { withDecodedImage } from './image/init-request.ts';
-import { DeviceCapabilityError, FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
+import { DeviceCapabilityError, FluxError, InvalidParameterError, ProviderUnsupportedError, throwIfAborted } from './errors.ts';
 import { checkWorkerLocation } from './engine/worker-url.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
@@ -50,6 +50,13 @@ export interface Generator {
   route(): Promise<RouteDecision>;
   /** Checks parameters as `generate` does, without generating. @returns the checked request @throws InvalidParameterError */
   validate(params: GenerateParams): ValidRequest;
+  /**
+   * `validate` for a request with a picture to decode (image-to-image: a Blob, URL, canvas,
+   * …): decodes and fits it (`fit`, to `width`×`height` or the picture's own size), then
+   * checks the request. The result goes to `generate` as it is (the picture decoded once).
+   * @throws InvalidParameterError naming the field (`image` for a picture that cannot be read)
+   */
+  prepare(params: GenerateParams): Promise<ValidRequest>;
   /**
    * Downloads (once; resumable, with automatic retries) and loads the local model:
    * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
@@ -95,10 +102,16 @@ export function createGenerator(options: GeneratorOptions): Generator {
   // The worker keeps the device report (once per package, dropped on device loss; a new worker starts without one).
   const checkDevice = () => localGenerator().checkDevice();
   const validate = (params: GenerateParams) => validateRequest(params, rules);
+  // A picture (image-to-image) is decoded and fitted where the request enters: only its RGB bytes go on.
+  const prepare = async (params: GenerateParams | ValidRequest) => validateRequest(await withDecodedImage(params, rules, (params as GenerateParams | undefined)?.signal), rules);
   const route = () => decideRoute(privacy, providers, checkDevice);
 
   const runRemote = async (provider: ImageEngine, request: ValidRequest, params: GenerateParams, reason: string): Promise<GenerateResult> => {
     if (request.prompt === undefined) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, undefined, 'missing');
+    // Image-to-image only where the engine says it can (hosted providers refuse it themselves, naming the models that can).
+    if (request.image && provider.acceptsImage === undefined) {
+      throw new ProviderUnsupportedError(`${provider.label} cannot start from a picture (image-to-image). Nothing was sent: remove the picture, or run on this device.`, provider.id, 'image-to-image');
+    }
     const started = performance.now();
     const result = await provider.generate(request, { signal: params.signal, onProgress: params.onProgress });
     const totalMs = performance.now() - started;
@@ -112,13 +125,13 @@ export function createGenerator(options: GeneratorOptions): Generator {
       backendReason: reason,
       timings: { loadMs: 0, encodeMs: 0, denoiseMs: totalMs, decodeMs: 0, totalMs },
       warnings: [...request.warnings, ...result.adjustments],
+      ...(request.strength !== undefined ? { strength: request.strength } : {}),
     };
   };
 
   const generate = async (params: GenerateParams | ValidRequest): Promise<GenerateResult> => {
     // Checked here, once: a bad request is refused before anything runs or is sent.
-    // A picture (image-to-image) is decoded and fitted here: only its RGB bytes go on.
-    const request = validateRequest(await withDecodedImage(params, rules, (params as GenerateParams | undefined)?.signal), rules);
+    const request = await prepare(params);
     const call = params as GenerateParams;
     throwIfAborted(call.signal);
     const decision = await route();
@@ -135,13 +148,14 @@ export function createGenerator(options: GeneratorOptions): Generator {
     }
   };
 
-  const target = { generate, validate };
+  const target = { generate, validate, prepare };
   return {
     privacy,
     providers,
     generate,
     route,
     validate,
+    prepare,
     load: (first?: ProgressCallback | LoadOptions, second?: LoadOptions) => localGenerator().load(first as ProgressCallback, second),
     checkDevice,
     listModels: () => localGenerator().listModels(),

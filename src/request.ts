@@ -140,8 +140,10 @@ export function validateRequest(params: unknown, rules: RequestRules = {}): Vali
   const given = (field: string, fallback: unknown) => (input[field] === undefined ? fallback : input[field]);
   const sideRange = sizes === 'any' ? LIMITS.cliSize : sizes === 'web' ? LIMITS.webSize : undefined;
   const side = (field: string, fallback: number) => (sideRange ? checkImageSide(field, given(field, fallback), sideRange) : positiveInteger(field, given(field, fallback), 'a positive integer number of pixels'));
-  const width = side('width', DEFAULTS.width);
-  const height = side('height', DEFAULTS.height);
+  // A decoded picture (image-to-image) sets the default size.
+  const picture = isRgbImage(input.image) ? input.image : undefined;
+  const width = side('width', picture?.width ?? DEFAULTS.width);
+  const height = side('height', picture?.height ?? DEFAULTS.height);
   if (input.steps === undefined) unset.push('steps');
   const steps = sizes === 'provider' ? positiveInteger('steps', given('steps', DEFAULTS.steps), 'an integer of at least 1') : checkSteps('steps', given('steps', DEFAULTS.steps));
   if (stepsBeyondRecommended(steps) && sizes !== 'provider') warnings.push(`FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help.`);

@@ -107,6 +107,8 @@ export interface FacadeTarget {
   generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
   /** The checked request; throws InvalidParameterError naming the field, without generating. */
   validate(params: GenerateParams): ValidRequest;
+  /** `validate` with the request's picture decoded and fitted first (image-to-image). */
+  prepare(params: GenerateParams): Promise<ValidRequest>;
 }
 
 /** The BFL body field a library field came from. */

@@ -34,7 +34,7 @@ interface Img2ImgRun {
 }
 const RUNS: Img2ImgRun[] = JSON.parse(readFileSync(`${TINY_FLUX_A}/golden.json`, 'utf8')).img2img_runs;
 
-type PageError = { name: string; message: string; isModelPackageError: boolean; isInvalidParameter: boolean };
+type PageError = { name: string; message: string; isModelPackageError: boolean; isInvalidParameter: boolean; fields?: Record<string, unknown> };
 type PageImage = { type: string; bytes: number[] };
 
 let tmp: string;
@@ -46,7 +46,7 @@ let workerUrl: string;
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'flux-img2img-browser-'));
   await build({ configFile: join(ROOT, 'vite.lib.config.ts'), root: ROOT, logLevel: 'warn', build: { outDir: join(tmp, 'lib'), emptyOutDir: true } });
-  const worker = readdirSync(join(tmp, 'lib')).find((f) => /^generator\.worker-.*\.js$/.test(f)) ?? readdirSync(join(tmp, 'lib', 'assets')).map((f) => `assets/${f}`).find((f) => /generator\.worker-.*\.js$/.test(f));
+  const worker = readdirSync(join(tmp, 'lib')).find((f) => /^generator\.worker.*\.js$/.test(f));
   expect(worker, 'the library build has its worker file').toBeDefined();
   workerUrl = `/lib/${worker}`;
   await convertCheckpoint({ checkpoint: TINY_FLUX_A, out: join(tmp, 'golden'), weights: 'fp32' });
@@ -116,7 +116,7 @@ describe('tiny-flux-a image-to-image (fp32) in Chromium matches diffusers', () =
       const golden = goldenTensors(run.name);
       const engine = await call<{ ok: boolean; error?: PageError; steps: number; strength: number; intermediates: Record<string, number[]>; image: PageImage }>('engineGenerate', workerUrl, '/models/golden/', {
         ...runParams(run),
-        initImage: { rgb: Array.from(initRgb(run)), width: run.width, height: run.height },
+        image: { rgb: Array.from(initRgb(run)), width: run.width, height: run.height },
       });
       expect(engine.error).toBeUndefined();
       expect(engine).toMatchObject({ ok: true, strength: run.strength });
@@ -164,7 +164,7 @@ describe('a package without the VAE encoder', () => {
     const before = server.requests.length;
     const out = await call<{ ok: boolean; error?: PageError }>('generate', '/models/no-encoder/', runParams(run), initPng(run), 'blob');
     expect(out.ok).toBe(false);
-    expect(out.error).toMatchObject({ name: 'ModelPackageError', isModelPackageError: true });
+    expect(out.error).toMatchObject({ name: 'ModelPackageError', isModelPackageError: true, fields: { reason: 'no-vae-encoder' } });
     expect(out.error!.message).toMatch(/no VAE encoder graph, which image-to-image needs/);
     const fetched = server.requests.slice(before).map((r) => r.url);
     expect(fetched.some((url) => url.startsWith('/models/no-encoder/manifest.json'))).toBe(true);

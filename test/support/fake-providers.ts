@@ -423,7 +423,8 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
         if (gate('submit', record, reply)) return;
         const body = asObject(record.body);
         const imageSize = asObject(body.image_size);
-        const task = newTask(body, { width: Number(imageSize.width ?? 1024), height: Number(imageSize.height ?? 768) }, Number(body.num_images ?? 1));
+        // Image-to-image models make the picture's size.
+        const task = newTask(body, dataUrlPngSize(body.image_url) ?? { width: Number(imageSize.width ?? 1024), height: Number(imageSize.height ?? 768) }, Number(body.num_images ?? 1));
         const urls = imageUrls(task);
         return reply(201, {
           images: urls.map((u) => ({ url: u, width: task.size.width, height: task.size.height, content_type: 'image/png' })),

@@ -56,8 +56,8 @@ window.img2imgTest = {
     engineWorker ??= new Worker(workerUrl, { type: 'module' });
     engine ??= Comlink.wrap(engineWorker);
     try {
-      const initImage = { ...request.initImage, rgb: Uint8Array.from(request.initImage.rgb) };
-      const result = await engine.generate(`img2img-${++calls}`, { ...embeddings(request), initImage, model: new URL(model, location.href).href, allowAnySize: true, keepIntermediates: true });
+      const picture = { ...request.image, rgb: Uint8Array.from(request.image.rgb) };
+      const result = await engine.generate(`img2img-${++calls}`, { ...embeddings(request), image: picture, model: new URL(model, location.href).href, allowAnySize: true, keepIntermediates: true });
       const intermediates = Object.fromEntries(Object.entries(result.intermediates).map(([k, v]) => [k, Array.from(v)]));
       const image = { type: result.images[0].type, bytes: Array.from(new Uint8Array(await result.images[0].arrayBuffer())) };
       return { ok: true, steps: result.steps, strength: result.strength, intermediates, image };
