@@ -116,10 +116,18 @@ export function mountApp(root: HTMLElement): void {
     announce,
     changed: () => void storage.refresh(),
     regenerate: (entry: GalleryEntry) => {
-      widget.setParams({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed });
-      announce(`Generating again with seed ${entry.seed}.`);
+      const strength = entry.input ? { strength: entry.strength } : {};
+      widget.setParams({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed, ...strength });
+      // The same input picture (as it was fitted) and strength: the same pixels again.
+      widget.setInputImage(entry.input ?? null);
+      announce(`Generating again with seed ${entry.seed}${entry.input ? ` from the same input picture, strength ${entry.strength}` : ''}.`);
       widget.scrollIntoView({ block: 'nearest' });
-      widget.generate({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed }).catch(() => undefined);
+      widget.generate({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed, ...(entry.input ? { image: entry.input, ...strength } : {}) }).catch(() => undefined);
+    },
+    useAsInput: (entry: GalleryEntry) => {
+      widget.setInputImage(entry.image);
+      announce('The image is now the input picture: the next generation starts from it.');
+      widget.scrollIntoView({ block: 'nearest' });
     },
   });
 
@@ -168,6 +176,7 @@ export function mountApp(root: HTMLElement): void {
           backendLabel,
           totalMs: result.timings.totalMs,
           model: request.model,
+          ...(request.image ? { input: request.image, strength: request.strength } : {}),
         });
       }
       await galleryView.refresh();

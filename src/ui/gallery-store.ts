@@ -1,7 +1,8 @@
 /**
  * The app's gallery: past generations kept in this browser's IndexedDB (a database of its
  * own, through idb-keyval), so they survive reloads. Each entry holds the image Blob and
- * what made it: prompt, seed, size, steps, backend and time taken.
+ * what made it: prompt, seed, size, steps, backend and time taken (and, for
+ * image-to-image, the input picture and the strength).
  */
 import { clear, createStore, del, set, values, type UseStore } from 'idb-keyval';
 
@@ -26,6 +27,9 @@ export interface GalleryEntry {
   totalMs: number;
   /** The package URL, when it ran on this device. */
   model?: string;
+  /** Image-to-image: the picture it started from, as fitted (PNG at width × height, so "Generate again" reproduces it), and the strength. */
+  input?: Blob;
+  strength?: number;
 }
 
 /** Database and object store of the gallery (never shared with the weight store). */

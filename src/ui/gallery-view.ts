@@ -8,8 +8,10 @@ import type { GalleryEntry, GalleryStore } from './gallery-store.ts';
 /** What the gallery needs from the app. */
 export interface GalleryHost {
   store: GalleryStore;
-  /** Generates again with this entry's prompt, seed, size and steps. */
+  /** Generates again with this entry's prompt, seed, size and steps (and its input picture and strength). */
   regenerate(entry: GalleryEntry): void;
+  /** Makes this entry's image the input picture of the next generation. */
+  useAsInput(entry: GalleryEntry): void;
   /** Says something to screen-reader users (and shows it). */
   announce(message: string): void;
   /** Called after an entry was deleted. */
@@ -58,13 +60,20 @@ export function createGalleryView(host: GalleryHost): GalleryView {
       ['Seed', String(entry.seed)],
       ['Size', `${entry.width}×${entry.height}`],
       ['Steps', String(entry.steps)],
+      ...(entry.strength !== undefined ? ([['Strength', entry.strength.toFixed(2)]] as [string, string][]) : []),
       ['Made', entry.backend === 'local' ? 'on this device' : `by ${entry.backendLabel}`],
       ['Took', `${(entry.totalMs / 1000).toFixed(1)} s`],
       ['When', when.toLocaleString()],
     ];
+    let inputUrl: string | undefined;
+    if (entry.input) {
+      inputUrl = URL.createObjectURL(entry.input);
+      urls.push(inputUrl);
+    }
     return h('li', { class: 'gallery-item', 'data-id': entry.id, 'data-seed': entry.seed },
       h('figure', {},
-        h('img', { src: url, alt: entry.prompt ? `“${entry.prompt.slice(0, 200)}”` : 'Generated image', width: entry.width, height: entry.height, loading: 'lazy', decoding: 'async' }),
+        inputUrl ? h('img', { class: 'input-thumb', src: inputUrl, alt: 'The input picture it started from', width: entry.width, height: entry.height, loading: 'lazy', decoding: 'async' }) : null,
+        h('img', { class: 'result-image', src: url, alt: entry.prompt ? `“${entry.prompt.slice(0, 200)}”` : 'Generated image', width: entry.width, height: entry.height, loading: 'lazy', decoding: 'async' }),
         h('figcaption', {},
           h('p', { class: 'prompt' }, entry.prompt),
           h('dl', { class: 'meta' }, ...meta.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-field': k.toLowerCase() }, v)])),
@@ -84,7 +93,8 @@ export function createGalleryView(host: GalleryHost): GalleryView {
               host.changed();
               // Keep keyboard focus in the gallery.
               (next && next.isConnected ? next : (list.querySelector<HTMLElement>('button.delete') ?? element.querySelector('h2')))?.focus();
-            } }, 'Delete')))));
+            } }, 'Delete'),
+            h('button', { type: 'button', class: 'secondary small use-as-input', 'aria-label': label('Use as the input picture'), onclick: () => host.useAsInput(entry) }, 'Use as input')))));
   };
 
   const refresh = async () => {

@@ -9,8 +9,10 @@
  *
  * Attributes: see config.ts. Properties: `model`, `privacy` (reflect their attributes),
  * `providers` (configs or engines, keys allowed here, never in attributes), `generator`,
- * `lastResult`, `busy`. Methods: `generate(params?)` (the library's result),
- * `cancel()`, `route()`, `setParams(params)`. Events (CustomEvent, not bubbling):
+ * `lastResult`, `busy`, `inputImage` (the optional picture to start from). Methods:
+ * `generate(params?)` (the library's result), `cancel()`, `route()`, `setParams(params)`
+ * (with `strength`), `setInputImage(blob | null)`. A picture can also be dropped, pasted
+ * or chosen in the element; it is then fitted to the width and height (centre-crop). Events (CustomEvent, not bubbling):
  * `progress` (detail: the ProgressEvent plus `fraction`, `text`, `etaMs`), `image`
  * (detail: `{result, request}`), `error` (detail: `{error, name, summary, action,
  * message}`), `route` (detail: where the next generation runs, or `{error}`).
@@ -23,7 +25,9 @@ import { FluxError, InvalidParameterError } from '../errors.ts';
 import type { Generator } from '../generator.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
-import { checkCallOptions } from '../request.ts';
+import { checkCallOptions, checkStrength } from '../request.ts';
+import { encodePng } from '../pipeline/image.ts';
+import { renderInputImage, strengthWords } from './input-image-view.ts';
 import { PRIVACY_MODES, type PrivacyMode, type RouteDecision } from '../routing.ts';
 import { checkFormParams, FORM_ATTRIBUTES, GENERATOR_ATTRIBUTES, readFormDefaults, readGeneratorConfig, sizeRange, type FormDefaults, type GeneratorConfig } from './config.ts';
 import { errorLine, explainError, imageAlt, NO_WEBGPU, remotePrivacy, resultLine, resultPrivacy, doneLine, routeErrorPresentation, routeNotice, routePrivacy, type ErrorExplanation } from './presenter.ts';
@@ -45,6 +49,9 @@ export interface WidgetRequest {
   outputFormat: OutputFormat;
   /** The package URL, when it ran on this device. */
   model?: string;
+  /** Image-to-image: the picture it started from, as fitted (PNG at width × height), and the strength. */
+  image?: Blob;
+  strength?: number;
 }
 
 /** Detail of the `image` event. */
@@ -112,6 +119,8 @@ export class FluxGeneratorElement extends ElementBase {
   private userEdited = false;
   private resultUrl?: string;
   private last?: GenerateResult;
+  private inputPicture?: Blob;
+  private inputUrl?: string;
 
   constructor() {
     super();
@@ -138,6 +147,38 @@ export class FluxGeneratorElement extends ElementBase {
       });
     }
     v.prompt.addEventListener('input', () => v.prompt.removeAttribute('aria-invalid'));
+    this.wireInputImage();
+  }
+
+  /** Drop, paste, choose and remove the input picture. */
+  private wireInputImage(): void {
+    const { input, root } = this.view;
+    const take = (files: FileList | null | undefined) => {
+      const file = [...(files ?? [])].find((f) => f.type.startsWith('image/'));
+      if (file) this.setInputImage(file);
+      return Boolean(file);
+    };
+    input.file.addEventListener('change', () => {
+      take(input.file.files);
+      input.file.value = '';
+    });
+    input.drop.addEventListener('dragover', (event) => {
+      event.preventDefault();
+      input.drop.toggleAttribute('data-dragging', true);
+    });
+    input.drop.addEventListener('dragleave', () => input.drop.removeAttribute('data-dragging'));
+    input.drop.addEventListener('drop', (event) => {
+      event.preventDefault();
+      input.drop.removeAttribute('data-dragging');
+      take(event.dataTransfer?.files);
+    });
+    root.addEventListener('paste', (event) => {
+      if (take(event.clipboardData?.files)) event.preventDefault();
+    });
+    input.remove.addEventListener('click', () => {
+      this.setInputImage(null);
+      input.drop.focus();
+    });
   }
 
   connectedCallback(): void {
@@ -210,6 +251,24 @@ export class FluxGeneratorElement extends ElementBase {
     return this.last;
   }
 
+  /** The picture the next generation starts from (image-to-image), or null. */
+  get inputImage(): Blob | null {
+    return this.inputPicture ?? null;
+  }
+
+  /**
+   * Sets (or with null removes) the picture the next generation starts from; it is shown
+   * in the element with the strength slider.
+   * @throws InvalidParameterError naming `image` when it is not a Blob/File or null
+   */
+  setInputImage(picture: Blob | null): void {
+    if (picture !== null && !(picture instanceof Blob)) throw new InvalidParameterError('image', 'a Blob or File (PNG, JPEG or WebP), or null to remove it', picture, 'wrong-type');
+    if (this.inputUrl) URL.revokeObjectURL(this.inputUrl);
+    this.inputPicture = picture ?? undefined;
+    this.inputUrl = picture ? URL.createObjectURL(picture) : undefined;
+    renderInputImage(this.view.input, this.inputUrl);
+  }
+
   /** Whether a generation is running. */
   get busy(): boolean {
     return this.runs.size > 0;
@@ -255,10 +314,14 @@ export class FluxGeneratorElement extends ElementBase {
       const generator = lease.generator;
       const form = readForm(v);
       const { signal: _signal, ...fields } = params;
-      // Checked once, here (the generator takes the checked request as it is).
+      // The element's input picture and strength, unless the call gives its own.
+      const picture = fields.image ?? this.inputPicture;
+      const pictureFields = picture === undefined ? {} : { image: picture, strength: fields.strength ?? Number(v.input.strength.value) };
+      // Checked once, here (the generator takes the checked request as it is); a picture is decoded first.
       let request;
       try {
-        request = generator.validate({ ...form, ...fields, preview: params.preview ?? this.defaults?.preview !== 'off' });
+        const asked = { ...form, ...fields, ...pictureFields, preview: params.preview ?? this.defaults?.preview !== 'off' };
+        request = picture === undefined ? generator.validate(asked) : await generator.prepare(asked);
       } catch (error) {
         markInvalid(v, (error as { field?: string }).field);
         throw error;
@@ -293,6 +356,7 @@ export class FluxGeneratorElement extends ElementBase {
           seed: result.seed,
           outputFormat: request.outputFormat,
           model: result.backend === 'local' ? this.config.model : undefined,
+          ...(request.image ? { image: new Blob([encodePng(request.image) as Uint8Array<ArrayBuffer>], { type: 'image/png' }), strength: request.strength } : {}),
         },
       };
       this.last = result;
@@ -347,8 +411,12 @@ export class FluxGeneratorElement extends ElementBase {
    * clears it. Values are checked when generating; their types here.
    * @throws InvalidParameterError naming a field of the wrong type, or one the form does not have
    */
-  setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>>): void {
+  setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat' | 'strength'>>): void {
     checkFormParams(params);
+    if (params.strength !== undefined) {
+      this.view.input.strength.value = String(checkStrength('strength', params.strength));
+      this.view.input.strengthText.textContent = strengthWords(params.strength);
+    }
     const v = this.view;
     if (params.prompt !== undefined) v.prompt.value = params.prompt;
     if (params.width !== undefined) v.width.value = String(params.width);

@@ -9,6 +9,7 @@
 import type { GenerateParams, OutputFormat } from '../api-types.ts';
 import { LIMITS } from '../defaults.ts';
 import { h } from './dom.ts';
+import { buildInputImageView, type InputImageView } from './input-image-view.ts';
 import type { FormDefaults } from './config.ts';
 import css from './widget.css?inline';
 
@@ -87,6 +88,8 @@ export interface WidgetView {
   resultText: HTMLSpanElement;
   download: HTMLAnchorElement;
   error: HTMLDivElement;
+  /** The optional input picture and strength (image-to-image). */
+  input: InputImageView;
 }
 
 /** Builds the element's DOM into `shadow`. */
@@ -110,6 +113,7 @@ export function buildView(shadow: ShadowRoot): WidgetView {
   const cancelButton = h('button', { type: 'button', class: 'secondary cancel', part: 'cancel-button', disabled: true }, 'Cancel');
   const privacy = h('p', { class: 'privacy', part: 'privacy', id: 'privacy', 'aria-live': 'polite', 'data-where': 'checking' });
   const notice = h('div', { class: 'notice', part: 'notice', role: 'note', hidden: true });
+  const input = buildInputImageView();
   const form = h('form', { class: 'form', part: 'form', novalidate: true, 'aria-label': 'Image generator' },
     field('prompt', 'Prompt', prompt, h('p', { id: 'prompt-hint', class: 'hint' }, 'Describe the image. Ctrl+Enter generates.')),
     h('fieldset', { class: 'settings', part: 'settings' },
@@ -121,7 +125,8 @@ export function buildView(shadow: ShadowRoot): WidgetView {
       field('format', 'Format', format)),
     notice,
     privacy,
-    h('div', { class: 'actions' }, generateButton, cancelButton));
+    h('div', { class: 'actions' }, generateButton, cancelButton),
+    input.fieldset);
 
   const progressBar = h('progress', { part: 'progress-bar', max: 1, value: 0, 'aria-label': 'Generation progress', hidden: true });
   const status = h('p', { class: 'status', part: 'status', role: 'status', 'aria-live': 'polite' }, 'Ready.');
@@ -138,7 +143,7 @@ export function buildView(shadow: ShadowRoot): WidgetView {
 
   const root = h('div', { class: 'root', part: 'container' }, form, stage);
   shadow.append(root);
-  return { root, form, prompt, width, height, steps, seed, format, generateButton, cancelButton, privacy, notice, progressBox, progressBar, status, frame, placeholder, preview, image, result, resultText, download, error };
+  return { root, form, prompt, width, height, steps, seed, format, generateButton, cancelButton, privacy, notice, progressBox, progressBar, status, frame, placeholder, preview, image, result, resultText, download, error, input };
 }
 
 /** Puts the defaults into the form and applies layout, theme, preview mode and the size range. */
@@ -228,7 +233,7 @@ export function readForm(view: WidgetView): Required<Pick<GenerateParams, 'promp
 
 /** Marks the input of a refused field (`field` of an InvalidParameterError) and focuses it. */
 export function markInvalid(view: WidgetView, field: string | undefined): void {
-  const input = ({ prompt: view.prompt, width: view.width, height: view.height, steps: view.steps, seed: view.seed } as Record<string, HTMLElement>)[field ?? ''];
+  const input = ({ prompt: view.prompt, width: view.width, height: view.height, steps: view.steps, seed: view.seed, strength: view.input.strength, image: view.input.drop, fit: view.input.drop } as Record<string, HTMLElement>)[field ?? ''];
   if (!input) return;
   input.setAttribute('aria-invalid', 'true');
   input.focus();

@@ -8,11 +8,14 @@
  *   visible focus ring; screenshots at phone and desktop widths;
  * - a browser without WebGPU: the plain explanation and the provider choice, then a
  *   generation through a (fake) Black Forest Labs provider, with its key kept in this browser;
+ * - image-to-image: a dropped picture, the gallery keeps it with the strength, "Generate
+ *   again" gives identical pixels, "Use as input";
  * - the Content-Security-Policy holds: no violation, and an injected inline script is refused.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { encode as encodePng } from 'fast-png';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/package/manifest.ts';
@@ -301,6 +304,73 @@ describe('the app page', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#stored-models').textContent()).toBe('No model stored yet.');
   }, 150_000);
+
+  it('image-to-image: drop a picture, generate, the gallery keeps the input and strength, "Generate again" gives identical pixels, "Use as input"', async () => {
+    await page.goto(`${server.origin}/index.html`);
+    await waitForRoute(page, 'local');
+    const before = await galleryItems().count();
+    // A 64×64 picture dropped on the widget's drop zone, as a file from the desktop.
+    const rgba = new Uint8Array(64 * 64 * 4);
+    for (let i = 0; i < 64 * 64; i++) rgba.set([(i * 7) % 256, (i >> 6) * 4, 255 - ((i * 3) % 256), 255], i * 4);
+    const png = Array.from(encodePng({ width: 64, height: 64, data: rgba, channels: 4, depth: 8 }));
+    const dataTransfer = await page.evaluateHandle((bytes) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([Uint8Array.from(bytes)], 'input.png', { type: 'image/png' }));
+      return transfer;
+    }, png);
+    await widget().locator('#input-image').dispatchEvent('drop', { dataTransfer });
+    await widget().locator('img.input-thumb:not([hidden])').waitFor();
+    expect(await widget().locator('#strength-text').textContent()).toMatch(/0 would keep it unchanged, 1 regenerates it fully/);
+    await widget().locator('#strength').fill('0.6');
+    expect(await widget().locator('#strength-text').textContent()).toMatch(/^0\.60: the picture is changed moderately/);
+
+    await widget().locator('textarea').fill('the same scene in autumn');
+    await widget().locator('#width').fill('64');
+    await widget().locator('#height').fill('64');
+    await widget().locator('#steps').selectOption('2');
+    await widget().locator('#seed').fill('4242');
+    await widget().locator('button.generate').click();
+    await expect.poll(() => galleryItems().count(), { timeout: 120_000 }).toBe(before + 1);
+    const item = galleryItems().first();
+    expect(await item.locator('img.input-thumb').count()).toBe(1);
+    const meta = Object.fromEntries(await item.locator('dd').evaluateAll((dds) => dds.map((d) => [d.getAttribute('data-field'), d.textContent])));
+    expect(meta).toMatchObject({ seed: '4242', size: '64×64', steps: '2', strength: '0.60' });
+    // The input picture is stored with the result (as fitted: the dropped 64×64 picture itself).
+    const stored = await page.evaluate(async (key) => {
+      const db = await new Promise<IDBDatabase>((done, fail) => {
+        const open = indexedDB.open('flux-webgpu-gallery');
+        open.onsuccess = () => done(open.result);
+        open.onerror = () => fail(open.error);
+      });
+      const entry = await new Promise<{ input?: Blob; strength?: number }>((done) => {
+        const get = db.transaction('images').objectStore('images').get(key!);
+        get.onsuccess = () => done(get.result);
+      });
+      db.close();
+      return { strength: entry.strength, input: entry.input ? Array.from(new Uint8Array(await entry.input.arrayBuffer())) : undefined };
+    }, await item.getAttribute('data-id'));
+    expect(stored.strength).toBe(0.6);
+    const input = pngPixels(Uint8Array.from(stored.input!));
+    expect([input.width, input.height]).toEqual([64, 64]);
+    const rgb = Uint8Array.from(rgba.filter((_, i) => i % 4 !== 3));
+    expect(Buffer.from(input.data)).toEqual(Buffer.from(rgb));
+    const firstBytes = await galleryImageBytes(item);
+
+    // Remove the picture from the widget: "Generate again" brings back the input and the strength.
+    await widget().locator('#input-image-remove').click();
+    await widget().locator('img.input-thumb[hidden]').waitFor({ state: 'attached' });
+    await item.locator('button.regenerate').click();
+    await expect.poll(() => galleryItems().count(), { timeout: 120_000 }).toBe(before + 2);
+    const again = galleryItems().first();
+    expect(await again.locator('dd[data-field="strength"]').textContent()).toBe('0.60');
+    expect(pngPixels(await galleryImageBytes(again)).data).toEqual(pngPixels(firstBytes).data);
+    // A different start picture (the result itself) gives different pixels: the input matters.
+    await again.locator('button.use-as-input').click();
+    await widget().locator('img.input-thumb:not([hidden])').waitFor();
+    await widget().locator('button.generate').click();
+    await expect.poll(() => galleryItems().count(), { timeout: 120_000 }).toBe(before + 3);
+    expect(pngPixels(await galleryImageBytes(galleryItems().first())).data).not.toEqual(pngPixels(firstBytes).data);
+  }, 240_000);
 });
 
 describe('a browser without WebGPU', () => {
