@@ -321,20 +321,21 @@ describe('the app page', () => {
     await widget().locator('#input-image').dispatchEvent('drop', { dataTransfer });
     await widget().locator('img.input-thumb:not([hidden])').waitFor();
     expect(await widget().locator('#strength-text').textContent()).toMatch(/0 would keep it unchanged, 1 regenerates it fully/);
-    await widget().locator('#strength').fill('0.6');
-    expect(await widget().locator('#strength-text').textContent()).toMatch(/^0\.60: the picture is changed moderately/);
+    // 4 steps at strength 0.5: diffusers' rule skips the first 2 (at 2 steps and 0.6 it would skip none: pure noise).
+    await widget().locator('#strength').fill('0.5');
+    expect(await widget().locator('#strength-text').textContent()).toMatch(/^0\.50: the picture is changed moderately/);
 
     await widget().locator('textarea').fill('the same scene in autumn');
     await widget().locator('#width').fill('64');
     await widget().locator('#height').fill('64');
-    await widget().locator('#steps').selectOption('2');
+    await widget().locator('#steps').selectOption('4');
     await widget().locator('#seed').fill('4242');
     await widget().locator('button.generate').click();
     await expect.poll(() => galleryItems().count(), { timeout: 120_000 }).toBe(before + 1);
     const item = galleryItems().first();
     expect(await item.locator('img.input-thumb').count()).toBe(1);
     const meta = Object.fromEntries(await item.locator('dd').evaluateAll((dds) => dds.map((d) => [d.getAttribute('data-field'), d.textContent])));
-    expect(meta).toMatchObject({ seed: '4242', size: '64×64', steps: '2', strength: '0.60' });
+    expect(meta).toMatchObject({ seed: '4242', size: '64×64', steps: '4', strength: '0.50' });
     // The input picture is stored with the result (as fitted: the dropped 64×64 picture itself).
     const stored = await page.evaluate(async (key) => {
       const db = await new Promise<IDBDatabase>((done, fail) => {
@@ -349,7 +350,7 @@ describe('the app page', () => {
       db.close();
       return { strength: entry.strength, input: entry.input ? Array.from(new Uint8Array(await entry.input.arrayBuffer())) : undefined };
     }, await item.getAttribute('data-id'));
-    expect(stored.strength).toBe(0.6);
+    expect(stored.strength).toBe(0.5);
     const input = pngPixels(Uint8Array.from(stored.input!));
     expect([input.width, input.height]).toEqual([64, 64]);
     const rgb = Uint8Array.from(rgba.filter((_, i) => i % 4 !== 3));
@@ -362,7 +363,7 @@ describe('the app page', () => {
     await item.locator('button.regenerate').click();
     await expect.poll(() => galleryItems().count(), { timeout: 120_000 }).toBe(before + 2);
     const again = galleryItems().first();
-    expect(await again.locator('dd[data-field="strength"]').textContent()).toBe('0.60');
+    expect(await again.locator('dd[data-field="strength"]').textContent()).toBe('0.50');
     expect(pngPixels(await galleryImageBytes(again)).data).toEqual(pngPixels(firstBytes).data);
     // A different start picture (the result itself) gives different pixels: the input matters.
     await again.locator('button.use-as-input').click();
