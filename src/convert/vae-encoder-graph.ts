@@ -17,7 +17,7 @@
  * or float16 + Cast, the mid-block attention linears at 8 bits at least (storage.ts).
  */
 import { floatWeight, param, silu, type LayerContext } from './layers.ts';
-import { DecoderBuilder, expectedVaeDecoderTensors, type VaeConfig } from './vae-graph.ts';
+import { addConv, addNorm, addResnet, DecoderBuilder, expectedVaeDecoderTensors, type Shapes, type VaeConfig } from './vae-graph.ts';
 
 /** One down block of the encoder: its resnets' channels and whether it downsamples. */
 interface DownBlockPlan {
@@ -53,26 +53,6 @@ export function vaeEncoderProblem(config: VaeConfig): string | undefined {
   if ((config.in_channels ?? 3) !== 3) return `"in_channels" must be 3 (RGB; got ${config.in_channels})`;
   if (config.use_quant_conv) return '"use_quant_conv" must be false: quant_conv is not supported (FLUX has none)';
   return undefined;
-}
-
-type Shapes = Map<string, number[]>;
-
-function addConv(s: Shapes, prefix: string, inC: number, outC: number, k: number): void {
-  s.set(`${prefix}.weight`, [outC, inC, k, k]);
-  s.set(`${prefix}.bias`, [outC]);
-}
-
-function addNorm(s: Shapes, prefix: string, ch: number): void {
-  s.set(`${prefix}.weight`, [ch]);
-  s.set(`${prefix}.bias`, [ch]);
-}
-
-function addResnet(s: Shapes, prefix: string, inC: number, outC: number): void {
-  addNorm(s, `${prefix}.norm1`, inC);
-  addConv(s, `${prefix}.conv1`, inC, outC, 3);
-  addNorm(s, `${prefix}.norm2`, outC);
-  addConv(s, `${prefix}.conv2`, outC, outC, 3);
-  if (inC !== outC) addConv(s, `${prefix}.conv_shortcut`, inC, outC, 1);
 }
 
 /** Every `encoder.*` tensor the graph reads, with its shape (diffusers names). */

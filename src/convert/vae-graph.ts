@@ -148,19 +148,23 @@ function decoderPlan(c: VaeConfig): { top: number; bottom: number; upBlocks: UpB
   return { top, bottom: reversed[reversed.length - 1], upBlocks };
 }
 
-type Shapes = Map<string, number[]>;
+/** Tensor name → shape, as the expected-tensor lists are built. */
+export type Shapes = Map<string, number[]>;
 
-function addConv(s: Shapes, prefix: string, inC: number, outC: number, k: number): void {
+/** A conv's weight [out, in, k, k] and bias. */
+export function addConv(s: Shapes, prefix: string, inC: number, outC: number, k: number): void {
   s.set(`${prefix}.weight`, [outC, inC, k, k]);
   s.set(`${prefix}.bias`, [outC]);
 }
 
-function addNorm(s: Shapes, prefix: string, ch: number): void {
+/** A norm's weight and bias [ch]. */
+export function addNorm(s: Shapes, prefix: string, ch: number): void {
   s.set(`${prefix}.weight`, [ch]);
   s.set(`${prefix}.bias`, [ch]);
 }
 
-function addResnet(s: Shapes, prefix: string, inC: number, outC: number): void {
+/** A ResnetBlock2D's tensors (norm1, conv1, norm2, conv2, conv_shortcut when the channels change). */
+export function addResnet(s: Shapes, prefix: string, inC: number, outC: number): void {
   addNorm(s, `${prefix}.norm1`, inC);
   addConv(s, `${prefix}.conv1`, inC, outC, 3);
   addNorm(s, `${prefix}.norm2`, outC);
