@@ -315,12 +315,12 @@ export class FluxGeneratorElement extends ElementBase {
       const form = readForm(v);
       const { signal: _signal, ...fields } = params;
       // The element's input picture and strength, unless the call gives its own.
-      const picture = fields.image ?? this.inputPicture;
+      const picture = fields.image === undefined ? this.inputPicture : fields.image;
       const pictureFields = picture === undefined ? {} : { image: picture, strength: fields.strength ?? Number(v.input.strength.value) };
       // Checked once, here (the generator takes the checked request as it is); a picture is decoded first.
       let request;
       try {
-        const asked = { ...form, ...fields, ...pictureFields, preview: params.preview ?? this.defaults?.preview !== 'off' };
+        const asked = { ...form, ...fields, ...pictureFields, preview: params.preview === undefined ? this.defaults?.preview !== 'off' : params.preview };
         request = picture === undefined ? generator.validate(asked) : await generator.prepare(asked);
       } catch (error) {
         markInvalid(v, (error as { field?: string }).field);
