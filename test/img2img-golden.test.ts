@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFluxPipeline, type PipelineResult } from '../src/pipeline/flux-pipeline.ts';
-import { img2imgSigmas } from '../src/pipeline/img2img.ts';
+import { InvalidParameterError } from '../src/errors.ts';
+import { img2imgSigmas, strengthStart } from '../src/pipeline/img2img.ts';
+import { validateRequest } from '../src/request.ts';
 import { flowSigmas } from '../src/pipeline/schedule.ts';
 import { convertCheckpoint } from '../tools/convert/convert-local.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
@@ -33,6 +35,24 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe('strength rule', () => {
   it('gives the golden sigmas_used', () => {
     for (const run of RUNS) expect(Array.from(img2imgSigmas(flowSigmas(run.steps), run.strength)), run.name).toEqual(run.sigmas_used);
+  });
+
+  it('on edge cases: strength 1, very small strengths, 1–4 steps (t_start = int(N − N·strength))', () => {
+    // [steps, strength, first step run (t_start), steps run], worked out by hand from diffusers' rule.
+    const cases: [number, number, number, number][] = [
+      [1, 1, 0, 1], [1, 0.5, 0, 1], [1, 0.01, 0, 1],
+      [2, 1, 0, 2], [2, 0.75, 0, 2], [2, 0.6, 0, 2], [2, 0.5, 1, 1], [2, 0.49, 1, 1], [2, 0.01, 1, 1],
+      [3, 1, 0, 3], [3, 0.5, 1, 2], [3, 0.34, 1, 2], [3, 0.01, 2, 1],
+      [4, 1, 0, 4], [4, 0.76, 0, 4], [4, 0.6, 1, 3], [4, 0.5, 2, 2], [4, 0.25, 3, 1], [4, 0.2, 3, 1], [4, 1e-9, 3, 1],
+    ];
+    for (const [steps, strength, tStart, run] of cases) {
+      expect(strengthStart(steps, strength), `${steps} steps, strength ${strength}`).toEqual({ tStart, steps: run });
+      const full = flowSigmas(steps);
+      expect(Array.from(img2imgSigmas(full, strength))).toEqual(Array.from(full.slice(tStart)));
+    }
+    // So small that N − N·strength rounds to N in float64: no step would run, refused naming strength.
+    expect(() => strengthStart(4, 1e-17)).toThrow(InvalidParameterError);
+    expect(() => validateRequest({ prompt: 'x', image: { rgb: new Uint8Array(256 * 256 * 3), width: 256, height: 256 }, strength: 1e-17 })).toThrow(/strength must be large enough that at least one of the 4 steps runs/);
   });
 });
 
