@@ -129,20 +129,25 @@ export function createGenerator(options: GeneratorOptions): Generator {
     };
   };
 
+  // Image-to-image goes to the first provider (in order of preference) whose model can start from a picture.
+  const capableOf = (request: ValidRequest, preferred: ImageEngine): ImageEngine =>
+    !request.image || preferred.acceptsImage?.() ? preferred : (providers.find((p) => p.acceptsImage?.()) ?? preferred);
+
   const generate = async (params: GenerateParams | ValidRequest): Promise<GenerateResult> => {
     // Checked here, once: a bad request is refused before anything runs or is sent.
     const request = await prepare(params);
     const call = params as GenerateParams;
     throwIfAborted(call.signal);
     const decision = await route();
-    if (decision.provider) return runRemote(decision.provider, request, call, decision.reason);
+    if (decision.provider) return runRemote(capableOf(request, decision.provider), request, call, decision.reason);
     try {
       const result = await localGenerator().generate({ ...request, signal: call.signal, onProgress: call.onProgress });
       return { ...result, backendReason: decision.reason };
     } catch (error) {
       // A size this device cannot hold is found only when loading; prefer-local then hands over.
       if (error instanceof DeviceCapabilityError && privacy === 'prefer-local' && providers.length) {
-        return runRemote(providers[0], request, call, `This device could not run this request locally (${error.message}), so the prompt was sent to ${providers[0].label}.`);
+        const provider = capableOf(request, providers[0]);
+        return runRemote(provider, request, call, `This device could not run this request locally (${error.message}), so the prompt was sent to ${provider.label}.`);
       }
       throw error;
     }

@@ -178,6 +178,20 @@ describe('OpenAI facade: images.edit over a remote-only generator', () => {
     expect(fake.requests.length).toBe(before);
   });
 
+  it('a remote-only generator sends image-to-image to the first provider that can, text-to-image to the first', async () => {
+    const monica = await startFakeProvider('monica');
+    fake = await startFakeProvider('openai');
+    try {
+      const generator = createGenerator({ privacy: 'remote-only', providers: [{ kind: 'monica', apiKey: KEY, baseUrl: monica.baseUrl, ...FAST }, { kind: 'openai', apiKey: KEY, baseUrl: fake.baseUrl, ...FAST }] });
+      expect((await generator.generate({ prompt: 'x', image: large, strength: 0.5 })).backend).toBe('openai');
+      expect(monica.requests).toHaveLength(0);
+      expect(fake.phase('submit')[0].path).toBe('/v1/images/edits');
+      expect((await generator.generate({ prompt: 'x', width: 512, height: 512 })).backend).toBe('monica');
+    } finally {
+      await monica.close();
+    }
+  });
+
   it('a remote-only generator whose provider cannot edit refuses before sending', async () => {
     fake = await startFakeProvider('monica');
     const generator = createGenerator({ privacy: 'remote-only', providers: [{ kind: 'monica', apiKey: KEY, baseUrl: fake.baseUrl, ...FAST }] });
