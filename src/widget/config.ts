@@ -31,13 +31,13 @@ import { DEFAULTS, LIMITS, WIDGET_DEFAULTS } from '../defaults.ts';
 import { checkWorkerLocation } from '../engine/worker-url.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
-import { OUTPUT_FORMATS } from '../request.ts';
+import { checkStrength, OUTPUT_FORMATS } from '../request.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 
 /** Attributes that change which generator the element uses. */
 export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers', 'worker-url', 'wasm-paths'] as const;
 /** Attributes that only change the form's defaults or the look. */
-export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
+export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme', 'strength'] as const;
 
 
 export type PreviewMode = 'pixelated' | 'smooth' | 'off';
@@ -68,6 +68,8 @@ export interface FormDefaults {
   preview: PreviewMode;
   layout: LayoutMode;
   theme: ThemeMode;
+  /** Image-to-image: the strength slider's value, in (0, 1]. */
+  strength: number;
 }
 
 type Read = (name: string) => string | null;
@@ -93,6 +95,12 @@ function integer(name: string, value: string | null, fallback: number | undefine
     throw new InvalidParameterError(name, `${multiple > 1 ? `a multiple of ${multiple}` : 'an integer'} from ${min} to ${max}`, value);
   }
   return n;
+}
+
+/** The `strength` attribute: a number in (0, 1], default DEFAULTS.strength. */
+function strengthAttribute(value: string | null): number {
+  if (value === null || value.trim() === '') return DEFAULTS.strength;
+  return checkStrength('strength', /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(value) ? Number(value) : value);
 }
 
 /** A provider config from attributes: no key, a known kind. */
@@ -160,6 +168,7 @@ export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefault
     preview: oneOf('preview', read('preview'), ['pixelated', 'smooth', 'off'] as const, WIDGET_DEFAULTS.preview),
     layout: oneOf('layout', read('layout'), ['compact', 'page'] as const, WIDGET_DEFAULTS.layout),
     theme: oneOf('theme', read('theme'), ['light', 'dark', 'auto'] as const, WIDGET_DEFAULTS.theme),
+    strength: strengthAttribute(read('strength')),
   };
 }
 

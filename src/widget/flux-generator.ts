@@ -200,7 +200,7 @@ export class FluxGeneratorElement extends ElementBase {
   attributeChangedCallback(name: string, oldValue: string | null, value: string | null): void {
     if (oldValue === value) return;
     if ((GENERATOR_ATTRIBUTES as readonly string[]).includes(name)) this.queueReconfigure();
-    else this.applyFormAttributes(['width', 'height', 'steps', 'seed', 'prompt', 'output-format'].includes(name));
+    else this.applyFormAttributes(['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'strength'].includes(name));
   }
 
   // ---- properties -------------------------------------------------------------------

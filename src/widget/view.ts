@@ -9,7 +9,7 @@
 import type { GenerateParams, OutputFormat } from '../api-types.ts';
 import { LIMITS } from '../defaults.ts';
 import { h } from './dom.ts';
-import { buildInputImageView, type InputImageView } from './input-image-view.ts';
+import { buildInputImageView, strengthWords, type InputImageView } from './input-image-view.ts';
 import type { FormDefaults } from './config.ts';
 import css from './widget.css?inline';
 
@@ -159,6 +159,8 @@ export function applyDefaults(view: WidgetView, defaults: FormDefaults, range: {
     view.seed.value = defaults.seed === undefined ? '' : String(defaults.seed);
     view.format.value = defaults.outputFormat;
     if (defaults.prompt) view.prompt.value = defaults.prompt;
+    view.input.strength.value = String(defaults.strength);
+    view.input.strengthText.textContent = strengthWords(defaults.strength);
   }
   view.root.dataset.layout = defaults.layout;
   view.root.dataset.theme = defaults.theme;

@@ -325,6 +325,7 @@ export const BAD_ATTRIBUTES = {
   preview: ['fast', 'on'],
   layout: ['grid', '1'],
   theme: ['blue', 'night'],
+  strength: ['0', '1.5', 'lots', '-0.2', 'NaN'],
   privacy: ['public', 'local'],
   provider: ['acme', 'BFL'],
   providers: ['[{"kind":"acme"}]', 'bfl', '{"kind":"bfl"}', '[{"kind":"bfl","apiKey":"k"}]', '[1]', '[{"kind":"bfl","timeoutMs":"soon"}]'],
