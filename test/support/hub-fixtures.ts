@@ -1,0 +1,69 @@
+/**
+ * Tiny checkpoints on a fake Hub for the in-page import tests (and the conversion-plan
+ * test): the demo checkpoint in the diffusers layout with text encoders and tokenizers
+ * (so a prompt works), a GGUF transformer in BFL names with Q4_0 and Q8_0 blocks, and a
+ * GGUF T5 in llama.cpp names in Q8_0 — the shapes of the published repositories
+ * (`black-forest-labs/FLUX.1-schnell`, `city96/FLUX.1-schnell-gguf`,
+ * `city96/t5-v1_1-xxl-encoder-gguf`) at a tiny width.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeDemoCheckpoint } from '../../tools/demo/demo-model.ts';
+import { listFiles } from './checkpoints.ts';
+import type { FakeRepo } from './fake-hub.ts';
+import { writeGguf, type GgufWriteType } from './gguf-writer.ts';
+import { readNamed, toBflTransformer, toLlamaT5 } from './source-layouts.ts';
+
+/** Repository ids and file names the fixtures publish. */
+export const TINY = {
+  repo: 'test-org/tiny-flux-demo',
+  ggufRepo: 'test-org/tiny-flux-gguf',
+  gguf: 'flux1-tiny-Q4_0.gguf',
+  t5Repo: 'test-org/tiny-t5-gguf',
+  t5Gguf: 't5-tiny-Q8_0.gguf',
+} as const;
+
+/** The fixtures' repositories, ready for `startFakeHub`, and the local checkpoint folder. */
+export interface TinyHubRepos {
+  repos: Record<string, FakeRepo>;
+  /** The demo checkpoint folder (diffusers layout). */
+  checkpointDir: string;
+}
+
+/**
+ * Writes the fixtures under `dir` and returns them as fake Hub repositories.
+ * @param license the licence each repository declares (the Hub's `cardData.license`)
+ */
+export async function tinyHubRepos(dir: string, license = 'apache-2.0'): Promise<TinyHubRepos> {
+  const checkpointDir = join(dir, 'checkpoint');
+  writeDemoCheckpoint(checkpointDir);
+  const files = new Map<string, Uint8Array>();
+  for (const path of listFiles(checkpointDir)) files.set(path, new Uint8Array(readFileSync(join(checkpointDir, path))));
+  files.set('model_index.json', new TextEncoder().encode('{"_class_name": "FluxPipeline"}'));
+
+  let turn = 0;
+  const bfl = toBflTransformer(await readNamed(join(checkpointDir, 'transformer')), 2, 2);
+  const ggufPath = join(dir, TINY.gguf);
+  writeGguf(ggufPath, { 'general.architecture': { type: 'string', value: 'flux' } }, [...bfl].map(([name, t]) => ({
+    name,
+    shape: t.shape,
+    values: t.values,
+    type: (t.shape.length === 2 && t.shape[1] % 32 === 0 ? (turn++ % 2 ? 'Q8_0' : 'Q4_0') : 'F32') as GgufWriteType,
+  })));
+  const t5 = toLlamaT5(await readNamed(join(checkpointDir, 'text_encoder_2'), 'model'));
+  const t5Path = join(dir, TINY.t5Gguf);
+  writeGguf(t5Path, { 'general.architecture': { type: 'string', value: 't5encoder' } }, [...t5].map(([name, t]) => ({
+    name,
+    shape: t.shape,
+    values: t.values,
+    type: (t.shape.length === 2 && t.shape[1] % 32 === 0 && !name.includes('attn_rel_b') ? 'Q8_0' : 'F32') as GgufWriteType,
+  })));
+  return {
+    checkpointDir,
+    repos: {
+      [TINY.repo]: { files, license },
+      [TINY.ggufRepo]: { files: new Map([[TINY.gguf, new Uint8Array(readFileSync(ggufPath))], ['README.md', new TextEncoder().encode('# tiny GGUF')]]), license },
+      [TINY.t5Repo]: { files: new Map([[TINY.t5Gguf, new Uint8Array(readFileSync(t5Path))]]), license },
+    },
+  };
+}
