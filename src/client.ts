@@ -135,15 +135,16 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
 }
 
 /**
- * Starts the generator worker from the bundled worker file beside this module. A page
+ * Starts the generator worker (or another of the library's workers: `scriptUrl`, a
+ * `?worker&url` import) from the bundled worker file beside this module. A page
  * may import the library from another origin (a CDN); browsers refuse cross-origin
  * worker URLs, so the worker then starts from a same-origin blob that imports the real
  * worker module (CORS applies, and the worker's own relative URLs, e.g. the wasm, still
  * resolve against the CDN).
  */
-export function startWorker(): Worker {
-  const url = new URL(workerUrl, import.meta.url);
-  const options: WorkerOptions = { type: 'module', name: 'flux-webgpu-generator' };
+export function startWorker(scriptUrl: string = workerUrl, name = 'flux-webgpu-generator'): Worker {
+  const url = new URL(scriptUrl, import.meta.url);
+  const options: WorkerOptions = { type: 'module', name };
   if (typeof location === 'undefined' || url.origin === location.origin) return new Worker(url, options);
   const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
   try {

@@ -13,11 +13,19 @@ import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/ope
 import type { ProgressCallback } from './progress.ts';
 import { createProvider, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
 import { decideRoute, PRIVACY_MODES, type PrivacyMode, type RouteDecision } from './routing.ts';
+import { createHubModel } from './import/hub-model.ts';
+import { isHubModelSource, type HubModelSource } from './import/hub-model-source.ts';
 
 /** Options of `createGenerator`. */
 export interface GeneratorOptions extends Partial<Omit<LocalOptions, 'model'>> {
-  /** URL of the web model package. Required unless `privacy` is 'remote-only'. */
-  model?: string;
+  /**
+   * URL of the web model package, or a model to import from the Hugging Face Hub
+   * (`{ from: 'hf:black-forest-labs/FLUX.1-schnell', transformer?, textEncoder2?, vae?, weights?, hubUrl?, token? }`):
+   * it is converted into this browser's storage on the first `load()`/`generate()` (once;
+   * an interrupted import resumes), with `import` progress events. Required unless
+   * `privacy` is 'remote-only'.
+   */
+  model?: string | HubModelSource;
   /**
    * 'local-only' (default without providers): never sends anything anywhere.
    * 'prefer-local' (default with providers): this device when it can, else the first provider.
@@ -74,10 +82,12 @@ export function createGenerator(options: GeneratorOptions): Generator {
   if (!PRIVACY_MODES.includes(privacy)) throw new InvalidParameterError('privacy', PRIVACY_MODES.join(', '), privacy);
   if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model);
 
+  const hubModel = isHubModelSource(options.model) ? createHubModel(options.model) : undefined;
+  const modelUrl = hubModel ? hubModel.packageUrl : (options.model as string | undefined);
   let local: LocalGenerator | undefined;
   const localGenerator = () => {
-    if (!options.model) throw new FluxError('this generator has no local model (remote-only)');
-    local ??= createLocalGenerator({ ...options, model: options.model });
+    if (!modelUrl) throw new FluxError('this generator has no local model (remote-only)');
+    local ??= createLocalGenerator({ ...options, model: modelUrl });
     return local;
   };
   let device: Promise<DeviceReport> | undefined;
@@ -118,6 +128,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     const decision = await route();
     if (decision.provider) return runRemote(decision.provider, params, seed, decision.reason, warnings);
     try {
+      await hubModel?.ensure({ onProgress: params.onProgress, signal: params.signal });
       const result = await localGenerator().generate({ ...params, seed });
       return { ...result, backendReason: decision.reason };
     } catch (error) {
@@ -136,7 +147,10 @@ export function createGenerator(options: GeneratorOptions): Generator {
     generate,
     route,
     validate,
-    load: (onProgress) => localGenerator().load(onProgress),
+    load: async (onProgress) => {
+      await hubModel?.ensure({ onProgress });
+      return localGenerator().load(onProgress);
+    },
     checkDevice,
     listModels: () => localGenerator().listModels(),
     deleteModel: (url) => localGenerator().deleteModel(url),

@@ -10,6 +10,10 @@
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
 export { createLocalGenerator } from './client.ts';
+export { importModel, planModelImport, type ModelImportOptions } from './import/model-import.ts';
+export { importedPackageUrl, type HubModelSource } from './import/hub-model-source.ts';
+export type { HubImportPlan, HubImportResult } from './import/hub-import.ts';
+export type { ImportProgressEvent } from './import/import-progress.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
@@ -23,6 +27,7 @@ export {
   DeviceCapabilityError,
   DownloadError,
   FluxError,
+  HubError,
   IntegrityError,
   InvalidParameterError,
   ModelPackageError,

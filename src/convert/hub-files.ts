@@ -391,6 +391,38 @@ export async function openHubRepository(repo: string, revision: string, options:
   };
 }
 
+/** What the Hub says about a repository (its model card's metadata). */
+export interface HubModelInfo {
+  repo: string;
+  /** The licence its card declares (`apache-2.0`, `other`, …), when it declares one. */
+  license?: string;
+  /** Whether access needs accepting conditions (and a token). */
+  gated: boolean;
+}
+
+/**
+ * Reads a repository's licence and gating from `{hub}/api/models/{repo}` (one small
+ * request; nothing of the model itself).
+ * @throws HubError as `openHubRepository`
+ */
+export async function readHubModelInfo(repo: string, options: HubOptions = {}): Promise<HubModelInfo> {
+  const client = new HubClient(options);
+  const url = `${client.hubUrl}/api/models/${repo}`;
+  const what = `reading the model card of ${hubLabel(repo, 'main', '')}`;
+  const info = await client.withRetries(what, url, async () => {
+    const response = await client.fetch(url, { headers: { Accept: 'application/json' } });
+    if (!response.ok) client.fail(response, repo, what);
+    try {
+      return (await response.json()) as { cardData?: { license?: unknown }; tags?: unknown; gated?: unknown };
+    } catch (error) {
+      throw new Retryable(`the model card is not JSON (${(error as Error).message})`);
+    }
+  });
+  const tag = Array.isArray(info.tags) ? info.tags.find((t): t is string => typeof t === 'string' && t.startsWith('license:')) : undefined;
+  const license = typeof info.cardData?.license === 'string' ? info.cardData.license : tag?.slice('license:'.length);
+  return { repo, license, gated: Boolean(info.gated) };
+}
+
 /**
  * The file an `hf:owner/name[@revision]/path` reference names, for a component override.
  * @throws InvalidParameterError when the reference has no path; HubError as `openHubRepository`;

@@ -7,7 +7,8 @@
  * one at a time in arrival order; `cancel(id)` aborts a queued or running generation.
  */
 import { releaseProxy } from 'comlink';
-import { AbortedError, DeviceCapabilityError, InvalidParameterError } from '../errors.ts';
+import { AbortedError, DeviceCapabilityError, InvalidParameterError, ModelPackageError } from '../errors.ts';
+import { isImportedPackageUrl } from '../import/hub-model-source.ts';
 import { graphByRole, hasTextEncoders, type GraphEntry, type Manifest } from '../package/manifest.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
@@ -24,7 +25,7 @@ import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
 
 /** The parts of the WeightStore the engine uses (a test or an app may pass its own). */
-export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'listPackages' | 'deletePackage'>;
+export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'listPackages' | 'deletePackage' | 'readManifest'>;
 
 /** Options of the engine (fixed for its lifetime). */
 export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
@@ -143,7 +144,9 @@ export class Engine implements EngineApi {
     const report: DeviceReport = { ...(await describeAdapter(gpu.adapter)), ok: true, shortfalls: [], reasons: [], maxPixels: Infinity };
     if (model === undefined) return report;
     const url = packageUrlOf(model);
-    const manifest = await fetchManifest(url);
+    const manifest = await this.manifestOf(url);
+    // An imported package not stored yet: its import checks the device from its plan.
+    if (!manifest) return report;
     const shortfalls = await packageShortfalls(manifest, gpu);
     return {
       ...report,
@@ -206,6 +209,14 @@ export class Engine implements EngineApi {
     });
   }
 
+  /**
+   * The package's manifest: fetched, or read from the weight store for an imported
+   * package (undefined while it is not imported completely).
+   */
+  private async manifestOf(url: string, signal?: AbortSignal): Promise<Manifest | undefined> {
+    return isImportedPackageUrl(url) ? this.store.readManifest(url) : fetchManifest(url, signal);
+  }
+
   /** Releases the loaded package's sessions. */
   private async unload(): Promise<void> {
     const loaded = this.loaded;
@@ -225,7 +236,8 @@ export class Engine implements EngineApi {
       return this.describe(this.loaded, 0);
     }
     await this.unload();
-    const manifest = await fetchManifest(url, signal);
+    const manifest = await this.manifestOf(url, signal);
+    if (!manifest) throw new ModelPackageError(`${url} is an imported package that is not in this browser's storage (yet): import it first (importModel, or createGenerator({ model: { from: 'hf:…' } }))`, url);
     // The device and request checks come before any weight request.
     await assertPackageFits(manifest, gpu);
     if (request) this.preflight(manifest, request, gpu);
