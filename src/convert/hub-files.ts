@@ -256,7 +256,9 @@ function openHubFile(client: HubClient, repo: string, revision: string, entry: H
     const to = start + out.length - 1;
     const url = directUrl ?? resolveUrl;
     const controller = new AbortController();
-    const response = await client.fetch(url, { headers: { Range: `bytes=${from}-${to}` }, signal: controller.signal });
+    // no-store: a browser's HTTP cache would keep a second copy of every range (gigabytes),
+    // and it answers a range it partly holds with extra network requests of its own.
+    const response = await client.fetch(url, { headers: { Range: `bytes=${from}-${to}` }, signal: controller.signal, cache: 'no-store' });
     if (!response.ok) {
       if (directUrl && [401, 403, 404, 410].includes(response.status)) {
         directUrl = undefined; // an expired signed URL: resolve again

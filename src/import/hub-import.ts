@@ -21,7 +21,7 @@ import { openHubRepository, openHubSourceFile, parseHubReference, readHubModelIn
 import type { PackageSink } from '../convert/package-sink.ts';
 import type { SourceFile } from '../convert/override-files.ts';
 import { assertPackageFits, createGpuContext } from '../engine/gpu-device.ts';
-import { AbortedError } from '../errors.ts';
+import { AbortedError, StorageQuotaError } from '../errors.ts';
 import type { Manifest, PackageRequirements } from '../package/manifest.ts';
 import { assertStorageAvailable } from '../store/storage-quota.ts';
 import type { WeightStore } from '../store/weight-store.ts';
@@ -179,6 +179,7 @@ export async function importFromHub(sourceInput: HubModelSource, options: HubImp
     progress.setPhase('planning');
     let converted = 0;
     let kept = 0;
+    let writing = false;
     try {
       const sources = await openSources(source, hub);
       const manifest = await convertToPackage({
@@ -194,6 +195,7 @@ export async function importFromHub(sourceInput: HubModelSource, options: HubImp
           await assertStorageAvailable(plan.storedBytes - (partial?.bytesStored ?? 0));
           if (signal?.aborted) throw new AbortedError();
           const sink = await store.openImportSink(packageUrl, { modelId, source: describeHubModelSource(source), estimatedBytes: plan.storedBytes });
+          writing = true;
           return trackingSink(sink, progress);
         },
         onGraph: (event) => {
@@ -209,6 +211,14 @@ export async function importFromHub(sourceInput: HubModelSource, options: HubImp
     } catch (error) {
       if (signal?.aborted || (error as { name?: string } | null)?.name === 'AbortError') {
         throw new AbortedError('The import was cancelled; what was converted is kept, and the next import resumes.');
+      }
+      if (writing && error instanceof StorageQuotaError) {
+        throw new StorageQuotaError(
+          `The browser refused to store more of the imported model: this site's storage is full (after ${converted + kept} of its graphs). ` +
+            'Free disk space or delete stored models, then import again: it resumes with the graphs already converted.',
+          error.neededBytes,
+          error.availableBytes,
+        );
       }
       throw error;
     }

@@ -38,9 +38,9 @@ export interface FakeHubRequest {
 export interface FakeHubFaults {
   /**
    * Close the connection after sending `afterBytes` body bytes of a ranged response that
-   * starts past byte 0 (a tensor, not the header), `times` times, after letting `skip` of them through.
+   * starts past byte 0 (a tensor, not the header; from byte `from` on when given), `times` times, after letting `skip` of them through.
    */
-  drop?: { path: string; afterBytes: number; times: number; skip?: number };
+  drop?: { path: string; afterBytes: number; times: number; skip?: number; from?: number };
   /** Flip the first byte of every body served for `path`. */
   corrupt?: { path: string };
   /** Answer ranged requests for `path` with 200 and the whole file. */
@@ -48,9 +48,9 @@ export interface FakeHubFaults {
   /**
    * Hold the body of the next ranged response for `path` that starts past byte 0 after
    * `afterBytes` until `release` resolves, then send the rest (a slow connection, for
-   * observing an import midway). `held` resolves when it starts holding.
+   * observing an import midway), from byte `from` on (default any). `held` is called when it starts holding.
    */
-  stall?: { path: string; afterBytes: number; release: Promise<void>; held?: () => void };
+  stall?: { path: string; afterBytes: number; release: Promise<void>; held?: () => void; from?: number };
 }
 
 export interface FakeHubOptions {
@@ -117,7 +117,7 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, body: Uint8Array, 
     return;
   }
   const drop = faults.drop;
-  const qualifies = drop && drop.path === path && status === 206 && start > 0 && drop.times > 0 && part.length > drop.afterBytes;
+  const qualifies = drop && drop.path === path && status === 206 && start > 0 && start >= (drop.from ?? 0) && drop.times > 0 && part.length > drop.afterBytes;
   if (qualifies && (drop.skip ?? 0) > 0) drop.skip! -= 1;
   else if (qualifies) {
     drop.times--;
@@ -126,7 +126,7 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, body: Uint8Array, 
     return;
   }
   const stall = faults.stall;
-  if (stall && stall.path === path && status === 206 && start > 0 && part.length > stall.afterBytes) {
+  if (stall && stall.path === path && status === 206 && start > 0 && start >= (stall.from ?? 0) && part.length > stall.afterBytes) {
     faults.stall = undefined;
     log.sent += stall.afterBytes;
     res.write(part.subarray(0, stall.afterBytes));

@@ -21,6 +21,13 @@ export const TINY = {
   gguf: 'flux1-tiny-Q4_0.gguf',
   t5Repo: 'test-org/tiny-t5-gguf',
   t5Gguf: 't5-tiny-Q8_0.gguf',
+  /** Refusals: a gated copy of `repo`, a GGUF of another architecture, a GGUF with a type the converter cannot read. */
+  gatedRepo: 'test-org/tiny-flux-gated',
+  badRepo: 'test-org/tiny-bad-gguf',
+  llamaGguf: 'llama-tiny.gguf',
+  iqGguf: 'flux1-tiny-IQ4_XS.gguf',
+  /** The tensor stored as IQ4_XS in `iqGguf` (BFL name). */
+  iqTensor: 'double_blocks.0.img_mlp.0.weight',
 } as const;
 
 /** The fixtures' repositories, ready for `startFakeHub`, and the local checkpoint folder. */
@@ -28,6 +35,8 @@ export interface TinyHubRepos {
   repos: Record<string, FakeRepo>;
   /** The demo checkpoint folder (diffusers layout). */
   checkpointDir: string;
+  /** Where each tensor file's tensor data starts (after its header), by `repo/path`: a range from there is tensor data. */
+  dataStart: Map<string, number>;
 }
 
 /**
@@ -41,10 +50,14 @@ export async function tinyHubRepos(dir: string, license = 'apache-2.0'): Promise
   for (const path of listFiles(checkpointDir)) files.set(path, new Uint8Array(readFileSync(join(checkpointDir, path))));
   files.set('model_index.json', new TextEncoder().encode('{"_class_name": "FluxPipeline"}'));
 
+  const dataStart = new Map<string, number>();
+  for (const [path, bytes] of files) {
+    if (path.endsWith('.safetensors')) dataStart.set(`${TINY.repo}/${path}`, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)));
+  }
   let turn = 0;
   const bfl = toBflTransformer(await readNamed(join(checkpointDir, 'transformer')), 2, 2);
   const ggufPath = join(dir, TINY.gguf);
-  writeGguf(ggufPath, { 'general.architecture': { type: 'string', value: 'flux' } }, [...bfl].map(([name, t]) => ({
+  const flux = writeGguf(ggufPath, { 'general.architecture': { type: 'string', value: 'flux' } }, [...bfl].map(([name, t]) => ({
     name,
     shape: t.shape,
     values: t.values,
@@ -52,18 +65,34 @@ export async function tinyHubRepos(dir: string, license = 'apache-2.0'): Promise
   })));
   const t5 = toLlamaT5(await readNamed(join(checkpointDir, 'text_encoder_2'), 'model'));
   const t5Path = join(dir, TINY.t5Gguf);
-  writeGguf(t5Path, { 'general.architecture': { type: 'string', value: 't5encoder' } }, [...t5].map(([name, t]) => ({
+  const t5File = writeGguf(t5Path, { 'general.architecture': { type: 'string', value: 't5encoder' } }, [...t5].map(([name, t]) => ({
     name,
     shape: t.shape,
     values: t.values,
     type: (t.shape.length === 2 && t.shape[1] % 32 === 0 && !name.includes('attn_rel_b') ? 'Q8_0' : 'F32') as GgufWriteType,
   })));
+  const llamaPath = join(dir, TINY.llamaGguf);
+  writeGguf(llamaPath, { 'general.architecture': { type: 'string', value: 'llama' } }, [...bfl].map(([name, t]) => ({ name, shape: t.shape, values: t.values, type: 'F32' as const })));
+  // IQ4_XS (ggml type 23): 136 bytes per 256 values.
+  const iqPath = join(dir, TINY.iqGguf);
+  writeGguf(iqPath, { 'general.architecture': { type: 'string', value: 'flux' } }, [...bfl].map(([name, t]) => ({
+    name,
+    shape: t.shape,
+    values: t.values,
+    type: 'F32' as const,
+    ...(name === TINY.iqTensor ? { raw: { typeId: 23, bytes: new Uint8Array((t.values.length / 256) * 136) } } : {}),
+  })));
+  dataStart.set(`${TINY.ggufRepo}/${TINY.gguf}`, Math.min(...[...flux.ranges.values()].map(([begin]) => begin)));
+  dataStart.set(`${TINY.t5Repo}/${TINY.t5Gguf}`, Math.min(...[...t5File.ranges.values()].map(([begin]) => begin)));
   return {
     checkpointDir,
+    dataStart,
     repos: {
       [TINY.repo]: { files, license },
       [TINY.ggufRepo]: { files: new Map([[TINY.gguf, new Uint8Array(readFileSync(ggufPath))], ['README.md', new TextEncoder().encode('# tiny GGUF')]]), license },
       [TINY.t5Repo]: { files: new Map([[TINY.t5Gguf, new Uint8Array(readFileSync(t5Path))]]), license },
+      [TINY.gatedRepo]: { files, license: 'other', gated: true },
+      [TINY.badRepo]: { files: new Map([[TINY.llamaGguf, new Uint8Array(readFileSync(llamaPath))], [TINY.iqGguf, new Uint8Array(readFileSync(iqPath))]]), license },
     },
   };
 }
