@@ -29,7 +29,7 @@ import type { Manifest } from '../../src/package/manifest.ts';
 import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { listFiles } from '../support/checkpoints.ts';
 import { startFakeHub, type FakeHub, type FakeHubRequest } from '../support/fake-hub.ts';
-import { TINY, tinyHubRepos } from '../support/hub-fixtures.ts';
+import { requestReader, TINY, tinyHubRepos, type RequestReader } from '../support/hub-fixtures.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -78,6 +78,9 @@ interface StoredModel {
 let tmp: string;
 let hub: FakeHub;
 let dataStart: Map<string, number>;
+let fileOf: RequestReader['fileOf'];
+let tensorRequests: RequestReader['tensorRequests'];
+let bytesByFile: RequestReader['bytesByFile'];
 let server: StaticServer;
 let browser: Browser;
 let page: Page;
@@ -115,32 +118,6 @@ async function runImport(key: string, src: Record<string, unknown>, options: Rec
   return { ...outcome, requests: hub.requests.slice(before) };
 }
 
-/** The repository file a logged request reads (a resolve path, or a file-host blob traced back through its redirect). */
-function fileOf(request: FakeHubRequest, all: FakeHubRequest[]): string {
-  const resolved = /^\/([^/]+\/[^/]+)\/resolve\/[^/]+\/(.+)$/.exec(request.path);
-  if (resolved) return `${resolved[1]}/${resolved[2]}`;
-  const blob = /^\/blobs\/([0-9a-f]{64})$/.exec(request.path);
-  if (blob) return blobFiles.get(blob[1]) ?? `unknown blob ${blob[1]}`;
-  return request.path;
-}
-const blobFiles = new Map<string, string>();
-
-/** Bytes sent per repository file (listing and model cards under their API paths). */
-function bytesByFile(requests: FakeHubRequest[]): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const r of requests) out.set(fileOf(r, requests), (out.get(fileOf(r, requests)) ?? 0) + r.sent);
-  return out;
-}
-
-const rangeStart = (r: FakeHubRequest) => Number(/^bytes=(\d+)-/.exec(r.range ?? '')?.[1] ?? 0);
-
-/** Requests for tensor data: a range from past the header of a tensor file. */
-const tensorRequests = (requests: FakeHubRequest[], files?: string[]) =>
-  requests.filter((r) => {
-    const file = fileOf(r, requests);
-    return dataStart.has(file) && (!files || files.includes(file)) && rangeStart(r) >= dataStart.get(file)!;
-  });
-
 /** The stored package against the CLI's: same manifest (up to the model id) and the same bytes for every file. */
 async function expectSameAsCli(packageUrl: string, modelId = 'tiny'): Promise<Record<string, StoredFile>> {
   const stored = await call<Record<string, StoredFile>>('storedFiles', packageUrl);
@@ -155,13 +132,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'flux-hub-import-'));
   const fixtures = await tinyHubRepos(tmp);
   dataStart = fixtures.dataStart;
-  // The gated copy shares its blobs with the public repository: name them after the first.
-  for (const [repo, { files }] of Object.entries(fixtures.repos)) {
-    for (const [path, body] of files) {
-      const sha = createHash('sha256').update(body).digest('hex');
-      if (!blobFiles.has(sha)) blobFiles.set(sha, `${repo}/${path}`);
-    }
-  }
+  ({ fileOf, tensorRequests, bytesByFile } = requestReader(fixtures));
   hub = await startFakeHub(fixtures.repos, { tokens: { hf_reader: [TINY.gatedRepo] } });
   await build({ configFile: join(ROOT, 'vite.lib.config.ts'), root: ROOT, logLevel: 'warn', build: { outDir: join(tmp, 'lib'), emptyOutDir: true } });
   importWorkerFile = readdirSync(join(tmp, 'lib')).find((f) => /^import\.worker.*\.js$/.test(f))!;
@@ -208,7 +179,7 @@ describe('in-page import from the Hub', () => {
     expect(result.packageBytes).toBe((JSON.parse(cli.manifestText) as Manifest).files.reduce((sum, f) => sum + f.size, 0));
 
     // Only the listings and the files the conversion reads; never the weights the GGUFs replace.
-    const files = new Set(run.requests.map((r) => fileOf(r, run.requests)));
+    const files = new Set(run.requests.map((r) => fileOf(r)));
     for (const replaced of [`${TINY.repo}/transformer/diffusion_pytorch_model.safetensors`, `${TINY.repo}/text_encoder_2/model.safetensors`]) expect(files).not.toContain(replaced);
     for (const file of files) expect(file).toMatch(new RegExp(`^(/api/models/(${TINY.repo}|${TINY.ggufRepo}|${TINY.t5Repo})/tree/main|(${TINY.repo}|${TINY.ggufRepo}|${TINY.t5Repo})/.+)$`));
     // Every byte the Hub and the file host sent for files is one the import counted.

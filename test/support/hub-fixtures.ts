@@ -6,11 +6,12 @@
  * (`black-forest-labs/FLUX.1-schnell`, `city96/FLUX.1-schnell-gguf`,
  * `city96/t5-v1_1-xxl-encoder-gguf`) at a tiny width.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDemoCheckpoint } from '../../tools/demo/demo-model.ts';
 import { listFiles } from './checkpoints.ts';
-import type { FakeRepo } from './fake-hub.ts';
+import type { FakeHubRequest, FakeRepo } from './fake-hub.ts';
 import { writeGguf, type GgufWriteType } from './gguf-writer.ts';
 import { readNamed, toBflTransformer, toLlamaT5 } from './source-layouts.ts';
 
@@ -93,6 +94,49 @@ export async function tinyHubRepos(dir: string, license = 'apache-2.0'): Promise
       [TINY.t5Repo]: { files: new Map([[TINY.t5Gguf, new Uint8Array(readFileSync(t5Path))]]), license },
       [TINY.gatedRepo]: { files, license: 'other', gated: true },
       [TINY.badRepo]: { files: new Map([[TINY.llamaGguf, new Uint8Array(readFileSync(llamaPath))], [TINY.iqGguf, new Uint8Array(readFileSync(iqPath))]]), license },
+    },
+  };
+}
+
+/** Reads a fake Hub's request log in terms of repository files. */
+export interface RequestReader {
+  /** The `repo/path` a request reads (a resolve path, or a file-host blob by its sha256), or its API path. */
+  fileOf(request: FakeHubRequest): string;
+  /** Requests for tensor data: a range starting past the header of a tensor file (of `files`, when given). */
+  tensorRequests(requests: FakeHubRequest[], files?: string[]): FakeHubRequest[];
+  /** Body bytes sent per file (API paths included under their path). */
+  bytesByFile(requests: FakeHubRequest[]): Map<string, number>;
+}
+
+/** A `RequestReader` for the fixtures' repositories. */
+export function requestReader(fixtures: TinyHubRepos): RequestReader {
+  const blobs = new Map<string, string>();
+  // The gated copy shares its blobs with the public repository: name them after the first.
+  for (const [repo, { files }] of Object.entries(fixtures.repos)) {
+    for (const [path, body] of files) {
+      const sha = createHash('sha256').update(body).digest('hex');
+      if (!blobs.has(sha)) blobs.set(sha, `${repo}/${path}`);
+    }
+  }
+  const fileOf = (request: FakeHubRequest) => {
+    const resolved = /^\/([^/]+\/[^/]+)\/resolve\/[^/]+\/(.+)$/.exec(request.path);
+    if (resolved) return `${resolved[1]}/${resolved[2]}`;
+    const blob = /^\/blobs\/([0-9a-f]{64})$/.exec(request.path);
+    if (blob) return blobs.get(blob[1]) ?? `unknown blob ${blob[1]}`;
+    return request.path;
+  };
+  const start = (r: FakeHubRequest) => Number(/^bytes=(\d+)-/.exec(r.range ?? '')?.[1] ?? 0);
+  return {
+    fileOf,
+    tensorRequests: (requests, files) =>
+      requests.filter((r) => {
+        const file = fileOf(r);
+        return fixtures.dataStart.has(file) && (!files || files.includes(file)) && start(r) >= fixtures.dataStart.get(file)!;
+      }),
+    bytesByFile(requests) {
+      const out = new Map<string, number>();
+      for (const r of requests) out.set(fileOf(r), (out.get(fileOf(r)) ?? 0) + r.sent);
+      return out;
     },
   };
 }
