@@ -103,6 +103,25 @@ window.hubTest = {
     return out;
   },
   packageRecord: (packageUrl) => idb((s) => s.get(['package', packageUrl])),
+  /** Starts recording the longest main-thread gap between 0 ms timers (until `lagStop`). */
+  lagStart() {
+    const lag = { worst: 0, running: true };
+    window.hubTestLag = lag;
+    (async () => {
+      let last = performance.now();
+      while (lag.running) {
+        await new Promise((r) => setTimeout(r, 0));
+        const now = performance.now();
+        lag.worst = Math.max(lag.worst, now - last);
+        last = now;
+      }
+    })();
+  },
+  /** Stops recording; the longest gap in ms. */
+  lagStop() {
+    window.hubTestLag.running = false;
+    return window.hubTestLag.worst;
+  },
   /** The longest main-thread gap (ms) between 0 ms timers over `ms` milliseconds: the page stays responsive. */
   async timerLag(ms) {
     let worst = 0;
