@@ -15,7 +15,8 @@
  * - the device and the storage quota are checked before the first tensor byte; a disk
  *   that fills up mid-import (a real quota, set through the DevTools protocol) keeps the
  *   work for the resume;
- * - a generation of another, stored model runs while an import is in progress;
+ * - a generation of another, stored model runs while an import is in progress; a
+ *   stopped import keeps its graphs and resumes;
  * - refusals are typed errors that say what to do, and leave nothing stored.
  */
 import { createHash } from 'node:crypto';
@@ -222,7 +223,7 @@ describe('in-page import from the Hub', () => {
     expect(hub.requests.slice(before)).toEqual([]);
   }, 300_000);
 
-  it('lets a stored model generate while an import is in progress', async () => {
+  it('lets a stored model generate while an import is in progress; the import can be stopped and resumed', async () => {
     const gguf = `${TINY.ggufRepo}/${TINY.gguf}`;
     let release!: () => void;
     const held = new Promise<void>((done) => {
@@ -241,9 +242,16 @@ describe('in-page import from the Hub', () => {
       button.click();
     }));
     expect(pinged).toBe(true);
+    // Stop it: AbortedError, the graphs written are kept; the next import resumes and finishes.
+    await call('cancel', 'busy');
+    const stopped = await call<ImportOutcome>('finish', 'busy');
+    expect(stopped.error).toMatchObject({ name: 'AbortedError', isFluxError: true });
+    expect(stopped.error!.message).toMatch(/next import resumes/);
     release();
-    const done = await call<ImportOutcome>('finish', 'busy');
+    const done = await runImport('busy-again', source({ modelId: 'tiny-busy' }));
     expect(done.error).toBeUndefined();
+    expect(done.value!.graphsKept).toBeGreaterThan(0);
+    await expectSameAsCli(done.value!.packageUrl, 'tiny-busy');
     await call('call', 'imported', 'dispose');
   }, 240_000);
 
