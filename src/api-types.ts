@@ -33,6 +33,8 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
+  /** 0–1, the encoder quality of jpeg and webp images (default the browser's, 0.92). */
+  quality?: number;
   /**
    * Local engine only: attach a cheap RGB preview (latent resolution, 1/8 of each side) to
    * every `denoise` progress event. Default false. Hosted providers ignore it.
@@ -40,6 +42,17 @@ export interface GenerateParams {
   preview?: boolean;
   /** Cancels the request (checked between steps and shards). */
   signal?: AbortSignal;
+  onProgress?: ProgressCallback;
+}
+
+/**
+ * Options of `load()`: `load({signal, onProgress})`, or `load(onProgress, {signal})`.
+ * Aborting the signal cancels the download (bytes stored so far are kept; the next
+ * `load()` resumes) and rejects with AbortedError.
+ */
+export interface LoadOptions {
+  signal?: AbortSignal;
+  /** Download progress (including `status: 'retrying'` events) and graph loading. Must not throw. */
   onProgress?: ProgressCallback;
 }
 

@@ -12,7 +12,21 @@ export const DEFAULTS = {
   outputFormat: 'png' as const,
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
+  /** Bytes per chunk the converter hashes for the manifest's `chunkSha256` (8 MiB, the weight store's chunk size). */
+  chunkHashBytes: 8 * 1024 * 1024,
   weights: 'q4' as const,
+  /**
+   * Converter graph choices (tools/gpu-kit measures the alternatives; a variant becomes the
+   * default only once the kit has checked it against the fp32 path and timed it on a GPU).
+   */
+  graph: {
+    /** MatMulNBits accuracy_level: 0 = float activations. */
+    accuracyLevel: 0 as 0 | 4,
+    /** 'fused' = com.microsoft.MultiHeadAttention (flash attention on WebGPU). */
+    attention: 'fused' as 'fused' | 'explicit',
+    /** Transformer block activations. */
+    computePrecision: 'fp32' as 'fp32' | 'fp16',
+  },
   /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
   hubUrl: 'https://huggingface.co',
   /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
@@ -20,6 +34,21 @@ export const DEFAULTS = {
   hubRetryDelayMs: 1000,
   /** A Hub download that receives nothing for this long (ms) is dropped and resumed. */
   hubIdleTimeoutMs: 60_000,
+};
+
+/** The widget's form and look (a smaller side than the library's: 1024 is slow on small GPUs). */
+export const WIDGET_DEFAULTS = {
+  /** Width and height of the form, in pixels. */
+  side: 512,
+  preview: 'pixelated' as const,
+  layout: 'compact' as const,
+  theme: 'light' as const,
+};
+
+/** What the BFL- and OpenAI-shaped facades default to, as those APIs do. */
+export const FACADE_DEFAULTS = {
+  bfl: { width: 1024, height: 768, outputFormat: 'jpeg' as const },
+  openai: { size: '1024x1024', n: 1, responseFormat: 'url' as const, outputFormat: 'png' as const },
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */

@@ -9,27 +9,33 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator } from './client.ts';
 export { importModel, planModelImport, type ModelImportOptions } from './import/model-import.ts';
 export { importedPackageUrl, type HubModelSource } from './import/hub-model-source.ts';
 export type { HubImportPlan, HubImportResult } from './import/hub-import.ts';
 export type { ImportProgressEvent } from './import/import-progress.ts';
+export { createLocalGenerator, startWorker, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+export type { ValidRequest } from './request.ts';
+export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
 export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
-export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
-export type { ProgressCallback, ProgressEvent } from './progress.ts';
+export type { GenerateParams, GenerateResult, GenerateTimings, LoadOptions, OutputFormat, PromptEmbeddings } from './api-types.ts';
+export type { DownloadRetryEvent, ProgressCallback, ProgressEvent } from './progress.ts';
+export type { DownloadRetryOptions } from './store/download-retry.ts';
 export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export {
   AbortedError,
   CheckpointError,
   DeviceCapabilityError,
+  DeviceLostError,
+  WorkerCrashedError,
   DownloadError,
   FluxError,
   HubError,
   IntegrityError,
   InvalidParameterError,
+  LibraryAssetError,
   ModelPackageError,
   StorageQuotaError,
   ProviderError,
@@ -41,5 +47,17 @@ export {
   ContentModeratedError,
   BflValidationError,
   OpenAIRequestError,
+  ERROR_CLASSES,
 } from './errors.ts';
+export type {
+  InvalidParameterReason,
+  DeviceCapabilityReason,
+  WorkerCrashReason,
+  ModelPackageReason,
+  DownloadReason,
+  IntegrityReason,
+  StorageQuotaReason,
+  ProviderErrorReason,
+} from './errors.ts';
+export { DownloadRetriesExhaustedError, ProviderNetworkError, ProviderRedirectError } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

@@ -13,7 +13,7 @@ import { expectedTransformerTensors, validateTransformerConfig } from '../src/co
 import { expectedVaeDecoderTensors, validateVaeConfig } from '../src/convert/vae-graph.ts';
 import { checkHubModelSource, importedPackageUrl } from '../src/import/hub-model-source.ts';
 import { HUB_SOURCES } from '../src/import/hub-sources.ts';
-import { formatBytes } from '../src/models/registry.ts';
+import { formatBytes } from '../src/format-bytes.ts';
 
 const transformer = expectedTransformerTensors(validateTransformerConfig(FLUX_SCHNELL_TRANSFORMER, 'transformer'));
 const vae = expectedVaeDecoderTensors(validateVaeConfig(FLUX_SCHNELL_VAE, 'vae'));

@@ -21,11 +21,13 @@ import {
   type PackageFile,
   type WeightPrecision,
 } from '../package/manifest.ts';
+import { createChunkSha256 } from '../package/chunk-hashes.ts';
 import { createIncrementalSha256 } from '../store/sha256.ts';
 import { joinPath, readCheckpointJson, type CheckpointFiles, type RandomAccessFile } from './checkpoint-files.ts';
 import { prepareClip, prepareT5, prepareTransformer, prepareVae, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
 import { planConversion, type ConversionPlan, type PlannedComponent } from './conversion-plan.ts';
-import type { LayerContext } from './layers.ts';
+import { Float16GraphBuilder } from './float16-graph.ts';
+import type { AccuracyLevel, AttentionKind, LayerContext } from './layers.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
 import { t5Override, transformerOverride, vaeOverride, type SourceFile } from './override-files.ts';
 import { writeWholeFile, type PackageSink } from './package-sink.ts';
@@ -65,6 +67,8 @@ export interface PackageConversion {
   log?: (line: string) => void;
   /** Called as each graph starts, and when it is written (or kept from an interrupted conversion). */
   onGraph?: (event: GraphProgress) => void;
+  /** Graph choices that trade speed for accuracy (see `GraphOptions`); the defaults are in DEFAULTS. */
+  graphOptions?: GraphOptions;
 }
 
 /** Where a conversion is, graph by graph. */
@@ -77,14 +81,29 @@ export interface GraphProgress {
   status: 'converting' | 'written' | 'kept';
 }
 
+/**
+ * Graph-level choices measured by the GPU kit (tools/gpu-kit). Each default (DEFAULTS.graph)
+ * is the variant that was numerically checked; the others are opt-in.
+ */
+export interface GraphOptions {
+  /** MatMulNBits accuracy_level (0: float activations; 4: int8 activations, DP4A on WebGPU). */
+  accuracyLevel?: AccuracyLevel;
+  /** 'fused' MultiHeadAttention (flash attention on WebGPU) or 'explicit' MatMul/Softmax/MatMul. */
+  attention?: AttentionKind;
+  /** Activations of the transformer block shards: 'fp16' needs `shader-f16` (the manifest says so). */
+  computePrecision?: 'fp32' | 'fp16';
+}
+
 /** Who made the package (the manifest's `createdBy`); part of what a resume must match. */
 const CONVERTER = 'flux-webgpu convert 0.1.0';
 
-/** Lower-case hex sha256 of `bytes`. */
-async function sha256Of(bytes: Uint8Array): Promise<string> {
+/** Lower-case hex sha256 of `bytes`, and of each of its 8 MiB chunks (the manifest's integrity data). */
+async function integrityOf(bytes: Uint8Array): Promise<Pick<PackageFile, 'sha256' | 'chunkSize' | 'chunkSha256'>> {
   const hash = await createIncrementalSha256();
   hash.update(bytes);
-  return hash.digestHex();
+  const chunks = await createChunkSha256();
+  chunks.update(bytes);
+  return { sha256: hash.digestHex(), ...chunks.finish() };
 }
 
 /** Peak activation at 1024² in bytes: the VAE's largest feature map or a single block's MLP input. */
@@ -118,10 +137,12 @@ export interface WrittenGraph {
  * external weights), hashing both.
  * @throws CheckpointError when its weight data exceeds `maxShardBytes`
  */
-export async function writeGraph(job: GraphJob, sink: PackageSink, precision: WeightPrecision, maxShardBytes: number): Promise<WrittenGraph> {
+export async function writeGraph(job: GraphJob, sink: PackageSink, precision: WeightPrecision, maxShardBytes: number, options: GraphOptions = {}): Promise<WrittenGraph> {
   const dataName = `${job.name}.onnx_data`;
   const writer = await ExternalDataWriter.create(dataName, await sink.create(dataName));
-  const g = new GraphBuilder(job.name, writer);
+  // fp16 compute applies to the block shards only (the embedders' timestep features need float32).
+  const computePrecision = options.computePrecision === 'fp16' && job.role === 'transformer-blocks' ? 'fp16' : 'fp32';
+  const g = computePrecision === 'fp16' ? new Float16GraphBuilder(job.name, writer) : new GraphBuilder(job.name, writer);
   // Write what the previous tensor queued before reading the next one.
   const weights: LayerContext['weights'] = {
     async read(name, shape) {
@@ -133,9 +154,9 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
       return job.weights.blocks!(name, shape);
     }),
   };
-  let data: { size: number; sha256: string };
+  let data: Awaited<ReturnType<ExternalDataWriter['finish']>>;
   try {
-    await job.build({ g, weights, precision });
+    await job.build({ g, weights, precision, accuracyLevel: options.accuracyLevel ?? DEFAULTS.graph.accuracyLevel, attention: options.attention ?? DEFAULTS.graph.attention });
     data = await writer.finish();
   } catch (error) {
     await writer.close().catch(() => undefined);
@@ -150,14 +171,14 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
   const modelFile = `${job.name}.onnx`;
   const model = g.encode();
   await writeWholeFile(sink, modelFile, model);
-  const files: PackageFile[] = [{ path: modelFile, size: model.byteLength, sha256: await sha256Of(model) }];
+  const files: PackageFile[] = [{ path: modelFile, size: model.byteLength, ...(await integrityOf(model)) }];
   let dataFile: string | null = dataName;
   if (data.size === 0) {
     await sink.remove(dataName);
     dataFile = null;
-  } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
+  } else files.push({ path: dataFile, size: data.size, sha256: data.sha256, chunkSize: data.chunkSize, chunkSha256: data.chunkSha256 });
   return {
-    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra },
+    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision, weightBytes: g.weightBytes, ...(g.float16Nodes.length ? { float16Nodes: [...g.float16Nodes] } : {}), ...job.extra },
     files,
     uploadBytes: g.uploadBytes,
     largestUploadBytes: g.largestUploadBytes,
@@ -253,7 +274,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     for (const component of [clip, t5, transformer, vae]) for (const note of component?.notes ?? []) log(note);
 
     const sources = await Promise.all([...fingerprints].sort(([a], [b]) => (a < b ? -1 : 1)).map(async ([label, print]) => [label, await print]));
-    const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources });
+    const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources, graphOptions: options.graphOptions ?? {} });
     const planned: PlannedComponent[] = [];
     if (clip) planned.push({ prepared: clip, constantBytes: clipConstantBytes(clip.config.max_position_embeddings) });
     if (t5) planned.push({ prepared: t5, constantBytes: t5ConstantBytes() });
@@ -278,7 +299,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
       for (const [index, job] of jobs.entries()) {
         const kept = done.get(job.name);
         if (!kept) options.onGraph?.({ graph: job.name, index, count: jobs.length, status: 'converting' });
-        const written = kept ?? (await writeGraph(job, sink, precision, maxShardBytes));
+        const written = kept ?? (await writeGraph(job, sink, precision, maxShardBytes, options.graphOptions));
         options.onGraph?.({ graph: job.name, index, count: jobs.length, status: kept ? 'kept' : 'written' });
         state.graphs.push(written);
         if (!kept) await sink.saveState(JSON.stringify(state));
@@ -294,7 +315,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         const t5Files = await packageTokenizerFiles(source, 'tokenizer_2', 'tokenizer_2', 't5');
         for (const file of [...clipFiles, ...t5Files]) {
           await writeWholeFile(sink, file.path, file.bytes);
-          files.push({ path: file.path, size: file.bytes.byteLength, sha256: await sha256Of(file.bytes) });
+          files.push({ path: file.path, size: file.bytes.byteLength, ...(await integrityOf(file.bytes)) });
         }
         tokenizers = {
           clip: { tokenizerJson: clipFiles[0].path, tokenizerConfig: clipFiles[1].path, maxLength: clip.config.max_position_embeddings },
@@ -324,7 +345,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
           largestActivationBytesAt1024: activationAt1024,
-          shaderF16: false,
+          shaderF16: graphs.some((g) => g.computePrecision === 'fp16'),
         },
       };
       await sink.commit(new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));

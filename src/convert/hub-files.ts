@@ -367,7 +367,7 @@ export async function openHubRepository(repo: string, revision: string, options:
   const labelOf = (path: string) => hubLabel(repo, revision, path);
   const entryOf = (path: string): HubEntry => {
     const entry = entries.get(path);
-    if (!entry) throw new CheckpointError(`missing file ${labelOf(path)}`, labelOf(path));
+    if (!entry) throw new CheckpointError(`missing file ${labelOf(path)}`, labelOf(path), undefined, 'missing-file');
     return entry;
   };
   return {
@@ -436,7 +436,7 @@ export async function openHubSourceFile(reference: string, field: string, option
   const files = await openHubRepository(ref.repo, ref.revision, options);
   if (!files.entries.has(ref.path)) {
     const candidates = [...files.entries.keys()].filter((p) => /\.(gguf|safetensors|sft)$/.test(p));
-    throw new CheckpointError(`${files.labelOf(ref.path)} is not a file of ${hubLabel(ref.repo, ref.revision, '')}${candidates.length ? `; its weight files are: ${candidates.join(', ')}` : ''}`, files.labelOf(ref.path));
+    throw new CheckpointError(`${files.labelOf(ref.path)} is not a file of ${hubLabel(ref.repo, ref.revision, '')}${candidates.length ? `; its weight files are: ${candidates.join(', ')}` : ''}`, files.labelOf(ref.path), undefined, 'missing-file');
   }
   return { files, path: ref.path };
 }

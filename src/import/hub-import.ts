@@ -20,7 +20,7 @@ import { convertToPackage } from '../convert/convert.ts';
 import { openHubRepository, openHubSourceFile, parseHubReference, readHubModelInfo, type HubOptions } from '../convert/hub-files.ts';
 import type { PackageSink } from '../convert/package-sink.ts';
 import type { SourceFile } from '../convert/override-files.ts';
-import { assertPackageFits, createGpuContext } from '../engine/gpu-device.ts';
+import { capabilityError, createGpuContext, packageShortfalls } from '../engine/gpu-device.ts';
 import { AbortedError, StorageQuotaError } from '../errors.ts';
 import type { Manifest, PackageRequirements } from '../package/manifest.ts';
 import { assertStorageAvailable } from '../store/storage-quota.ts';
@@ -116,7 +116,9 @@ function abortableFetch(base: typeof fetch, signal: AbortSignal | undefined): ty
 async function checkThisDevice(modelId: string, requirements: PackageRequirements): Promise<void> {
   const gpu = await createGpuContext();
   try {
-    await assertPackageFits({ modelId, graphs: [], requirements } as unknown as Manifest, gpu);
+    const manifest = { modelId, graphs: [], requirements } as unknown as Manifest;
+    const shortfalls = await packageShortfalls(manifest, gpu);
+    if (shortfalls.length > 0) throw capabilityError(manifest, shortfalls);
   } finally {
     gpu.device.destroy();
   }

@@ -66,35 +66,35 @@ export function isHubModelSource(value: unknown): value is HubModelSource {
  */
 export function checkHubModelSource(value: unknown, field = 'model'): Required<Omit<HubModelSource, 'transformer' | 'textEncoder2' | 'vae' | 'token' | 'modelId'>> & HubModelSource {
   if (!isHubModelSource(value)) {
-    throw new InvalidParameterError(field, "an object such as { from: 'hf:black-forest-labs/FLUX.1-schnell', weights: 'q4' }", value);
+    throw new InvalidParameterError(field, "an object such as { from: 'hf:black-forest-labs/FLUX.1-schnell', weights: 'q4' }", value, value === undefined || value === null ? 'missing' : 'wrong-type');
   }
   const source = value as unknown as Record<string, unknown>;
   for (const key of Object.keys(source)) {
-    if (!KEYS.includes(key as keyof HubModelSource) && source[key] !== undefined) throw new InvalidParameterError(`${field}.${key}`, `not an option here (the options: ${KEYS.join(', ')})`, source[key]);
+    if (!KEYS.includes(key as keyof HubModelSource) && source[key] !== undefined) throw new InvalidParameterError(`${field}.${key}`, `not an option here (the options: ${KEYS.join(', ')})`, source[key], 'unknown-field');
   }
   const text = (key: string) => {
     const v = source[key];
-    if (v !== undefined && typeof v !== 'string') throw new InvalidParameterError(`${field}.${key}`, 'text', v);
+    if (v !== undefined && typeof v !== 'string') throw new InvalidParameterError(`${field}.${key}`, 'text', v, 'wrong-type');
     return v as string | undefined;
   };
   const from = text('from');
-  if (!from) throw new InvalidParameterError(`${field}.from`, 'hf:owner/name or hf:owner/name@revision (a repository in the diffusers layout)', from);
+  if (!from) throw new InvalidParameterError(`${field}.from`, 'hf:owner/name or hf:owner/name@revision (a repository in the diffusers layout)', from, 'missing');
   const repo = parseHubReference(from, `${field}.from`);
-  if (repo.path) throw new InvalidParameterError(`${field}.from`, 'hf:owner/name or hf:owner/name@revision (a whole repository, not a file in it)', from);
+  if (repo.path) throw new InvalidParameterError(`${field}.from`, 'hf:owner/name or hf:owner/name@revision (a whole repository, not a file in it)', from, 'malformed');
   for (const key of OVERRIDES) {
     const ref = text(key);
     if (ref === undefined) continue;
-    if (!parseHubReference(ref, `${field}.${key}`).path) throw new InvalidParameterError(`${field}.${key}`, 'hf:owner/name[@revision]/path/to/file (a file in a repository)', ref);
+    if (!parseHubReference(ref, `${field}.${key}`).path) throw new InvalidParameterError(`${field}.${key}`, 'hf:owner/name[@revision]/path/to/file (a file in a repository)', ref, 'malformed');
   }
   const weights = source.weights ?? DEFAULTS.weights;
-  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError(`${field}.weights`, `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights);
+  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError(`${field}.weights`, `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights, typeof weights === 'string' ? 'not-one-of' : 'wrong-type');
   const maxShardMb = source.maxShardMb ?? DEFAULTS.maxShardMb;
   const { min, max } = LIMITS.maxShardMb;
   if (typeof maxShardMb !== 'number' || !Number.isInteger(maxShardMb) || maxShardMb < min || maxShardMb > max) {
-    throw new InvalidParameterError(`${field}.maxShardMb`, `an integer from ${min} to ${max}`, maxShardMb);
+    throw new InvalidParameterError(`${field}.maxShardMb`, `an integer from ${min} to ${max}`, maxShardMb, typeof maxShardMb === 'number' ? 'out-of-range' : 'wrong-type');
   }
   const modelId = text('modelId');
-  if (modelId !== undefined && modelId.trim() === '') throw new InvalidParameterError(`${field}.modelId`, 'a non-empty text', modelId);
+  if (modelId !== undefined && modelId.trim() === '') throw new InvalidParameterError(`${field}.modelId`, 'a non-empty text', modelId, 'missing');
   const hubUrl = text('hubUrl') ?? DEFAULTS.hubUrl;
   let parsedHub: URL | undefined;
   try {
@@ -102,10 +102,10 @@ export function checkHubModelSource(value: unknown, field = 'model'): Required<O
   } catch {
     parsedHub = undefined;
   }
-  if (!parsedHub || !/^https?:$/.test(parsedHub.protocol)) throw new InvalidParameterError(`${field}.hubUrl`, 'an http(s) URL such as https://huggingface.co', hubUrl);
+  if (!parsedHub || !/^https?:$/.test(parsedHub.protocol)) throw new InvalidParameterError(`${field}.hubUrl`, 'an http(s) URL such as https://huggingface.co', hubUrl, 'malformed');
   const token = text('token');
   // The token is never echoed: an error names the field, not the value.
-  if (token !== undefined && (token.trim() === '' || /\s/.test(token))) throw new InvalidParameterError(`${field}.token`, 'an access token without spaces (hf_…)', '(hidden)');
+  if (token !== undefined && (token.trim() === '' || /\s/.test(token))) throw new InvalidParameterError(`${field}.token`, 'an access token without spaces (hf_…)', '(hidden)', 'malformed');
   return { ...(value as HubModelSource), from, weights: weights as WeightPrecision, maxShardMb, hubUrl: hubUrl.replace(/\/+$/, '') };
 }
 

@@ -11,8 +11,8 @@
  * ```
  */
 import * as Comlink from 'comlink';
-import { startWorker } from '../client.ts';
 import { fromWireError, isWireError } from '../engine/protocol.ts';
+import { startModuleWorker } from '../engine/worker-url.ts';
 import { AbortedError, FluxError } from '../errors.ts';
 import { requestPersistentStorage } from '../store/storage-quota.ts';
 import importWorkerUrl from '../../workers/import.worker.ts?worker&url';
@@ -35,7 +35,7 @@ let importCounter = 0;
 
 /** Starts the library's import worker. */
 export function startImportWorker(): Worker {
-  return startWorker(importWorkerUrl, 'flux-webgpu-import');
+  return startModuleWorker(new URL(importWorkerUrl, import.meta.url), 'flux-webgpu-import');
 }
 
 /** Runs `task` against an import worker, rebuilding its errors as their classes. */

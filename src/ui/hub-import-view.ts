@@ -15,9 +15,10 @@ import { describeImportProgress, type ImportProgressEvent } from '../import/impo
 import { importModel, planModelImport } from '../import/model-import.ts';
 import { DEFAULTS } from '../defaults.ts';
 import type { StoredModel } from '../engine/protocol.ts';
-import { formatBytes } from '../models/registry.ts';
+import { formatBytes } from '../format-bytes.ts';
+import { errorLine, explainError } from '../widget/presenter.ts';
 import { formatEta } from '../widget/progress-tracker.ts';
-import { h } from './dom.ts';
+import { h } from '../widget/dom.ts';
 import { settingsStore } from './settings-store.ts';
 
 /** What the panel needs from the app. */
@@ -124,9 +125,12 @@ export function createHubImportView(host: HubImportHost): HubImportView {
   const remember = () => settingsStore.setHubSource({ choice: chosen(), from: from.value.trim(), transformer: transformer.value.trim(), textEncoder2: textEncoder2.value.trim(), weights: weights.value, hubUrl: hubUrl.value.trim() });
 
   let running: AbortController | undefined;
-  const showError = (message: string | null) => {
-    error.hidden = !message;
-    error.textContent = message ?? '';
+  /** Shows what failed (the presenter's words, by class and reason) and the error's own detail. */
+  const showError = (failure: unknown) => {
+    error.hidden = failure === null;
+    if (failure === null) return error.replaceChildren();
+    const explained = explainError(failure);
+    error.replaceChildren(errorLine(explained), h('br'), h('small', {}, explained.detail));
   };
   const busy = (on: boolean) => {
     for (const control of [...radios, from, transformer, textEncoder2, weights, token, hubUrl, check, start]) control.disabled = on;
@@ -185,7 +189,7 @@ export function createHubImportView(host: HubImportHost): HubImportView {
       };
     } catch (e) {
       checked = undefined;
-      showError((e as Error).message);
+      showError(e);
     } finally {
       busy(false);
       await refresh(false);
@@ -219,7 +223,7 @@ export function createHubImportView(host: HubImportHost): HubImportView {
     } catch (e) {
       bar.hidden = true;
       status.textContent = '';
-      showError((e as Error).message);
+      showError(e);
     } finally {
       running = undefined;
       busy(false);

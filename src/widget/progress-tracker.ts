@@ -3,7 +3,7 @@
  * see: the stage, its numbers (MB of MB, step i of N), a fraction for the bar, and the
  * time left, estimated from the steps (or bytes) done so far.
  */
-import { formatBytes } from '../models/registry.ts';
+import { formatBytes } from '../format-bytes.ts';
 import { describeImportProgress } from '../import/import-progress.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { PROVIDER_INFO, type ProviderKind } from '../providers/config.ts';
@@ -53,6 +53,9 @@ export class ProgressTracker {
   private viewOf(event: ProgressEvent, t: number): Omit<ProgressView, 'text'> {
     switch (event.stage) {
       case 'download': {
+        if (event.status === 'retrying') {
+          return { stage: 'Downloading the model (once)', detail: `${formatBytes(event.totalLoaded)} of ${formatBytes(event.totalBytes)} · ${event.message}`, fraction: event.totalBytes ? event.totalLoaded / event.totalBytes : null };
+        }
         this.download ??= { at: t, bytes: event.totalLoaded };
         const rate = (event.totalLoaded - this.download.bytes) / Math.max(1, t - this.download.at);
         const left = event.totalBytes - event.totalLoaded;

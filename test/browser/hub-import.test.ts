@@ -368,10 +368,10 @@ describe('in-page import from the Hub', () => {
   it('refuses bad sources with typed errors that say what to do, storing nothing', async () => {
     const cases: [string, Record<string, unknown>, Record<string, unknown>, RegExp][] = [
       ['missing repository', source({ from: 'hf:test-org/no-such-model' }), { name: 'HubError', fields: { reason: 'repo-not-found' } }, /check the owner\/name/],
-      ['missing file', source({ transformer: `hf:${TINY.ggufRepo}/missing.gguf` }), { name: 'CheckpointError' }, /its weight files are: flux1-tiny-Q4_0\.gguf/],
+      ['missing file', source({ transformer: `hf:${TINY.ggufRepo}/missing.gguf` }), { name: 'CheckpointError', fields: { reason: 'missing-file' } }, /its weight files are: flux1-tiny-Q4_0\.gguf/],
       ['gated without a token', source({ from: `hf:${TINY.gatedRepo}` }), { name: 'HubError', fields: { reason: 'gated', status: 401 } }, /accept its conditions/],
-      ['GGUF of another architecture', source({ transformer: `hf:${TINY.badRepo}/${TINY.llamaGguf}` }), { name: 'CheckpointError' }, /architecture "llama"/],
-      ['unsupported quant type', source({ transformer: `hf:${TINY.badRepo}/${TINY.iqGguf}` }), { name: 'CheckpointError', fields: { tensor: expect.any(String) } }, /IQ4_XS/],
+      ['GGUF of another architecture', source({ transformer: `hf:${TINY.badRepo}/${TINY.llamaGguf}` }), { name: 'CheckpointError', fields: { reason: 'unsupported' } }, /architecture "llama"/],
+      ['unsupported quant type', source({ transformer: `hf:${TINY.badRepo}/${TINY.iqGguf}` }), { name: 'CheckpointError', fields: { tensor: expect.any(String), reason: 'unsupported' } }, /IQ4_XS/],
       ['bad option', source({ weights: 'q3' }), { name: 'InvalidParameterError', fields: { field: 'model.weights' } }, /one of fp32, fp16, q8, q4/],
     ];
     const refused: string[] = [];
