@@ -126,6 +126,7 @@ export function checkTensors(checkpoint: Pick<TensorSource, 'names' | 'has' | 'i
         `${info.file}: tensor ${called} has dtype ${info.dtype}; supported are F32, F16, BF16 and the GGUF types Q4_0, Q8_0 (exact), Q4_1, Q5_0, Q5_1, Q2_K–Q6_K (requantized): use a file in one of those`,
         info.file,
         name,
+        'unsupported',
       );
     }
   }
