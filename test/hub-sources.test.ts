@@ -11,7 +11,8 @@ import { clipConstantBytes, estimateTensorBytes, t5ConstantBytes, type SourceBlo
 import { expectedT5Tensors, validateT5Config } from '../src/convert/t5-graph.ts';
 import { expectedTransformerTensors, validateTransformerConfig } from '../src/convert/transformer-graphs.ts';
 import { expectedVaeDecoderTensors, validateVaeConfig } from '../src/convert/vae-graph.ts';
-import { checkHubModelSource, importedPackageUrl } from '../src/import/hub-model-source.ts';
+import { createGenerator } from '../src/generator.ts';
+import { checkHubModelSource, importedPackageUrl, type HubModelSource } from '../src/import/hub-model-source.ts';
 import { HUB_SOURCES } from '../src/import/hub-sources.ts';
 import { formatBytes } from '../src/format-bytes.ts';
 
@@ -81,15 +82,23 @@ describe('the published sources the app offers', () => {
       [{ from: 'hf:a/b', token: 'hf_ with space' }, 'model.token'],
       [{ from: 'hf:a/b', revision: 'main' }, 'model.revision'],
     ];
+    const reasons = { 'model.from': 'malformed', 'model.transformer': 'malformed', 'model.weights': 'not-one-of', 'model.maxShardMb': 'out-of-range', 'model.hubUrl': 'malformed', 'model.token': 'malformed', 'model.revision': 'unknown-field' };
     for (const [value, field] of bad) {
-      let error: unknown;
-      try {
-        checkHubModelSource(value);
-      } catch (e) {
-        error = e;
+      // The same refusal from checkHubModelSource and from createGenerator's option check.
+      for (const check of [() => checkHubModelSource(value), () => createGenerator({ model: value as unknown as HubModelSource })]) {
+        let error: unknown;
+        try {
+          check();
+        } catch (e) {
+          error = e;
+        }
+        expect(error, field).toMatchObject({ name: 'InvalidParameterError', field, reason: reasons[field as keyof typeof reasons] });
+        expect((error as Error).message).not.toContain('hf_ with space');
       }
-      expect(error, field).toMatchObject({ name: 'InvalidParameterError', field });
-      expect((error as Error).message).not.toContain('hf_ with space');
     }
+    expect(() => createGenerator({ model: {} as HubModelSource })).toThrow(expect.objectContaining({ name: 'InvalidParameterError', field: 'model' }));
+    expect(() => createGenerator({ model: { ...HUB_SOURCES[0].source, weights: 'q3' as 'q4' }, allowAnySize: 'yes' as unknown as boolean })).toThrow(expect.objectContaining({ field: 'model.weights' }));
+    // A valid source makes a generator without any request (the import starts on load/generate).
+    expect(createGenerator({ model: HUB_SOURCES[1].source }).privacy).toBe('local-only');
   });
 });

@@ -83,11 +83,11 @@ export function isHubReference(value: string): boolean {
  */
 export function parseHubReference(value: string, field = 'source'): HubReference {
   const allowed = 'hf:owner/name, hf:owner/name@revision, or either followed by /path/in/repo';
-  if (!value.startsWith(PREFIX)) throw new InvalidParameterError(field, allowed, value);
+  if (!value.startsWith(PREFIX)) throw new InvalidParameterError(field, allowed, value, 'malformed');
   const rest = value.slice(PREFIX.length);
   const m = /^([^/@]+\/[^/@]+)(?:@([^/]+))?(?:\/(.*))?$/.exec(rest);
   if (!m || !NAME.test(m[1]) || (m[3] !== undefined && (m[3] === '' || m[3].split('/').some((p) => p === '' || p === '.' || p === '..')))) {
-    throw new InvalidParameterError(field, allowed, value);
+    throw new InvalidParameterError(field, allowed, value, 'malformed');
   }
   return { repo: m[1], revision: m[2] ?? 'main', path: m[3] ?? '' };
 }
@@ -125,7 +125,7 @@ class HubClient {
     try {
       origin = new URL(this.hubUrl).origin;
     } catch {
-      throw new InvalidParameterError('hubUrl', 'an http(s) URL such as https://huggingface.co', options.hubUrl);
+      throw new InvalidParameterError('hubUrl', 'an http(s) URL such as https://huggingface.co', options.hubUrl, 'malformed');
     }
     this.origin = origin;
     this.retries = Math.max(1, options.retries ?? DEFAULTS.hubRetries);
@@ -432,7 +432,7 @@ export async function readHubModelInfo(repo: string, options: HubOptions = {}): 
  */
 export async function openHubSourceFile(reference: string, field: string, options: HubOptions = {}): Promise<SourceFile> {
   const ref = parseHubReference(reference, field);
-  if (!ref.path) throw new InvalidParameterError(field, 'a file in the repository: hf:owner/name[@revision]/path/to/file', reference);
+  if (!ref.path) throw new InvalidParameterError(field, 'a file in the repository: hf:owner/name[@revision]/path/to/file', reference, 'malformed');
   const files = await openHubRepository(ref.repo, ref.revision, options);
   if (!files.entries.has(ref.path)) {
     const candidates = [...files.entries.keys()].filter((p) => /\.(gguf|safetensors|sft)$/.test(p));
