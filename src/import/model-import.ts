@@ -13,7 +13,7 @@
 import * as Comlink from 'comlink';
 import { fromWireError, isWireError } from '../engine/protocol.ts';
 import { startModuleWorker } from '../engine/worker-url.ts';
-import { AbortedError, FluxError } from '../errors.ts';
+import { AbortedError, FluxError, WorkerCrashedError } from '../errors.ts';
 import { requestPersistentStorage } from '../store/storage-quota.ts';
 import importWorkerUrl from '../../workers/import.worker.ts?worker&url';
 import type { HubImportPlan, HubImportResult } from './hub-import.ts';
@@ -46,7 +46,8 @@ async function withImportWorker<T>(options: ModelImportOptions, task: (api: Coml
   const failed = new Promise<never>((_, reject) => {
     onError = (event) => {
       event.preventDefault();
-      reject(new FluxError(`the import worker failed: ${event.message || 'its script could not be loaded'}`));
+      // A fresh import worker starts with the next call; what was converted is kept.
+      reject(new WorkerCrashedError(`the import worker failed: ${event.message || 'its script could not be loaded'}`, event.message ? 'exited' : 'failed-to-start', 'import'));
     };
     worker.addEventListener('error', onError);
   });
@@ -70,6 +71,7 @@ async function withImportWorker<T>(options: ModelImportOptions, task: (api: Coml
  * @throws InvalidParameterError naming a field of `source` (before anything starts)
  * @throws HubError, CheckpointError, DeviceCapabilityError, StorageQuotaError,
  *   DownloadError, IntegrityError, AbortedError (see `importFromHub`)
+ * @throws WorkerCrashedError when the import worker dies or its script cannot be loaded (what was converted is kept)
  */
 export async function importModel(source: HubModelSource, options: ModelImportOptions = {}): Promise<HubImportResult> {
   checkHubModelSource(source);
