@@ -14,6 +14,7 @@ import { expectedVaeDecoderTensors, validateVaeConfig } from '../src/convert/vae
 import { createGenerator } from '../src/generator.ts';
 import { checkHubModelSource, importedPackageUrl, type HubModelSource } from '../src/import/hub-model-source.ts';
 import { HUB_SOURCES } from '../src/import/hub-sources.ts';
+import { thrownInvalid } from './support/thrown.ts';
 import { formatBytes } from '../src/format-bytes.ts';
 
 const transformer = expectedTransformerTensors(validateTransformerConfig(FLUX_SCHNELL_TRANSFORMER, 'transformer'));
@@ -86,14 +87,9 @@ describe('the published sources the app offers', () => {
     for (const [value, field] of bad) {
       // The same refusal from checkHubModelSource and from createGenerator's option check.
       for (const check of [() => checkHubModelSource(value), () => createGenerator({ model: value as unknown as HubModelSource })]) {
-        let error: unknown;
-        try {
-          check();
-        } catch (e) {
-          error = e;
-        }
-        expect(error, field).toMatchObject({ name: 'InvalidParameterError', field, reason: reasons[field as keyof typeof reasons] });
-        expect((error as Error).message).not.toContain('hf_ with space');
+        const error = thrownInvalid(check);
+        expect(error, field).toMatchObject({ field, reason: reasons[field as keyof typeof reasons] });
+        expect(error.message).not.toContain('hf_ with space');
       }
     }
     expect(() => createGenerator({ model: {} as HubModelSource })).toThrow(expect.objectContaining({ name: 'InvalidParameterError', field: 'model' }));
