@@ -301,10 +301,13 @@ describe('in-page import from the Hub', () => {
     expect(partial.bytesStored).toBeGreaterThan(0);
     const record = await call<{ importing?: { state: string } }>('packageRecord', packageUrl);
     expect(record.importing?.state).toBeTruthy();
-    // It cannot be loaded half-way: the engine finds no manifest for it.
+    // It cannot be loaded half-way: the engine finds no manifest for it (the device check still answers, without the model).
     await call('createGenerator', 'partial', { model: packageUrl });
+    const device = await call<{ ok: boolean; error?: PageError; value?: { model?: unknown } }>('call', 'partial', 'checkDevice');
+    expect(device.error).toBeUndefined();
+    expect(device.value!.model).toBeUndefined();
     const early = await call<{ ok: boolean; error?: PageError }>('call', 'partial', 'load');
-    expect(early.error).toMatchObject({ name: 'ModelPackageError', isFluxError: true });
+    expect(early.error).toMatchObject({ name: 'ModelPackageError', isFluxError: true, fields: { reason: 'not-stored' } });
     expect(early.error!.message).toMatch(/import it first/);
     await call('call', 'partial', 'dispose');
 
