@@ -11,6 +11,7 @@ import * as Comlink from 'comlink';
 import type { GenerateParams, GenerateResult } from './api-types.ts';
 import { AbortedError, FluxError } from './errors.ts';
 import type { ProgressCallback } from './progress.ts';
+import type { TokenCount } from './text/token-count.ts';
 import { fromWireError, isWireError, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
 import { packageUrlOf } from './engine/manifest-fetch.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
@@ -48,6 +49,13 @@ export interface Generator {
   load(onProgress?: ProgressCallback): Promise<LoadedModel>;
   /** What the device offers and whether the model fits; downloads only the manifest. */
   checkDevice(): Promise<DeviceReport>;
+  /**
+   * How a prompt fits the model's text encoders (CLIP 77 tokens; T5 256 or 512): ids,
+   * counts and the text each one drops. Reads only the manifest and the tokenizer files
+   * (from storage, else a few MB over the network); runs beside a generation.
+   * @throws ModelPackageError when the package has no text encoders
+   */
+  countTokens(prompt: string): Promise<TokenCount>;
   /** Packages kept in this browser's storage. */
   listModels(): Promise<StoredModel[]>;
   /** Deletes a stored package (default: this generator's model). */
@@ -116,6 +124,7 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     },
 
     checkDevice: () => call(() => engine.checkDevice(model)),
+    countTokens: (prompt: string) => call(() => engine.countTokens(model, prompt)),
     listModels: () => call(() => engine.listModels()),
     deleteModel: (url?: string) => call(() => engine.deleteModel(url === undefined ? model : packageUrlOf(url))),
 

@@ -15,12 +15,42 @@ export const DEFAULTS = {
   weights: 'q4' as const,
 };
 
+/**
+ * What differs between the two FLUX.1 families (see src/models/family.ts):
+ * [schnell] is timestep-distilled (few steps, no guidance input), [dev] is
+ * guidance-distilled (a guidance scale goes into the model, many steps). Text lengths are
+ * diffusers' FluxPipeline `max_sequence_length` as BFL's reference code uses them.
+ */
+export const FAMILY_DEFAULTS = {
+  schnell: {
+    /** Distilled for 1–4 steps. */
+    steps: 4,
+    /** More steps than this get a warning (they cost more and rarely help). */
+    recommendedMaxSteps: 4,
+    /** T5 sequence length in tokens. */
+    t5Tokens: 256,
+    /** CLIP sequence length in tokens (BOS + 75 + EOS). */
+    clipTokens: 77,
+  },
+  dev: {
+    /** BFL's `/flux-dev` default. */
+    steps: 28,
+    recommendedMaxSteps: 50,
+    /** BFL's `/flux-dev` default guidance scale. */
+    guidance: 3.5,
+    t5Tokens: 512,
+    clipTokens: 77,
+  },
+} as const;
+
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */
 export const LIMITS = {
   sizeMultiple: 16,
   cliSize: { min: 16, max: 2048 },
   webSize: { min: 256, max: 1440 },
   steps: { min: 1, max: 50, recommendedMax: 4 },
+  /** Guidance scale of guidance-distilled models (BFL's `/flux-dev` range). */
+  guidance: { min: 1.5, max: 5 },
   seed: { min: 0, max: 4294967295 },
   numImages: { min: 1, max: 4 },
   prompt: { minChars: 1, maxChars: 10000 },

@@ -11,6 +11,7 @@ import { AbortedError, DeviceCapabilityError, FluxError, InvalidParameterError }
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
 import type { ProgressCallback } from './progress.ts';
+import type { TokenCount } from './text/token-count.ts';
 import { createProvider, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
 import { decideRoute, PRIVACY_MODES, type PrivacyMode, type RouteDecision } from './routing.ts';
 
@@ -47,6 +48,14 @@ export interface Generator {
   /** Downloads (once) and loads the local model. */
   load(onProgress?: ProgressCallback): Promise<LoadedModel>;
   checkDevice(): Promise<DeviceReport>;
+  /**
+   * How a prompt fits the local model's text encoders, before generating: per encoder the
+   * ids it receives, tokens needed / its length (CLIP 77; T5 256 for [schnell], 512 for
+   * [dev]), the words kept and the text dropped. Sends nothing anywhere (it reads only the
+   * package's tokenizer files).
+   * @throws FluxError for a remote-only generator (no local model); ModelPackageError for a package without text encoders
+   */
+  countTokens(prompt: string): Promise<TokenCount>;
   listModels(): Promise<StoredModel[]>;
   deleteModel(url?: string): Promise<void>;
   dispose(): Promise<void>;
@@ -138,6 +147,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     validate,
     load: (onProgress) => localGenerator().load(onProgress),
     checkDevice,
+    countTokens: (prompt) => localGenerator().countTokens(prompt),
     listModels: () => localGenerator().listModels(),
     deleteModel: (url) => localGenerator().deleteModel(url),
     dispose: async () => {

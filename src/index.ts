@@ -16,6 +16,7 @@ export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/
 export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
 export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
+export { describeTokenCount, type EncoderTokenCount, type TokenCount } from './text/token-count.ts';
 export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export {
   AbortedError,

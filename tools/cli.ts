@@ -20,7 +20,9 @@ import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
 import { convertCheckpoint } from './convert/convert.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
+import { openLocalTokenizers } from './local-tokenizers.ts';
 import { openNodeRuntime } from './node-runtime.ts';
+import { countTokens, describeTokenCount } from '../src/text/token-count.ts';
 
 const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the pipeline under Node
 
@@ -33,6 +35,7 @@ Usage:
                        [--num-images N] [--strict]
   flux-webgpu demo-model --out <dir> [--weights fp32|fp16|q8|q4] [--force]
   flux-webgpu noise --seed S --shape 1,16,H,W --out <file.safetensors>
+  flux-webgpu tokenize --model <package dir | checkpoint dir> --prompt "text" [--json]
 
 convert   reads transformer/ and vae/ (config.json + safetensors F32/F16/BF16, single or sharded)
           and writes manifest.json, ONNX graphs and .onnx_data files. Default weights q4
@@ -47,6 +50,11 @@ generate  runs the schnell pipeline on onnxruntime-node (CPU). --prompt needs a 
 demo-model writes a complete tiny package (CLIP, T5, transformer, VAE, tokenizers) from fixed
           random weights in seconds. Its images are noise-like by design: it exercises the
           whole pipeline without a multi-GB download. See the README for the real model.
+tokenize  prints the ids CLIP (77) and T5 (256 for [schnell], 512 for [dev]) receive for a prompt,
+          padded to their lengths, and the text each drops. A checkpoint folder needs only
+          tokenizer/ and tokenizer_2/ (its T5 length is 512 when transformer/config.json has
+          guidance_embeds: true, else 256). --json prints
+          {"clip": {"ids": [...], "dropped": "..."}, "t5": {"ids": [...], "dropped": "..."}}.
 noise     writes torch.randn(shape, generator=torch.Generator().manual_seed(S)) as key "noise".`;
 
 /** A usage error: printed with a pointer to --help, exit code 2. */
@@ -248,6 +256,26 @@ function noise(args: string[]): void {
   console.log(`wrote ${out}: noise [${shape}] for seed ${seed}`);
 }
 
+async function tokenize(args: string[]): Promise<void> {
+  const v = parse(args, { model: { type: 'string' }, prompt: { type: 'string' }, json: { type: 'boolean' } });
+  const model = required('--model', v.model as string | undefined);
+  if (v.prompt === undefined) throw new UsageError('--prompt is required');
+  const prompt = v.prompt as string;
+  if (prompt.length > LIMITS.prompt.maxChars) throw new InvalidParameterError('--prompt', `text of at most ${LIMITS.prompt.maxChars} characters`, `${prompt.length} characters`);
+  const { tokenizers } = await openLocalTokenizers(model, '--model');
+  const count = countTokens(tokenizers, prompt);
+  if (v.json) {
+    console.log(JSON.stringify({ clip: { ids: count.clip.ids, dropped: count.clip.dropped }, t5: { ids: count.t5.ids, dropped: count.t5.dropped } }));
+    return;
+  }
+  for (const [name, c] of [['clip', count.clip], ['t5', count.t5]] as const) {
+    console.log(`${name}: ${c.maxTokens} ids (the prompt needs ${c.tokens})`);
+    console.log(`  ids: ${c.ids.join(' ')}`);
+    console.log(`  dropped: ${c.dropped === '' ? '(nothing)' : JSON.stringify(c.dropped)}`);
+  }
+  console.log(describeTokenCount(count));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || rest.includes('--help')) {
@@ -259,7 +287,8 @@ async function main(argv: string[]): Promise<number> {
     else if (command === 'generate') await generate(rest);
     else if (command === 'noise') noise(rest);
     else if (command === 'demo-model') await demoModel(rest);
-    else throw new UsageError(`unknown command "${command}" (expected convert, generate or noise)`);
+    else if (command === 'tokenize') await tokenize(rest);
+    else throw new UsageError(`unknown command "${command}" (expected convert, generate, tokenize, demo-model or noise)`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof InvalidParameterError) {

@@ -12,10 +12,13 @@ import { graphByRole, hasTextEncoders, type GraphEntry, type Manifest } from '..
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
 import { encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { LIMITS } from '../defaults.ts';
+import { countTokens, type TokenCount } from '../text/token-count.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { encodeImage } from './image-encoding.ts';
 import { fetchManifest, packageUrlOf } from './manifest-fetch.ts';
+import { PackageTokenizerCache } from './package-tokenizers.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
 import type { DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
 import { imageSeed, validateRequest, type ValidRequest } from './request.ts';
@@ -86,6 +89,7 @@ export class Engine implements EngineApi {
   private loaded?: LoadedPackage;
   private readonly queue = new SerialQueue();
   private readonly running = new Map<string, AbortController>();
+  private readonly tokenizerCache = new PackageTokenizerCache(() => this.store);
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
@@ -184,6 +188,14 @@ export class Engine implements EngineApi {
     this.running.get(id)?.abort();
   }
 
+  async countTokens(model: string, prompt: string): Promise<TokenCount> {
+    // Not queued: counting runs beside a generation (it needs only the tokenizer files).
+    if (typeof prompt !== 'string' || prompt.length > LIMITS.prompt.maxChars) {
+      throw new InvalidParameterError('prompt', `text of at most ${LIMITS.prompt.maxChars} characters`, typeof prompt === 'string' ? `${prompt.length} characters` : prompt);
+    }
+    return countTokens(await this.tokenizerCache.get(packageUrlOf(model)), prompt);
+  }
+
   async listModels(): Promise<StoredModel[]> {
     const packages = await this.store.listPackages();
     return packages.map((p) => ({ ...p, complete: p.complete && p.files.length > 0 }));
@@ -242,6 +254,7 @@ export class Engine implements EngineApi {
         await runtime.session(graph);
       }
       const tokenizers = hasTextEncoders(manifest) ? await loadTokenizers(runtime) : undefined;
+      if (tokenizers) this.tokenizerCache.set(url, tokenizers);
       this.loaded = { url, manifest, runtime, tokenizers };
     } catch (error) {
       await runtime.release();

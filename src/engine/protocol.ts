@@ -6,6 +6,7 @@
 import type { GenerateParams, GenerateTimings } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
+import type { TokenCount } from '../text/token-count.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
 export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
@@ -135,6 +136,11 @@ export interface EngineApi {
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
   /** Cancels a queued or running generation; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
+  /**
+   * How `prompt` fits the package's text encoders (needs only its manifest and tokenizer
+   * files; runs beside a generation, not queued behind it). "" counts the special tokens.
+   */
+  countTokens(model: string, prompt: string): Promise<TokenCount>;
   listModels(): Promise<StoredModel[]>;
   /** Removes a package from storage (and unloads it when loaded). */
   deleteModel(url: string): Promise<void>;

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError } from '../../src/errors.ts';
-import { tokenText } from '../../src/text/prompt-tokenizer.ts';
+import { tokenText, type TokenizerFiles } from '../../src/text/prompt-tokenizer.ts';
 import { readCheckpointJson } from './components.ts';
 
 /** Files a package keeps per tokenizer (relative to its folder). */
@@ -61,11 +61,12 @@ export function parseMerges(text: string): string[] {
 }
 
 /**
- * Copies one tokenizer folder into the package as `tokenizer.json` + `tokenizer_config.json`.
+ * Reads one checkpoint tokenizer folder as the two files a package keeps (built in
+ * memory: the CLIP `tokenizer.json` from vocab.json + merges.txt when it is missing).
  * @param kind 'clip' may be built from vocab.json + merges.txt; 't5' needs tokenizer.json
- * @returns the written paths, relative to `packageDir`
+ * @throws CheckpointError naming the missing or invalid file
  */
-export async function writePackageTokenizer(sourceDir: string, packageDir: string, folder: string, kind: 'clip' | 't5'): Promise<string[]> {
+export async function readCheckpointTokenizer(sourceDir: string, kind: 'clip' | 't5'): Promise<TokenizerFiles> {
   const config = await readCheckpointJson(join(sourceDir, 'tokenizer_config.json'));
   let tokenizerJson: Record<string, unknown>;
   if (existsSync(join(sourceDir, 'tokenizer.json'))) tokenizerJson = await readCheckpointJson(join(sourceDir, 'tokenizer.json'));
@@ -76,9 +77,19 @@ export async function writePackageTokenizer(sourceDir: string, packageDir: strin
     tokenizerJson = clipTokenizerJson(vocab, parseMerges(await readFile(mergesPath, 'utf8')), config);
   } else throw new CheckpointError(`missing file ${join(sourceDir, 'tokenizer.json')} (the T5 tokenizer needs its tokenizer.json)`, join(sourceDir, 'tokenizer.json'));
   const special = join(sourceDir, 'special_tokens_map.json');
-  const merged = existsSync(special) ? { ...(await readCheckpointJson(special)), ...config } : config;
+  const tokenizerConfig = existsSync(special) ? { ...(await readCheckpointJson(special)), ...config } : config;
+  return { tokenizerJson, tokenizerConfig };
+}
+
+/**
+ * Copies one tokenizer folder into the package as `tokenizer.json` + `tokenizer_config.json`.
+ * @param kind 'clip' may be built from vocab.json + merges.txt; 't5' needs tokenizer.json
+ * @returns the written paths, relative to `packageDir`
+ */
+export async function writePackageTokenizer(sourceDir: string, packageDir: string, folder: string, kind: 'clip' | 't5'): Promise<string[]> {
+  const { tokenizerJson, tokenizerConfig } = await readCheckpointTokenizer(sourceDir, kind);
   await mkdir(join(packageDir, folder), { recursive: true });
   await writeFile(join(packageDir, folder, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  await writeFile(join(packageDir, folder, 'tokenizer_config.json'), JSON.stringify(merged, null, 1));
+  await writeFile(join(packageDir, folder, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 1));
   return TOKENIZER_FILES.map((name) => `${folder}/${name}`);
 }
