@@ -13,6 +13,8 @@ export const DEFAULTS = {
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
   weights: 'q4' as const,
+  /** The widget counts a prompt's tokens after the user pauses typing this long, in ms. */
+  tokenCountDelayMs: 250,
 };
 
 /**

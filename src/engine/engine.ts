@@ -27,7 +27,7 @@ import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
 
 /** The parts of the WeightStore the engine uses (a test or an app may pass its own). */
-export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'listPackages' | 'deletePackage'>;
+export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'listPackages' | 'deletePackage' | 'registerFiles'>;
 
 /** Options of the engine (fixed for its lifetime). */
 export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
@@ -90,6 +90,8 @@ export class Engine implements EngineApi {
   private readonly queue = new SerialQueue();
   private readonly running = new Map<string, AbortController>();
   private readonly tokenizerCache = new PackageTokenizerCache(() => this.store);
+  /** The package being loaded (downloaded, verified, compiled) right now, if any. */
+  private loading?: { url: string; done: Promise<unknown> };
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
@@ -193,7 +195,11 @@ export class Engine implements EngineApi {
     if (typeof prompt !== 'string' || prompt.length > LIMITS.prompt.maxChars) {
       throw new InvalidParameterError('prompt', `text of at most ${LIMITS.prompt.maxChars} characters`, typeof prompt === 'string' ? `${prompt.length} characters` : prompt);
     }
-    return countTokens(await this.tokenizerCache.get(packageUrlOf(model)), prompt);
+    const url = packageUrlOf(model);
+    // A load of the same package stores and loads the tokenizers anyway: wait for it
+    // rather than fetching them beside its download.
+    if (this.loading?.url === url) await this.loading.done.catch(() => undefined);
+    return countTokens(await this.tokenizerCache.get(url), prompt);
   }
 
   async listModels(): Promise<StoredModel[]> {
@@ -205,6 +211,8 @@ export class Engine implements EngineApi {
     const packageUrl = packageUrlOf(url);
     return this.queue.run(async () => {
       if (this.loaded?.url === packageUrl) await this.unload();
+      await this.tokenizerCache.settled(packageUrl);
+      this.tokenizerCache.forget(packageUrl);
       await this.store.deletePackage(packageUrl);
     });
   }
@@ -243,7 +251,15 @@ export class Engine implements EngineApi {
     if (request) this.preflight(manifest, request, gpu);
     throwIfAborted(signal);
     configureOrt(this.options);
-    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId });
+    // Token counting may be storing this package's tokenizer files: let it finish first.
+    await this.tokenizerCache.settled(url);
+    const download = this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId });
+    this.loading = { url, done: download };
+    try {
+      await download;
+    } finally {
+      if (this.loading?.done === download) this.loading = undefined;
+    }
     const store = this.store;
     const runtime = new WebModelRuntime(manifest, { get: (path) => store.getFile(url, path) }, gpu.device, this.options);
     try {

@@ -1,54 +1,29 @@
 /**
  * A package's tokenizers without its weights, for counting tokens while the user types:
- * the manifest and the two tokenizers' files only (a few MB), read from the weight store
- * when the package is stored there, else fetched and checked against the manifest's
- * sha256 (not stored: the full download stores them with the rest). Kept per package URL.
+ * the manifest and the two tokenizers' files only (a few MB). They are stored in the
+ * weight store like every package file (the rest of the package is registered as not yet
+ * stored, so the package lists as partial), so the full download never fetches them again
+ * and counting works offline afterwards. Kept per package URL.
  */
-import { DownloadError, IntegrityError, ModelPackageError } from '../errors.ts';
-import { hasTextEncoders, type Manifest } from '../package/manifest.ts';
+import { ModelPackageError } from '../errors.ts';
+import { hasTextEncoders } from '../package/manifest.ts';
 import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
-import { sha256Hex } from '../store/sha256.ts';
+import type { WeightStore } from '../store/weight-store.ts';
 import { fetchManifest } from './manifest-fetch.ts';
 
-/** Where stored files come from (the engine's weight store). */
-export interface StoredFileSource {
-  getFile(packageUrl: string, path: string): Promise<Blob>;
-}
-
-/** Reads one package file: from the store when it is there, else over the network (sha256-checked). */
-async function readPackageText(store: StoredFileSource, packageUrl: string, manifest: Manifest, path: string): Promise<string> {
-  const entry = manifest.files.find((f) => f.path === path);
-  if (!entry) throw new ModelPackageError(`${path} is not a file of this package`, path);
-  try {
-    return await (await store.getFile(packageUrl, path)).text();
-  } catch {
-    // Not stored (or damaged there): fetch it.
-  }
-  const url = new URL(path, packageUrl).href;
-  let response: Response;
-  try {
-    response = await fetch(url, { credentials: 'same-origin' });
-  } catch (error) {
-    throw new DownloadError(`cannot fetch ${url}: ${(error as Error).message}`, url);
-  }
-  if (!response.ok) throw new DownloadError(`cannot fetch ${url}: HTTP ${response.status}`, url, response.status);
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (bytes.length !== entry.size || (await sha256Hex(bytes)) !== entry.sha256.toLowerCase()) {
-    throw new IntegrityError(`${path} does not match the size and sha256 in the manifest`, path);
-  }
-  return new TextDecoder().decode(bytes);
-}
+/** The parts of the weight store used here. */
+export type TokenizerFileStore = Pick<WeightStore, 'registerFiles' | 'ensureFiles' | 'getFile'>;
 
 /** Tokenizers by package URL, each loaded once (a failed load is retried on the next call). */
 export class PackageTokenizerCache {
   private readonly loaded = new Map<string, Promise<PackageTokenizers>>();
 
-  constructor(private readonly store: () => StoredFileSource) {}
+  constructor(private readonly store: () => TokenizerFileStore) {}
 
   /**
    * The tokenizers of the package at `packageUrl` (absolute, ending in "/").
    * @throws ModelPackageError when the package has no text encoders
-   * @throws DownloadError / IntegrityError when its files cannot be read
+   * @throws DownloadError / IntegrityError / StorageQuotaError when its files cannot be stored
    */
   get(packageUrl: string): Promise<PackageTokenizers> {
     let tokenizers = this.loaded.get(packageUrl);
@@ -58,6 +33,16 @@ export class PackageTokenizerCache {
       tokenizers.catch(() => this.loaded.delete(packageUrl));
     }
     return tokenizers;
+  }
+
+  /** Resolves when no tokenizer load of `packageUrl` is in flight (whatever its outcome). */
+  async settled(packageUrl: string): Promise<void> {
+    await this.loaded.get(packageUrl)?.catch(() => undefined);
+  }
+
+  /** Drops the package's tokenizers (e.g. when it is deleted). */
+  forget(packageUrl: string): void {
+    this.loaded.delete(packageUrl);
   }
 
   /** Keeps tokenizers that were loaded with the package's sessions. */
@@ -71,10 +56,14 @@ export class PackageTokenizerCache {
       throw new ModelPackageError(`${manifest.modelId} has no text encoders: it takes prompt embeddings, so it has no tokens to count`);
     }
     const store = this.store();
+    const { clip, t5 } = manifest.tokenizers!;
+    const paths = new Set([clip.tokenizerJson, clip.tokenizerConfig, t5.tokenizerJson, t5.tokenizerConfig]);
+    await store.registerFiles(packageUrl, manifest.files, manifest.modelId);
+    await store.ensureFiles(packageUrl, manifest.files.filter((f) => paths.has(f.path)), { modelId: manifest.modelId });
     return loadTokenizers({
       manifest,
       async readJson(path: string) {
-        const text = await readPackageText(store, packageUrl, manifest, path);
+        const text = await (await store.getFile(packageUrl, path)).text();
         try {
           return JSON.parse(text);
         } catch (error) {

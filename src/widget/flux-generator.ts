@@ -28,6 +28,7 @@ import { explainError, NO_WEBGPU, type ErrorExplanation } from '../ui/messages.t
 import { FORM_ATTRIBUTES, GENERATOR_ATTRIBUTES, readFormDefaults, readGeneratorConfig, sizeRange, type FormDefaults, type GeneratorConfig } from './config.ts';
 import { ProgressTracker } from './progress-tracker.ts';
 import { acquireGenerator, type GeneratorLease } from './shared-generators.ts';
+import { TokenCounter } from './token-counter.ts';
 import { applyDefaults, buildView, drawPreview, renderError, renderNotice, renderPrivacy, renderProgress, setFrameAspect, type WidgetView } from './view.ts';
 
 /** The tag name. */
@@ -95,6 +96,7 @@ export class FluxGeneratorElement extends HTMLElement {
   }
 
   private readonly view: WidgetView;
+  private readonly tokenCounter: TokenCounter;
   private config?: GeneratorConfig;
   private defaults?: FormDefaults;
   private lease?: GeneratorLease;
@@ -113,6 +115,8 @@ export class FluxGeneratorElement extends HTMLElement {
     super();
     this.view = buildView(this.attachShadow({ mode: 'open' }));
     const v = this.view;
+    // Counts only for a local model (a remote-only widget has none).
+    this.tokenCounter = new TokenCounter(v.prompt, () => (this.config?.model ? this.lease?.generator : null));
     v.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.generate().catch(() => undefined); // shown in the widget and sent as an `error` event
@@ -332,7 +336,10 @@ export class FluxGeneratorElement extends HTMLElement {
   /** Fills the form (prompt, width, height, steps, seed, outputFormat); `seed: undefined` clears it. */
   setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>>): void {
     const v = this.view;
-    if (params.prompt !== undefined) v.prompt.value = params.prompt;
+    if (params.prompt !== undefined) {
+      v.prompt.value = params.prompt;
+      this.tokenCounter.schedule();
+    }
     if (params.width !== undefined) v.width.value = String(params.width);
     if (params.height !== undefined) v.height.value = String(params.height);
     if (params.steps !== undefined) v.steps.value = String(params.steps);
@@ -499,6 +506,7 @@ export class FluxGeneratorElement extends HTMLElement {
     }
     renderError(this.view, null);
     this.route().catch(() => undefined); // shown in the indicator
+    if (this.tokenCounter.shown) this.tokenCounter.schedule(0); // another model may count differently
   }
 
   private applyFormAttributes(valuesChanged: boolean): void {

@@ -205,6 +205,33 @@ describe('two widgets on a page with hostile CSS', () => {
     expect(pngPixels(Uint8Array.from(again.images[0].bytes)).data).toEqual(pngPixels(Uint8Array.from(first.images[0].bytes)).data);
   }, 60_000);
 
+  it('counts the prompt\'s tokens while the user types and shows the words the encoders will not see', async () => {
+    const counter = (id: string) => page.locator(`#${id}`).evaluate((host) => {
+      const el = host.shadowRoot!.querySelector('[part="token-count"]') as HTMLElement;
+      return { hidden: el.hidden, text: el.textContent ?? '', over: el.dataset.over ?? '', dropped: [...el.querySelectorAll('.dropped')].map((d) => d.textContent) };
+    });
+    const waitFor = (id: string, pattern: RegExp) => page.waitForFunction(
+      ([i, source]) => new RegExp(source).test(document.getElementById(i)!.shadowRoot!.querySelector('[part="token-count"]')!.textContent ?? ''),
+      [id, pattern.source] as const, { timeout: 30_000 });
+    await page.locator('#a textarea').fill('a photo of a cat');
+    await waitFor('a', /^T5: \d+ \/ 256 tokens; CLIP: \d+ \/ 77 tokens$/);
+    const short = await counter('a');
+    expect(short).toMatchObject({ hidden: false, over: '', dropped: [] });
+    // 40 × 5 words: more than CLIP's 75 text tokens, less than T5's 255.
+    const long = [...Array(40).fill('a photo of a cat'), 'lighthouse'].join(' ');
+    await page.locator('#a textarea').fill(long);
+    await waitFor('a', /CLIP: 77 \/ 77 tokens \(\d+ needed\), keeps the first \d+ of 201 words/);
+    const shown = await counter('a');
+    expect(shown.over).toBe('clip');
+    expect(shown.dropped).toHaveLength(1);
+    expect(shown.dropped[0]).toMatch(/^CLIP will not see: “(a |photo |of |cat )*lighthouse”$/);
+    // The same numbers as the library's countTokens, through the element's generator.
+    const count = await page.locator('#a').evaluate((host, text) => (host as unknown as { generator: { countTokens(p: string): Promise<{ clip: { tokens: number; keptWords: number }; t5: { tokens: number; maxTokens: number } }> } }).generator.countTokens(text), long);
+    expect(shown.text).toContain(`T5: ${count.t5.tokens} / ${count.t5.maxTokens} tokens; CLIP: 77 / 77 tokens (${count.clip.tokens} needed), keeps the first ${count.clip.keptWords} of 201 words`);
+    await page.locator('#a textarea').fill('');
+    await page.waitForFunction(() => (document.getElementById('a')!.shadowRoot!.querySelector('[part="token-count"]') as HTMLElement).hidden, null, { timeout: 10_000 });
+  }, 60_000);
+
   it('fires error events with a friendly message, and keeps working afterwards', async () => {
     const outcome = await page.locator('#a').evaluate(async (host) => {
       try {
