@@ -42,6 +42,8 @@ export const FAMILY_DEFAULTS = {
     guidance: 3.5,
     t5Tokens: 512,
     clipTokens: 77,
+    /** The published [dev] scheduler's schedule, for a checkpoint without `scheduler/`. */
+    scheduler: { use_dynamic_shifting: true, base_image_seq_len: 256, max_image_seq_len: 4096, base_shift: 0.5, max_shift: 1.15 },
   },
 } as const;
 

@@ -12,15 +12,19 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { WeightPrecision } from '../../src/package/manifest.ts';
-import { prepareT5, T5_SEQUENCE_LENGTH } from '../convert/components.ts';
+import { FAMILY_DEFAULTS } from '../../src/defaults.ts';
+import { prepareT5 } from '../convert/components.ts';
 import { writeGraph } from '../convert/convert.ts';
+
+/** The bench measures [schnell]'s T5 length. */
+const T5_SEQUENCE_LENGTH = FAMILY_DEFAULTS.schnell.t5Tokens;
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'build') {
   const [checkpoint, out, precision] = args;
   mkdirSync(out, { recursive: true });
   const started = performance.now();
-  const t5 = await prepareT5(checkpoint, precision as WeightPrecision, 2047 * 2 ** 20);
+  const t5 = await prepareT5(checkpoint, precision as WeightPrecision, 2047 * 2 ** 20, T5_SEQUENCE_LENGTH);
   const graphs: string[] = [];
   let weightBytes = 0;
   for (const job of t5.jobs) {

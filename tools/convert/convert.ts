@@ -21,7 +21,10 @@ import {
   type PackageFile,
   type WeightPrecision,
 } from '../../src/package/manifest.ts';
-import { prepareClip, prepareT5, prepareTransformer, prepareVae, readCheckpointJson, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
+import { FAMILY_DEFAULTS } from '../../src/defaults.ts';
+import { familyOfTransformerConfig } from '../../src/models/family.ts';
+import { scheduleConfigProblem } from '../../src/pipeline/schedule.ts';
+import { prepareClip, prepareT5, prepareTransformer, prepareVae, readCheckpointJson, type GraphJob } from './components.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
 import { writePackageTokenizer } from './tokenizer-files.ts';
 import { innerDim } from './transformer-graphs.ts';
@@ -131,9 +134,8 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
 
   const schedulerPath = join(root, 'scheduler', 'scheduler_config.json');
   const schedulerConfig = existsSync(schedulerPath) ? await readCheckpointJson(schedulerPath) : undefined;
-  if (schedulerConfig && (schedulerConfig.use_dynamic_shifting || (schedulerConfig.shift ?? 1) !== 1)) {
-    throw new CheckpointError(`${schedulerPath}: only shift 1 without dynamic shifting (FLUX.1 [schnell]) is supported`, schedulerPath, 'shift');
-  }
+  const scheduleProblem = schedulerConfig && scheduleConfigProblem(schedulerConfig);
+  if (scheduleProblem) throw new CheckpointError(`${schedulerPath}: "${scheduleProblem.field}" ${scheduleProblem.why}`, schedulerPath, scheduleProblem.field);
   const textFolders = ['text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2'];
   const presentText = textFolders.filter((f) => existsSync(join(root, f)));
   if (presentText.length > 0 && presentText.length < textFolders.length) {
@@ -152,7 +154,11 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
     const transformer = await open(prepareTransformer(join(root, 'transformer'), precision, maxShardBytes));
     const vae = await open(prepareVae(join(root, 'vae')));
     const clip = presentText.length ? await open(prepareClip(join(root, 'text_encoder'))) : undefined;
-    const t5 = presentText.length ? await open(prepareT5(join(root, 'text_encoder_2'), precision, maxShardBytes)) : undefined;
+    // T5 sees 512 tokens in guidance-distilled models (FLUX.1 [dev]), 256 in [schnell].
+    const family = familyOfTransformerConfig(transformer.config);
+    const t5Tokens = FAMILY_DEFAULTS[family].t5Tokens;
+    if (family === 'dev' && !schedulerConfig) log(`no ${schedulerPath}: using FLUX.1 [dev]'s published schedule (dynamic shifting)`);
+    const t5 = presentText.length ? await open(prepareT5(join(root, 'text_encoder_2'), precision, maxShardBytes, t5Tokens)) : undefined;
     const jobs: GraphJob[] = [...(clip?.jobs ?? []), ...(t5?.jobs ?? []), ...transformer.jobs, ...vae.jobs];
 
     if (existsSync(out) && !options.force) {
@@ -186,7 +192,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         for (const path of [...clipFiles, ...t5Files]) await addFile(path);
         tokenizers = {
           clip: { tokenizerJson: clipFiles[0], tokenizerConfig: clipFiles[1], maxLength: clip.config.max_position_embeddings },
-          t5: { tokenizerJson: t5Files[0], tokenizerConfig: t5Files[1], maxLength: T5_SEQUENCE_LENGTH },
+          t5: { tokenizerJson: t5Files[0], tokenizerConfig: t5Files[1], maxLength: t5Tokens },
         };
       }
       const transformerConfig = transformer.config;
@@ -201,7 +207,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         configs: {
           transformer: transformerConfig as unknown as Record<string, unknown>,
           vae: vaeConfig as unknown as Record<string, unknown>,
-          scheduler: schedulerConfig,
+          scheduler: schedulerConfig ?? (family === 'dev' ? { ...FAMILY_DEFAULTS.dev.scheduler } : undefined),
           text_encoder: clip?.config as unknown as Record<string, unknown> | undefined,
           text_encoder_2: t5?.config as unknown as Record<string, unknown> | undefined,
         },
@@ -211,7 +217,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         requirements: {
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
-          largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), T5_SEQUENCE_LENGTH, vaeConfig),
+          largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), t5Tokens, vaeConfig),
           shaderF16: false,
         },
       };

@@ -7,7 +7,8 @@
 import type { WeightPrecision } from '../../src/package/manifest.ts';
 import { expectedClipTensors, validateClipConfig } from './clip-graph.ts';
 import { QUANT_BLOCK_SIZE } from './layers.ts';
-import { T5_SEQUENCE_LENGTH } from './components.ts';
+import { FAMILY_DEFAULTS } from '../../src/defaults.ts';
+import { familyOfTransformerConfig } from '../../src/models/family.ts';
 import { expectedT5Tensors, validateT5Config } from './t5-graph.ts';
 import { expectedTransformerTensors, validateTransformerConfig } from './transformer-graphs.ts';
 import { expectedVaeDecoderTensors, validateVaeConfig } from './vae-graph.ts';
@@ -44,8 +45,9 @@ export interface ComponentConfigs {
 
 /** Estimated weight bytes per component and in total at `precision`. */
 export function estimatePackageWeightBytes(configs: ComponentConfigs, precision: WeightPrecision): { total: number; components: Record<string, number> } {
+  const transformer = validateTransformerConfig(configs.transformer, 'transformer');
   const components: Record<string, number> = {
-    transformer: estimateTensorBytes(expectedTransformerTensors(validateTransformerConfig(configs.transformer, 'transformer')), precision),
+    transformer: estimateTensorBytes(expectedTransformerTensors(transformer), precision),
     vae: estimateTensorBytes(expectedVaeDecoderTensors(validateVaeConfig(configs.vae, 'vae')), precision),
   };
   if (configs.textEncoder) {
@@ -55,7 +57,7 @@ export function estimatePackageWeightBytes(configs: ComponentConfigs, precision:
   }
   if (configs.textEncoder2) {
     // + the relative-position bucket constant [S,S] int64
-    components.textEncoder2 = estimateTensorBytes(expectedT5Tensors(validateT5Config(configs.textEncoder2, 'text_encoder_2')), precision) + T5_SEQUENCE_LENGTH ** 2 * 8;
+    components.textEncoder2 = estimateTensorBytes(expectedT5Tensors(validateT5Config(configs.textEncoder2, 'text_encoder_2')), precision) + FAMILY_DEFAULTS[familyOfTransformerConfig(transformer)].t5Tokens ** 2 * 8;
   }
   return { total: Object.values(components).reduce((a, b) => a + b, 0), components };
 }

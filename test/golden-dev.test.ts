@@ -1,0 +1,112 @@
+/**
+ * FLUX.1 [dev] (guidance-distilled) against diffusers: ../shared/golden/tiny-flux-dev-a
+ * (`guidance_embeds: true`, the dev scheduler with dynamic shifting, 512 text tokens)
+ * converted at fp32 must match every golden tensor within the README's tolerances, and
+ * its size-dependent schedule must give each run's sigmas.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidParameterError } from '../src/errors.ts';
+import type { Manifest } from '../src/package/manifest.ts';
+import { runFluxPipeline, type PipelineResult } from '../src/pipeline/flux-pipeline.ts';
+import { latentSize } from '../src/pipeline/latents.ts';
+import { dynamicShiftMu, flowSigmas, scheduleSigmas } from '../src/pipeline/schedule.ts';
+import { convertCheckpoint } from '../tools/convert/convert.ts';
+import { openNodeRuntime } from '../tools/node-runtime.ts';
+import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';
+import { goldenRequest, goldenRuns, goldenTensors, TINY_FLUX_DEV_A } from './support/golden.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'flux-golden-dev-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const runs = goldenRuns(TINY_FLUX_DEV_A);
+const schedulerConfig = JSON.parse(readFileSync(join(TINY_FLUX_DEV_A, 'scheduler/scheduler_config.json'), 'utf8'));
+const imageTokens = (width: number, height: number) => {
+  const { h, w } = latentSize(height, width);
+  return (h / 2) * (w / 2);
+};
+
+describe('the [dev] schedule (dynamic shifting)', () => {
+  it("gives each golden run's sigmas within 1e-6", () => {
+    for (const run of runs) {
+      const sigmas = scheduleSigmas(run.steps, schedulerConfig, imageTokens(run.width, run.height));
+      expect(sigmas).toHaveLength(run.sigmas.length);
+      const error = maxAbsDiff(sigmas, run.sigmas);
+      console.log(`${run.name} (${run.width}x${run.height}, ${run.steps} steps): sigma max |Δ| = ${error}`);
+      expect(error).toBeLessThan(1e-6);
+      // The shift depends on the image size: the plain [schnell] linspace is not what dev runs.
+      expect(maxAbsDiff(flowSigmas(run.steps), run.sigmas)).toBeGreaterThan(1e-3);
+    }
+  });
+
+  it('shifts by mu from 0.5 at 256 image tokens to 1.15 at 4096 (512² and 1024²)', () => {
+    expect(dynamicShiftMu(256, schedulerConfig)).toBeCloseTo(0.5, 12);
+    expect(dynamicShiftMu(4096, schedulerConfig)).toBeCloseTo(1.15, 12);
+    // Larger images keep more noise at the same step.
+    const small = scheduleSigmas(28, schedulerConfig, 256);
+    const large = scheduleSigmas(28, schedulerConfig, 4096);
+    expect(large[14]).toBeGreaterThan(small[14]);
+    expect([small[0], small[28], large[0], large[28]]).toEqual([1, 0, 1, 0]);
+  });
+});
+
+describe('tiny-flux-dev-a at fp32 matches diffusers', () => {
+  let manifest: Manifest;
+  const results = new Map<string, PipelineResult>();
+  beforeAll(async () => {
+    const dir = join(work, 'fp32');
+    manifest = await convertCheckpoint({ checkpoint: TINY_FLUX_DEV_A, out: dir, weights: 'fp32' });
+    const runtime = openNodeRuntime(dir);
+    try {
+      for (const run of runs) results.set(run.name, await runFluxPipeline(runtime, goldenRequest(run, TINY_FLUX_DEV_A)));
+    } finally {
+      await runtime.release();
+    }
+  }, 120_000);
+
+  it('converts with a guidance input on the embed graph and the dev scheduler in the manifest', () => {
+    const embed = manifest.graphs.find((g) => g.role === 'transformer-embed')!;
+    expect(embed.inputs.map((i) => i.name)).toContain('guidance');
+    expect(manifest.configs.transformer).toMatchObject({ guidance_embeds: true });
+    expect(manifest.configs.scheduler).toMatchObject({ use_dynamic_shifting: true, base_shift: 0.5, max_shift: 1.15 });
+  });
+
+  for (const run of runs) {
+    it(`${run.name} (${run.width}x${run.height}, ${run.steps} steps, guidance ${run.guidance}, seed ${run.seed})`, () => {
+      const golden = goldenTensors(run.name, TINY_FLUX_DEV_A);
+      const got = results.get(run.name)!;
+      const i = got.intermediates!;
+      const g = (key: string) => golden.get(key)!.data as Float32Array;
+      expect(g('prompt_embeds').length / 32).toBe(512);
+      const report = {
+        noise: maxAbsDiff(i.noise, g('noise')),
+        transformer_out_t1: relativeL2(i.transformer_out_t1, g('transformer_out_t1')),
+        final_packed_latents: relativeL2(i.final_packed_latents, g('final_packed_latents')),
+        vae_out: relativeL2(i.vae_out, g('vae_out')),
+        image_p99: percentileAbsDiff(got.image.rgb, golden.get('image_uint8')!.data as Uint8Array, 99),
+      };
+      console.log(`dev fp32 ${run.name}`, report);
+      expect(report.noise).toBeLessThan(1e-5);
+      expect(report.transformer_out_t1).toBeLessThan(1e-3);
+      expect(report.final_packed_latents).toBeLessThan(1e-3);
+      expect(report.vae_out).toBeLessThan(1e-3);
+      expect(report.image_p99).toBeLessThanOrEqual(2);
+      expect([got.image.height, got.image.width]).toEqual([run.height, run.width]);
+    });
+  }
+
+  it('needs the guidance: the same run without it is refused, and another guidance changes the output', async () => {
+    const runtime = openNodeRuntime(join(work, 'fp32'));
+    try {
+      const run = runs[1];
+      const { guidance: _omitted, ...noGuidance } = goldenRequest(run, TINY_FLUX_DEV_A);
+      await expect(runFluxPipeline(runtime, noGuidance)).rejects.toBeInstanceOf(InvalidParameterError);
+      const other = await runFluxPipeline(runtime, { ...goldenRequest(run, TINY_FLUX_DEV_A), guidance: 5 });
+      const golden = goldenTensors(run.name, TINY_FLUX_DEV_A).get('transformer_out_t1')!.data as Float32Array;
+      expect(relativeL2(other.intermediates!.transformer_out_t1, golden)).toBeGreaterThan(1e-2);
+    } finally {
+      await runtime.release();
+    }
+  }, 60_000);
+});
