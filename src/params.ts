@@ -23,6 +23,13 @@ export function checkSteps(field: string, value: number): number {
   return value;
 }
 
+/** Checks a guidance scale: a number within 1.5–5 (BFL's `/flux-dev` range). */
+export function checkGuidance(field: string, value: unknown): number {
+  const { min, max } = LIMITS.guidance;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) throw new InvalidParameterError(field, `a number from ${min} to ${max}`, value);
+  return value;
+}
+
 /** Whether a step count is past what schnell is distilled for (worth a warning, not an error). */
 export function stepsBeyondRecommended(steps: number): boolean {
   return steps > LIMITS.steps.recommendedMax;

@@ -4,9 +4,11 @@
  * converted at fp32 must match every golden tensor within the README's tolerances, and
  * its size-dependent schedule must give each run's sigmas.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidParameterError } from '../src/errors.ts';
 import type { Manifest } from '../src/package/manifest.ts';
@@ -15,8 +17,13 @@ import { latentSize } from '../src/pipeline/latents.ts';
 import { dynamicShiftMu, flowSigmas, scheduleSigmas } from '../src/pipeline/schedule.ts';
 import { convertCheckpoint } from '../tools/convert/convert.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
+import { readSafetensors } from '../src/formats/safetensors.ts';
 import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';
-import { goldenRequest, goldenRuns, goldenTensors, TINY_FLUX_DEV_A } from './support/golden.ts';
+import { goldenRequest, goldenRuns, goldenTensors, TINY_FLUX_A, TINY_FLUX_DEV_A } from './support/golden.ts';
+
+const exec = promisify(execFile);
+type CliResult = { code?: number; stdout: string; stderr: string };
+const cli = (...args: string[]): Promise<CliResult> => exec(process.execPath, ['tools/flux-webgpu.mjs', ...args]).catch((e) => e);
 
 const work = mkdtempSync(join(tmpdir(), 'flux-golden-dev-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -109,4 +116,44 @@ describe('tiny-flux-dev-a at fp32 matches diffusers', () => {
       await runtime.release();
     }
   }, 60_000);
+});
+
+describe('CLI: convert + generate --prompt-embeds … --guidance G on a [dev] checkpoint', () => {
+  it('reproduces the golden run, defaults to 28 steps and guidance 3.5, and refuses guidance for [schnell]', async () => {
+    const pkg = join(work, 'cli-dev');
+    const converted = await cli('convert', '--checkpoint', TINY_FLUX_DEV_A, '--out', pkg, '--weights', 'fp32');
+    expect(converted.code ?? 0).toBe(0);
+    const run = runs[0];
+    const embeds = join(TINY_FLUX_DEV_A, 'expected', `${run.name}.safetensors`);
+    const dump = join(work, 'cli-dev.safetensors');
+    const result = await cli('generate', '--model', pkg, '--prompt-embeds', embeds, '--guidance', String(run.guidance), '--width', String(run.width), '--height', String(run.height),
+      '--steps', String(run.steps), '--seed', String(run.seed), '--out', join(work, 'cli-dev.png'), '--dump', dump);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toContain(`seed ${run.seed}, ${run.width}x${run.height}, ${run.steps} steps, guidance ${run.guidance} (FLUX.1 [dev])`);
+    const got = readSafetensors(readFileSync(dump));
+    const golden = goldenTensors(run.name, TINY_FLUX_DEV_A);
+    const rel = (key: string) => relativeL2(got.get(key)!.data as Float32Array, golden.get(key)!.data as Float32Array);
+    const p99 = percentileAbsDiff(got.get('image_uint8')!.data as Uint8Array, golden.get('image_uint8')!.data as Uint8Array, 99);
+    console.log(`CLI dev ${run.name}: transformer_out_t1 ${rel('transformer_out_t1')}, final latents ${rel('final_packed_latents')}, p99 ${p99}`);
+    expect(rel('transformer_out_t1')).toBeLessThan(1e-3);
+    expect(rel('final_packed_latents')).toBeLessThan(1e-3);
+    expect(p99).toBeLessThanOrEqual(2);
+
+    // Without --steps and --guidance: the package's own defaults.
+    const defaults = await cli('generate', '--model', pkg, '--prompt-embeds', embeds, '--width', '32', '--height', '32', '--seed', '1', '--out', join(work, 'cli-dev-defaults.png'));
+    expect(defaults.stdout).toContain('32x32, 28 steps, guidance 3.5 (FLUX.1 [dev])');
+    expect(defaults.stdout).toContain('step 28/28');
+
+    // Out of BFL's range, or given to a [schnell] package: exit 2 naming --guidance.
+    const tooHigh = await cli('generate', '--model', pkg, '--prompt-embeds', embeds, '--guidance', '7', '--out', join(work, 'x.png'));
+    expect(tooHigh.code).toBe(2);
+    expect(tooHigh.stderr).toContain('--guidance must be a number from 1.5 to 5 (got 7)');
+    const schnellPkg = join(work, 'cli-schnell');
+    await convertCheckpoint({ checkpoint: TINY_FLUX_A, out: schnellPkg, weights: 'fp32' });
+    const schnell = await cli('generate', '--model', schnellPkg, '--prompt-embeds', join(TINY_FLUX_A, 'expected', 'run0.safetensors'), '--guidance', '3.5', '--width', '32', '--height', '32', '--out', join(work, 'y.png'));
+    expect(schnell.code).toBe(2);
+    expect(schnell.stderr).toMatch(/--guidance must be absent for .*FLUX\.1 \[schnell\] is not guidance-distilled/);
+    const schnellDefault = await cli('generate', '--model', schnellPkg, '--prompt-embeds', join(TINY_FLUX_A, 'expected', 'run0.safetensors'), '--width', '32', '--height', '32', '--seed', '3', '--out', join(work, 'z.png'));
+    expect(schnellDefault.stdout).toContain('32x32, 4 steps (FLUX.1 [schnell])');
+  }, 180_000);
 });

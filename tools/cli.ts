@@ -7,13 +7,15 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { OutputFormat } from '../src/api-types.ts';
 import { createProvider, PROVIDER_INFO, type ProviderKind } from '../src/providers/index.ts';
-import { DEFAULTS, LIMITS } from '../src/defaults.ts';
+import { DEFAULTS, FAMILY_DEFAULTS, LIMITS } from '../src/defaults.ts';
 import { FluxError, InvalidParameterError } from '../src/errors.ts';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/formats/safetensors.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../src/package/manifest.ts';
 import { graphByRole, hasTextEncoders } from '../src/package/manifest.ts';
 import { encodePrompt, loadTokenizers } from '../src/pipeline/text-encoding.ts';
-import { checkImageSide, checkPrompt, checkSeed, checkSteps, randomSeed, stepsBeyondRecommended } from '../src/params.ts';
+import { checkGuidance, checkImageSide, checkPrompt, checkSeed, checkSteps, randomSeed } from '../src/params.ts';
+import { resolveForFamily } from '../src/engine/request.ts';
+import { FAMILY_NAMES, modelFamily } from '../src/models/family.ts';
 import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
 import { encodePng } from '../src/pipeline/image.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
@@ -29,7 +31,7 @@ const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the
 Usage:
   flux-webgpu convert --checkpoint <dir> --out <dir> [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force]
   flux-webgpu generate --model <package dir> (--prompt "text" | --prompt-embeds <file.safetensors>) --out <image.png>
-                       [--width W] [--height H] [--steps N] [--seed S] [--dump <tensors.safetensors>]
+                       [--width W] [--height H] [--steps N] [--guidance G] [--seed S] [--dump <tensors.safetensors>]
   flux-webgpu generate --provider bfl|fal|replicate|openai|monica|aimlapi [--api-key K] [--base-url URL] [--model M]
                        --prompt "text" --out <image.png|.jpg|.webp> [--width W] [--height H] [--steps N] [--seed S]
                        [--num-images N] [--strict]
@@ -40,10 +42,11 @@ Usage:
 convert   reads transformer/ and vae/ (config.json + safetensors F32/F16/BF16, single or sharded)
           and writes manifest.json, ONNX graphs and .onnx_data files. Default weights q4
           (MatMulNBits 4-bit, block 32), default --max-shard-mb ${DEFAULTS.maxShardMb}.
-generate  runs the schnell pipeline on onnxruntime-node (CPU). --prompt needs a package with text
-          encoders (1-${LIMITS.prompt.maxChars} characters; T5 sees 256 tokens, CLIP 77: words cut are reported). Width/height: multiples of 16
-          from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${DEFAULTS.steps});
-          seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
+generate  runs the FLUX.1 pipeline on onnxruntime-node (CPU). --prompt needs a package with text
+          encoders (1-${LIMITS.prompt.maxChars} characters; CLIP sees 77 tokens, T5 256 ([schnell]) or 512 ([dev]): words cut are reported).
+          Width/height: multiples of 16 from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max}
+          (default the model's: ${FAMILY_DEFAULTS.schnell.steps} for [schnell], ${FAMILY_DEFAULTS.dev.steps} for [dev]); --guidance ${LIMITS.guidance.min}-${LIMITS.guidance.max} for guidance-distilled
+          ([dev]) packages (default ${FAMILY_DEFAULTS.dev.guidance}; refused for [schnell]); seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
 --provider sends the prompt to that hosted provider instead (key from --api-key or
           $FLUX_WEBGPU_API_KEY; --base-url for a proxy). Sizes it cannot honour are moved to
           the nearest allowed one and reported, or refused with --strict.
@@ -63,6 +66,12 @@ class UsageError extends FluxError {}
 function integerFlag(flag: string, raw: string | undefined, fallback?: number): number | undefined {
   if (raw === undefined) return fallback;
   if (!/^-?\d+$/.test(raw.trim())) throw new InvalidParameterError(flag, 'an integer', raw);
+  return Number(raw);
+}
+
+function numberFlag(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(raw.trim())) throw new InvalidParameterError(flag, 'a number', raw);
   return Number(raw);
 }
 
@@ -131,6 +140,8 @@ async function generateRemote(v: Record<string, string | boolean | undefined>): 
   const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!, LIMITS.webSize);
   const stepsFlag = integerFlag('--steps', v.steps as string | undefined);
   const steps = stepsFlag === undefined ? undefined : checkSteps('--steps', stepsFlag);
+  const guidance = numberFlag('--guidance', v.guidance as string | undefined);
+  if (guidance !== undefined) checkGuidance('--guidance', guidance);
   const seedFlag = integerFlag('--seed', v.seed as string | undefined);
   const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
   const numImages = integerFlag('--num-images', v['num-images'] as string | undefined, 1)!;
@@ -144,7 +155,7 @@ async function generateRemote(v: Record<string, string | boolean | undefined>): 
   console.log(`sending the prompt to ${provider.label} (seed ${seed}, ${width}x${height})`);
   let lastStatus = '';
   const result = await provider.generate(
-    { prompt, width, height, steps, seed, numImages, outputFormat, model: v.model as string | undefined },
+    { prompt, width, height, steps, guidance, seed, numImages, outputFormat, model: v.model as string | undefined },
     {
       onProgress: (e) => {
         if (e.stage !== 'remote' || e.status === lastStatus) return;
@@ -162,14 +173,17 @@ async function generateRemote(v: Record<string, string | boolean | undefined>): 
 async function generate(args: string[]): Promise<void> {
   const v = parse(args, {
     model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-embeds': { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
-    steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
+    steps: { type: 'string' }, guidance: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
     provider: { type: 'string' }, 'api-key': { type: 'string' }, 'base-url': { type: 'string' }, 'num-images': { type: 'string' }, strict: { type: 'boolean' },
   });
   if (v.provider !== undefined) return generateRemote(v);
   for (const flag of ['api-key', 'base-url', 'num-images', 'strict']) if (v[flag] !== undefined) throw new UsageError(`--${flag} is for hosted providers: add --provider`);
   const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!);
   const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!);
-  const steps = checkSteps('--steps', integerFlag('--steps', v.steps as string | undefined, DEFAULTS.steps)!);
+  const stepsFlag = integerFlag('--steps', v.steps as string | undefined);
+  const stepsGiven = stepsFlag === undefined ? undefined : checkSteps('--steps', stepsFlag);
+  const guidanceGiven = numberFlag('--guidance', v.guidance as string | undefined);
+  if (guidanceGiven !== undefined) checkGuidance('--guidance', guidanceGiven);
   const seedFlag = integerFlag('--seed', v.seed as string | undefined);
   const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
   const model = required('--model', v.model as string | undefined);
@@ -178,19 +192,30 @@ async function generate(args: string[]): Promise<void> {
   if (v.prompt === undefined && v['prompt-embeds'] === undefined) throw new UsageError('--prompt or --prompt-embeds is required');
   const prompt = v.prompt === undefined ? undefined : checkPrompt('--prompt', v.prompt);
   const fileEmbeds = v['prompt-embeds'] === undefined ? undefined : readPromptEmbeds(v['prompt-embeds'] as string);
-  if (stepsBeyondRecommended(steps)) console.warn(`warning: FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help`);
-  console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
 
   const runtime = openNodeRuntime(model);
   try {
+    // The model's own defaults: 28 steps and guidance 3.5 for [dev], 4 steps for [schnell].
+    const family = modelFamily(runtime.manifest);
+    let resolved;
+    try {
+      resolved = resolveForFamily({ steps: stepsGiven, guidance: guidanceGiven }, family, runtime.manifest.modelId);
+    } catch (error) {
+      if (error instanceof InvalidParameterError) throw new InvalidParameterError(`--${error.field}`, error.allowed, error.received);
+      throw error;
+    }
+    const { steps, guidance } = resolved;
+    for (const warning of resolved.warnings) console.warn(`warning: ${warning}`);
+    console.log(`seed ${seed}, ${width}x${height}, ${steps} steps${guidance === undefined ? '' : `, guidance ${guidance}`} (${FAMILY_NAMES[family]})`);
     let embeds = fileEmbeds;
     if (prompt !== undefined) {
       if (!hasTextEncoders(runtime.manifest)) {
         throw new InvalidParameterError('--prompt', 'used with a package that has text encoders (this one has none: use --prompt-embeds)', model);
       }
       const encoded = await encodePrompt(runtime, await loadTokenizers(runtime), prompt);
-      if (encoded.clipDroppedText) console.warn(`warning: CLIP sees 77 tokens; dropped: "${encoded.clipDroppedText}"`);
-      if (encoded.t5DroppedText) console.warn(`warning: T5 sees 256 tokens; dropped: "${encoded.t5DroppedText}"`);
+      const lengths = runtime.manifest.tokenizers!;
+      if (encoded.clipDroppedText) console.warn(`warning: CLIP sees ${lengths.clip.maxLength} tokens; dropped: "${encoded.clipDroppedText}"`);
+      if (encoded.t5DroppedText) console.warn(`warning: T5 sees ${lengths.t5.maxLength} tokens; dropped: "${encoded.t5DroppedText}"`);
       embeds = encoded;
     }
     const result = await runFluxPipeline(runtime, {
@@ -199,6 +224,7 @@ async function generate(args: string[]): Promise<void> {
       width,
       height,
       steps,
+      guidance,
       seed,
       keepIntermediates: Boolean(v.dump),
       onProgress: (e) => {

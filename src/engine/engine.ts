@@ -21,7 +21,8 @@ import { fetchManifest, packageUrlOf } from './manifest-fetch.ts';
 import { PackageTokenizerCache } from './package-tokenizers.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
 import type { DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
-import { imageSeed, validateRequest, type ValidRequest } from './request.ts';
+import { imageSeed, resolveForFamily, validateRequest, type ValidRequest } from './request.ts';
+import { modelFamily } from '../models/family.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
@@ -303,7 +304,9 @@ export class Engine implements EngineApi {
     const loadInfo = await this.loadNow(packageUrlOf(request.model), progress, signal, valid);
     const loaded = this.loaded!;
     const { runtime } = loaded;
-    const warnings = [...valid.warnings];
+    // The model's own defaults: 28 steps and guidance 3.5 for [dev], 4 steps for [schnell].
+    const family = resolveForFamily(valid, modelFamily(loaded.manifest), loaded.manifest.modelId);
+    const warnings = [...valid.warnings, ...family.warnings];
 
     // Text conditioning, shared by every image of the request.
     throwIfAborted(signal);
@@ -314,8 +317,9 @@ export class Engine implements EngineApi {
     } else {
       progress({ stage: 'encode' });
       const encoded = await encodePrompt(runtime, loaded.tokenizers!, valid.prompt!, signal);
-      if (encoded.clipDroppedText) warnings.push(`CLIP sees 77 tokens; these words were dropped for it: "${encoded.clipDroppedText}"`);
-      if (encoded.t5DroppedText) warnings.push(`T5 sees 256 tokens; these words were dropped: "${encoded.t5DroppedText}"`);
+      const { clip, t5 } = loaded.tokenizers!;
+      if (encoded.clipDroppedText) warnings.push(`CLIP sees ${clip.maxLength} tokens; these words were dropped for it: "${encoded.clipDroppedText}"`);
+      if (encoded.t5DroppedText) warnings.push(`T5 sees ${t5.maxLength} tokens; these words were dropped: "${encoded.t5DroppedText}"`);
       conditioning = encoded;
     }
     const encodeMs = performance.now() - encodeStart;
@@ -329,7 +333,8 @@ export class Engine implements EngineApi {
         ...conditioning,
         width: valid.width,
         height: valid.height,
-        steps: valid.steps,
+        steps: family.steps,
+        guidance: family.guidance,
         seed: imageSeed(valid.seed, i),
         signal,
         onProgress: progress,
@@ -350,7 +355,8 @@ export class Engine implements EngineApi {
       seed: valid.seed,
       width: valid.width,
       height: valid.height,
-      steps: valid.steps,
+      steps: family.steps,
+      ...(family.guidance === undefined ? {} : { guidance: family.guidance }),
       timings: { loadMs: loadInfo.loadMs, encodeMs, denoiseMs, decodeMs, totalMs: performance.now() - started },
       warnings,
       ...(intermediates ? { intermediates } : {}),
@@ -363,6 +369,7 @@ export class Engine implements EngineApi {
    * @throws InvalidParameterError or DeviceCapabilityError
    */
   private preflight(manifest: Manifest, request: ValidRequest, gpu: GpuContext): void {
+    resolveForFamily(request, modelFamily(manifest), manifest.modelId);
     if (request.promptEmbeddings) this.checkEmbeddings(manifest, request.promptEmbeddings);
     else if (!hasTextEncoders(manifest)) {
       throw new InvalidParameterError('prompt', `used with a package that has text encoders (${manifest.modelId} has none: give promptEmbeddings)`, request.prompt);

@@ -30,6 +30,8 @@ export interface EngineGenerateResult {
   width: number;
   height: number;
   steps: number;
+  /** The guidance scale used (guidance-distilled packages only). */
+  guidance?: number;
   timings: GenerateTimings;
   warnings: string[];
   /** With `keepIntermediates`: the first image's tensors, named as in the golden files. */

@@ -4,9 +4,10 @@
  * silently clamped. Runs before anything is downloaded.
  */
 import type { OutputFormat, PromptEmbeddings } from '../api-types.ts';
-import { DEFAULTS, LIMITS } from '../defaults.ts';
+import { DEFAULTS, FAMILY_DEFAULTS, LIMITS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
-import { checkImageSide, checkPrompt, checkSeed, checkSteps, randomSeed, stepsBeyondRecommended } from '../params.ts';
+import { FAMILY_NAMES, type ModelFamily } from '../models/family.ts';
+import { checkGuidance, checkImageSide, checkPrompt, checkSeed, checkSteps, randomSeed } from '../params.ts';
 import type { EngineGenerateRequest } from './protocol.ts';
 
 const FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
@@ -17,7 +18,10 @@ export interface ValidRequest {
   promptEmbeddings?: PromptEmbeddings;
   width: number;
   height: number;
-  steps: number;
+  /** As given (1–50), or undefined: the model's default (see `resolveForFamily`). */
+  steps?: number;
+  /** As given (1.5–5), or undefined: 3.5 for guidance-distilled models, none for [schnell]. */
+  guidance?: number;
   /** The first image's seed (given or drawn). */
   seed: number;
   numImages: number;
@@ -35,8 +39,8 @@ export function validateRequest(request: EngineGenerateRequest): ValidRequest {
   const sizeRange = request.allowAnySize ? LIMITS.cliSize : LIMITS.webSize;
   const width = checkImageSide('width', request.width ?? DEFAULTS.width, sizeRange);
   const height = checkImageSide('height', request.height ?? DEFAULTS.height, sizeRange);
-  const steps = checkSteps('steps', request.steps ?? DEFAULTS.steps);
-  if (stepsBeyondRecommended(steps)) warnings.push(`FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help.`);
+  const steps = request.steps === undefined ? undefined : checkSteps('steps', request.steps);
+  const guidance = request.guidance === undefined ? undefined : checkGuidance('guidance', request.guidance);
   const seed = request.seed === undefined ? randomSeed() : checkSeed('seed', request.seed);
   const numImages = request.numImages ?? DEFAULTS.numImages;
   if (!Number.isInteger(numImages) || numImages < LIMITS.numImages.min || numImages > LIMITS.numImages.max) {
@@ -61,10 +65,37 @@ export function validateRequest(request: EngineGenerateRequest): ValidRequest {
   } else {
     prompt = checkPrompt('prompt', request.prompt);
   }
-  return { prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, quality: request.quality, warnings };
+  return { prompt, promptEmbeddings, width, height, steps, guidance, seed, numImages, outputFormat, quality: request.quality, warnings };
 }
 
 /** Image i's seed: seed + i, modulo 2^32 (torch seeds use the low 32 bits). */
 export function imageSeed(seed: number, index: number): number {
   return (seed + index) % 2 ** 32;
+}
+
+/** Steps and guidance for one model family, and what is worth a warning. */
+export interface FamilyParams {
+  steps: number;
+  /** The guidance scale for guidance-distilled models; undefined for [schnell]. */
+  guidance?: number;
+  warnings: string[];
+}
+
+/**
+ * Fills in the model's own defaults (28 steps and guidance 3.5 for [dev], 4 steps for
+ * [schnell]) and refuses what the model cannot take.
+ * @param modelId for messages
+ * @throws InvalidParameterError for a guidance with a [schnell] package (it has no guidance input)
+ */
+export function resolveForFamily(valid: Pick<ValidRequest, 'steps' | 'guidance'>, family: ModelFamily, modelId: string): FamilyParams {
+  const defaults = FAMILY_DEFAULTS[family];
+  const warnings: string[] = [];
+  if (family === 'schnell' && valid.guidance !== undefined) {
+    throw new InvalidParameterError('guidance', `absent for ${modelId}: ${FAMILY_NAMES.schnell} is not guidance-distilled (guidance ${LIMITS.guidance.min}-${LIMITS.guidance.max} applies to ${FAMILY_NAMES.dev})`, valid.guidance);
+  }
+  const steps = valid.steps ?? defaults.steps;
+  if (steps > defaults.recommendedMaxSteps) {
+    warnings.push(`${FAMILY_NAMES[family]} is distilled for 1-${defaults.recommendedMaxSteps} steps; ${steps} steps cost more and rarely help.`);
+  }
+  return { steps, guidance: family === 'dev' ? (valid.guidance ?? FAMILY_DEFAULTS.dev.guidance) : undefined, warnings };
 }

@@ -7,7 +7,7 @@
 import type { OutputFormat } from '../api-types.ts';
 import { LIMITS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
-import { checkPrompt, checkSeed } from '../params.ts';
+import { checkGuidance, checkPrompt, checkSeed } from '../params.ts';
 import type { ProviderRequest } from './image-engine.ts';
 
 const FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
@@ -27,6 +27,7 @@ export function checkProviderRequest(request: ProviderRequest): void {
     throw new InvalidParameterError('steps', 'an integer of at least 1', request.steps);
   }
   if (request.seed !== undefined) checkSeed('seed', request.seed);
+  if (request.guidance !== undefined) checkGuidance('guidance', request.guidance);
   const { min, max } = LIMITS.numImages;
   if (!Number.isInteger(request.numImages) || request.numImages < min || request.numImages > max) {
     throw new InvalidParameterError('numImages', `an integer from ${min} to ${max}`, request.numImages);
