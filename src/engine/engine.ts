@@ -154,7 +154,7 @@ export class Engine implements EngineApi {
     const shortfalls = await packageShortfalls(manifest, gpu);
     return {
       ...report,
-      model: { url, modelId: manifest.modelId, weights: manifest.weights, totalFileBytes: manifest.files.reduce((sum, f) => sum + f.size, 0) },
+      model: { url, modelId: manifest.modelId, weights: manifest.weights, totalFileBytes: manifest.files.reduce((sum, f) => sum + f.size, 0), family: modelFamily(manifest) },
       modelId: manifest.modelId,
       ok: shortfalls.length === 0,
       shortfalls,

@@ -7,6 +7,7 @@ import type { GenerateParams, GenerateTimings } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
 import type { TokenCount } from '../text/token-count.ts';
+import type { ModelFamily } from '../models/family.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
 export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
@@ -63,8 +64,8 @@ export interface DeviceReport {
   flashAttention: boolean;
   /** Whether the page is cross-origin isolated (wasm threads need it). */
   crossOriginIsolated: boolean;
-  /** The package checked, when one was given. */
-  model?: { url: string; modelId: string; weights: string; totalFileBytes: number };
+  /** The package checked, when one was given; `family`: 'dev' for guidance-distilled packages, else 'schnell'. */
+  model?: { url: string; modelId: string; weights: string; totalFileBytes: number; family: ModelFamily };
   /** The checked package's model id (as `model.modelId`). */
   modelId?: string;
   /** Whether the package can run here (when no package was given: whether WebGPU works). */

@@ -6,7 +6,7 @@
  */
 import type { ImageEventDetail, RouteEventDetail } from '../widget/flux-generator.ts';
 import { defineFluxGenerator, type FluxGeneratorElement } from '../widget/flux-generator.ts';
-import { MODEL_REGISTRY } from '../models/registry.ts';
+import { licenseNotice, MODEL_REGISTRY } from '../models/registry.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 import { h } from './dom.ts';
 import { GalleryStore, type GalleryEntry } from './gallery-store.ts';
@@ -45,7 +45,7 @@ export function mountApp(root: HTMLElement): void {
   const savedModel = settingsStore.model();
   const knownModel = MODEL_REGISTRY.find((m) => m.url === savedModel);
   const modelSelect = h('select', { id: 'model', name: 'model', 'aria-describedby': 'model-hint' },
-    ...MODEL_REGISTRY.map((m) => h('option', { value: m.url }, m.name)),
+    ...MODEL_REGISTRY.map((m) => h('option', { value: m.url }, m.license.commercialUse ? m.name : `${m.name} (non-commercial licence)`)),
     h('option', { value: CUSTOM }, 'Another package URL…'));
   modelSelect.value = savedModel === undefined ? MODEL_REGISTRY[0].url : knownModel ? knownModel.url : CUSTOM;
   const customUrl = h('input', { id: 'model-url', name: 'model-url', type: 'url', placeholder: 'https://example.com/models/flux1-schnell-q4/', spellcheck: 'false', autocomplete: 'url' });
@@ -67,7 +67,13 @@ export function mountApp(root: HTMLElement): void {
   const applyModel = () => {
     const url = modelUrl();
     const entry = MODEL_REGISTRY.find((m) => m.url === url);
-    modelHint.textContent = entry ? entry.description : url ? 'A web model package made by `flux-webgpu convert`; its manifest is read before anything else is downloaded.' : 'Enter the URL of a model package.';
+    const text = entry ? entry.description : url ? 'A web model package made by `flux-webgpu convert`; its manifest is read before anything else is downloaded.' : 'Enter the URL of a model package.';
+    // The licence is shown on choosing the model, before anything is downloaded.
+    const license = entry
+      ? h('span', { class: 'license', id: 'model-license', 'data-commercial': String(entry.license.commercialUse) }, licenseNotice(entry), ' ',
+        h('a', { href: entry.license.url, target: '_blank', rel: 'noopener noreferrer' }, 'Read the licence'))
+      : null;
+    modelHint.replaceChildren(text, ...(license ? [' ', license] : []));
     if (!url) return;
     settingsStore.setModel(url);
     const demo = entry?.id === DEMO_ID;

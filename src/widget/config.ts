@@ -7,7 +7,8 @@
  * | `model` | URL of a web model package (relative to the page) | — |
  * | `privacy` | `local-only`, `prefer-local`, `remote-only` | `local-only` without providers, else `prefer-local` |
  * | `width`, `height` | multiples of 16: 256–1440 (16–2048 with `allow-any-size`) | 512 |
- * | `steps` | 1–4 (schnell) | 4 |
+ * | `steps` | 1–50 | the model's own: 4 for FLUX.1 [schnell], 28 for [dev] |
+ * | `guidance` | 1.5–5 (guidance-distilled models, FLUX.1 [dev]; the field shows only for them) | 3.5 |
  * | `seed` | 0–4294967295 | random per image |
  * | `prompt` | initial prompt text | empty |
  * | `output-format` | `png`, `jpeg`, `webp` | `png` |
@@ -33,7 +34,7 @@ import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 /** Attributes that change which generator the element uses. */
 export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers'] as const;
 /** Attributes that only change the form's defaults or the look. */
-export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
+export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'guidance', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
 
 /** Default image side of the widget's form, in pixels (the library's default, 1024, is slow on small GPUs). */
 export const WIDGET_DEFAULT_SIDE = 512;
@@ -56,6 +57,10 @@ export interface FormDefaults {
   width: number;
   height: number;
   steps: number;
+  /** Whether the `steps` attribute set the steps (else the model's own default applies). */
+  stepsGiven: boolean;
+  /** The `guidance` attribute (guidance-distilled models), when given. */
+  guidance?: number;
   seed?: number;
   prompt: string;
   outputFormat: OutputFormat;
@@ -86,6 +91,13 @@ function integer(name: string, value: string | null, fallback: number | undefine
   if (!Number.isInteger(n) || n < min || n > max || n % multiple !== 0) {
     throw new InvalidParameterError(name, `${multiple > 1 ? `a multiple of ${multiple}` : 'an integer'} from ${min} to ${max}`, value);
   }
+  return n;
+}
+
+function decimal(name: string, value: string | null, min: number, max: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidParameterError(name, `a number from ${min} to ${max}`, value);
   return n;
 }
 
@@ -139,7 +151,9 @@ export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefault
   return {
     width: integer('width', read('width'), side, range.min, range.max, LIMITS.sizeMultiple)!,
     height: integer('height', read('height'), side, range.min, range.max, LIMITS.sizeMultiple)!,
-    steps: integer('steps', read('steps'), DEFAULTS.steps, LIMITS.steps.min, LIMITS.steps.recommendedMax)!,
+    steps: integer('steps', read('steps'), DEFAULTS.steps, LIMITS.steps.min, LIMITS.steps.max)!,
+    stepsGiven: (read('steps') ?? '').trim() !== '',
+    guidance: decimal('guidance', read('guidance'), LIMITS.guidance.min, LIMITS.guidance.max),
     seed: integer('seed', read('seed'), undefined, LIMITS.seed.min, LIMITS.seed.max),
     prompt: read('prompt') ?? '',
     outputFormat: oneOf('output-format', read('output-format'), FORMATS, DEFAULTS.outputFormat),

@@ -28,6 +28,7 @@ import { explainError, NO_WEBGPU, type ErrorExplanation } from '../ui/messages.t
 import { FORM_ATTRIBUTES, GENERATOR_ATTRIBUTES, readFormDefaults, readGeneratorConfig, sizeRange, type FormDefaults, type GeneratorConfig } from './config.ts';
 import { ProgressTracker } from './progress-tracker.ts';
 import { acquireGenerator, type GeneratorLease } from './shared-generators.ts';
+import { ModelControls } from './model-controls.ts';
 import { TokenCounter } from './token-counter.ts';
 import { applyDefaults, buildView, drawPreview, renderError, renderNotice, renderPrivacy, renderProgress, setFrameAspect, type WidgetView } from './view.ts';
 
@@ -40,6 +41,8 @@ export interface WidgetRequest {
   width: number;
   height: number;
   steps: number;
+  /** The guidance scale used (guidance-distilled models). */
+  guidance?: number;
   /** The seed used (the result's). */
   seed: number;
   outputFormat: OutputFormat;
@@ -97,6 +100,7 @@ export class FluxGeneratorElement extends HTMLElement {
 
   private readonly view: WidgetView;
   private readonly tokenCounter: TokenCounter;
+  private readonly modelControls: ModelControls;
   private config?: GeneratorConfig;
   private defaults?: FormDefaults;
   private lease?: GeneratorLease;
@@ -115,6 +119,7 @@ export class FluxGeneratorElement extends HTMLElement {
     super();
     this.view = buildView(this.attachShadow({ mode: 'open' }));
     const v = this.view;
+    this.modelControls = new ModelControls(v.steps);
     // Counts only for a local model (a remote-only widget has none).
     this.tokenCounter = new TokenCounter(v.prompt, () => (this.config?.model ? this.lease?.generator : null));
     v.form.addEventListener('submit', (event) => {
@@ -131,7 +136,7 @@ export class FluxGeneratorElement extends HTMLElement {
     v.root.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.runs.size) this.cancel();
     });
-    for (const input of [v.width, v.height, v.steps, v.seed, v.format]) {
+    for (const input of [v.width, v.height, v.steps, v.seed, v.format, this.modelControls.guidance]) {
       input.addEventListener('input', () => {
         this.userEdited = true;
         input.removeAttribute('aria-invalid');
@@ -159,7 +164,7 @@ export class FluxGeneratorElement extends HTMLElement {
   attributeChangedCallback(name: string, oldValue: string | null, value: string | null): void {
     if (oldValue === value) return;
     if ((GENERATOR_ATTRIBUTES as readonly string[]).includes(name)) this.queueReconfigure();
-    else this.applyFormAttributes(['width', 'height', 'steps', 'seed', 'prompt', 'output-format'].includes(name));
+    else this.applyFormAttributes(['width', 'height', 'steps', 'guidance', 'seed', 'prompt', 'output-format'].includes(name));
   }
 
   // ---- properties -------------------------------------------------------------------
@@ -274,6 +279,7 @@ export class FluxGeneratorElement extends HTMLElement {
           width: result.width,
           height: result.height,
           steps: result.steps,
+          ...(result.guidance === undefined ? {} : { guidance: result.guidance }),
           seed: result.seed,
           outputFormat: request.outputFormat ?? 'png',
           model: result.backend === 'local' ? this.config.model : undefined,
@@ -323,6 +329,7 @@ export class FluxGeneratorElement extends HTMLElement {
     const privacy = this.config?.privacy;
     try {
       const decision = await generator.route();
+      if (decision.onDevice) void this.showModelFamily(generator, token);
       const webgpu = await webGpuAvailable(generator, privacy);
       if (token === this.routeToken) this.showRoute(decision, webgpu);
       return decision;
@@ -354,7 +361,14 @@ export class FluxGeneratorElement extends HTMLElement {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
-  private readForm(): Required<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'outputFormat'>> & { seed?: number } {
+  /** Offers the steps and guidance of the local package's family (read from its manifest by the device check). */
+  private async showModelFamily(generator: Generator, token: number): Promise<void> {
+    const family = await generator.checkDevice().then((report) => report.model?.family, () => undefined);
+    if (!family || token !== this.routeToken || family === this.modelControls.current || !this.defaults) return;
+    this.modelControls.apply(family, this.defaults, false);
+  }
+
+  private readForm(): Required<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'outputFormat'>> & { seed?: number; guidance?: number } {
     const v = this.view;
     const num = (input: HTMLInputElement | HTMLSelectElement) => (input.value.trim() === '' ? Number.NaN : Number(input.value));
     return {
@@ -364,12 +378,13 @@ export class FluxGeneratorElement extends HTMLElement {
       steps: num(v.steps),
       seed: v.seed.value.trim() === '' ? undefined : Number(v.seed.value),
       outputFormat: v.format.value as OutputFormat,
+      guidance: this.modelControls.value(),
     };
   }
 
   private markInvalid(error: unknown): void {
     const field = (error as { field?: string }).field;
-    const input = ({ prompt: this.view.prompt, width: this.view.width, height: this.view.height, steps: this.view.steps, seed: this.view.seed } as Record<string, HTMLElement>)[field ?? ''];
+    const input = ({ prompt: this.view.prompt, width: this.view.width, height: this.view.height, steps: this.view.steps, seed: this.view.seed, guidance: this.modelControls.guidance } as Record<string, HTMLElement>)[field ?? ''];
     if (!input) return;
     input.setAttribute('aria-invalid', 'true');
     input.focus();
@@ -518,6 +533,7 @@ export class FluxGeneratorElement extends HTMLElement {
       return;
     }
     applyDefaults(this.view, this.defaults, sizeRange(allowAnySize), { keepUserInput: this.userEdited && !valuesChanged });
+    this.modelControls.apply(this.modelControls.current, this.defaults, this.userEdited && !valuesChanged);
     if (valuesChanged) this.userEdited = false;
   }
 }
