@@ -108,8 +108,8 @@ describe('tiny-flux-dev-a (fp32) in Chromium matches diffusers', () => {
 
   it('createGenerator().generate({ guidance }) gives the golden pixels and reports steps and guidance', async () => {
     const run = runs[1];
-    await call('disposeEngine');
-    const api = await call<{ ok: boolean; error?: PageError; result: { images: { type: string; bytes: number[] }[]; steps: number; guidance: number; width: number; height: number } }>('generate', '/models/dev/', request(run));
+    // On the same (warm) worker, given through createGenerator's `worker` option.
+    const api = await call<{ ok: boolean; error?: PageError; result: { images: { type: string; bytes: number[] }[]; steps: number; guidance: number; width: number; height: number } }>('generate', '/models/dev/', request(run), workerUrl);
     expect(api.error).toBeUndefined();
     expect(api.result).toMatchObject({ steps: run.steps, guidance: run.guidance, width: run.width, height: run.height });
     const p99 = percentileAbsDiff(pngRgb(api.result.images[0]), goldenTensors(run.name, TINY_FLUX_DEV_A).get('image_uint8')!.data as Uint8Array, 99);

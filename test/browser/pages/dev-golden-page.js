@@ -25,8 +25,10 @@ let engine;
 let calls = 0;
 
 window.devTest = {
-  async generate(model, params) {
-    if (!generators.has(model)) generators.set(model, flux.createGenerator({ model, allowAnySize: true }));
+  /** With `workerUrl`: the generator runs on the worker `engineGenerate` uses (warm), through the `worker` option. */
+  async generate(model, params, workerUrl) {
+    if (workerUrl) engineWorker ??= new Worker(workerUrl, { type: 'module' });
+    if (!generators.has(model)) generators.set(model, flux.createGenerator({ model, allowAnySize: true, ...(workerUrl ? { worker: engineWorker } : {}) }));
     try {
       const result = await generators.get(model).generate(embeddings(params));
       const images = await Promise.all(result.images.map(async (b) => ({ type: b.type, bytes: Array.from(new Uint8Array(await b.arrayBuffer())) })));
