@@ -15,7 +15,7 @@ import type { Manifest } from '../src/package/manifest.ts';
 import { runFluxPipeline, type PipelineResult } from '../src/pipeline/flux-pipeline.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
 import { dynamicShiftMu, flowSigmas, scheduleSigmas } from '../src/pipeline/schedule.ts';
-import { convertCheckpoint } from '../tools/convert/convert.ts';
+import { convertCheckpoint } from '../tools/convert/convert-local.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
 import { readSafetensors } from '../src/formats/safetensors.ts';
 import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';

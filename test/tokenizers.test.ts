@@ -3,14 +3,15 @@
  * truncation that keeps the special tokens, and the dropped words reported; then the real
  * FLUX.1 tokenizers against independent reference ids, and token counting.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromptTokenizer } from '../src/text/prompt-tokenizer.ts';
 import { countTokens, describeTokenCount } from '../src/text/token-count.ts';
-import { readCheckpointTokenizer, writePackageTokenizer } from '../tools/convert/tokenizer-files.ts';
+import { packageTokenizerFiles, readCheckpointTokenizer } from '../src/convert/tokenizer-files.ts';
+import { localCheckpointFiles } from '../tools/convert/local-files.ts';
 import { writeTinyClipTokenizer, writeTinyT5Tokenizer } from '../tools/demo/tiny-tokenizers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'flux-tok-'));
@@ -26,8 +27,10 @@ beforeAll(async () => {
   writeTinyClipTokenizer(dir);
   writeTinyT5Tokenizer(dir);
   // The CLIP folder has only vocab.json + merges.txt, like the published FLUX repo.
-  await writePackageTokenizer(join(dir, 'tokenizer'), join(dir, 'pkg'), 'tokenizer', 'clip');
-  await writePackageTokenizer(join(dir, 'tokenizer_2'), join(dir, 'pkg'), 'tokenizer_2', 't5');
+  for (const [folder, kind] of [['tokenizer', 'clip'], ['tokenizer_2', 't5']] as const) {
+    mkdirSync(join(dir, 'pkg', folder), { recursive: true });
+    for (const file of await packageTokenizerFiles(localCheckpointFiles(dir), folder, folder, kind)) writeFileSync(join(dir, 'pkg', file.path), file.bytes);
+  }
   const files = (folder: string) => ({
     tokenizerJson: JSON.parse(readFileSync(join(dir, 'pkg', folder, 'tokenizer.json'), 'utf8')),
     tokenizerConfig: JSON.parse(readFileSync(join(dir, 'pkg', folder, 'tokenizer_config.json'), 'utf8')),
@@ -115,8 +118,8 @@ describe('the real FLUX.1 tokenizers give the reference ids', () => {
 
   beforeAll(async () => {
     // Built exactly as the converter builds a package's tokenizers (tokenizer.json from vocab + merges).
-    const clipFiles = await readCheckpointTokenizer(join(REAL, 'tokenizer'), 'clip');
-    const t5Files = await readCheckpointTokenizer(join(REAL, 'tokenizer_2'), 't5');
+    const clipFiles = await readCheckpointTokenizer(localCheckpointFiles(REAL), 'tokenizer', 'clip');
+    const t5Files = await readCheckpointTokenizer(localCheckpointFiles(REAL), 'tokenizer_2', 't5');
     real = { clip: new PromptTokenizer('clip', clipFiles, 77), t5: new PromptTokenizer('t5', t5Files, 256), t5dev: new PromptTokenizer('t5', t5Files, 512) };
   });
 

@@ -20,7 +20,7 @@ import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
 import { encodePng } from '../src/pipeline/image.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
-import { convertCheckpoint } from './convert/convert.ts';
+import { convertCheckpoint } from './convert/convert-local.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
 import { openLocalTokenizers } from './local-tokenizers.ts';
 import { openNodeRuntime } from './node-runtime.ts';

@@ -15,8 +15,9 @@ import { familyOfTransformerConfig, modelFamily, type ModelFamily } from '../src
 import { parseManifest } from '../src/package/manifest.ts';
 import { loadTokenizers, type PackageTokenizers } from '../src/pipeline/text-encoding.ts';
 import { PromptTokenizer } from '../src/text/prompt-tokenizer.ts';
-import { readCheckpointJson } from './convert/components.ts';
-import { readCheckpointTokenizer } from './convert/tokenizer-files.ts';
+import { readCheckpointJson } from '../src/convert/checkpoint-files.ts';
+import { readCheckpointTokenizer } from '../src/convert/tokenizer-files.ts';
+import { localCheckpointFiles } from './convert/local-files.ts';
 
 /** What `openLocalTokenizers` found. */
 export interface LocalTokenizers {
@@ -53,12 +54,13 @@ export async function openLocalTokenizers(dir: string, field: string): Promise<L
     return { tokenizers, kind: 'package', family: modelFamily(manifest) };
   }
   if (existsSync(join(dir, 'tokenizer')) && existsSync(join(dir, 'tokenizer_2'))) {
-    const transformerConfig = join(dir, 'transformer', 'config.json');
-    const family = familyOfTransformerConfig(existsSync(transformerConfig) ? await readCheckpointJson(transformerConfig) : undefined);
+    const files = localCheckpointFiles(dir);
+    const transformerConfig = 'transformer/config.json';
+    const family = familyOfTransformerConfig((await files.exists(transformerConfig)) ? await readCheckpointJson(files, transformerConfig) : undefined);
     const lengths = FAMILY_DEFAULTS[family];
     const tokenizers = {
-      clip: new PromptTokenizer('clip', await readCheckpointTokenizer(join(dir, 'tokenizer'), 'clip'), lengths.clipTokens),
-      t5: new PromptTokenizer('t5', await readCheckpointTokenizer(join(dir, 'tokenizer_2'), 't5'), lengths.t5Tokens),
+      clip: new PromptTokenizer('clip', await readCheckpointTokenizer(files, 'tokenizer', 'clip'), lengths.clipTokens),
+      t5: new PromptTokenizer('t5', await readCheckpointTokenizer(files, 'tokenizer_2', 't5'), lengths.t5Tokens),
     };
     return { tokenizers, kind: 'checkpoint', family };
   }

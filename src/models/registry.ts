@@ -41,7 +41,7 @@ export const MODEL_REGISTRY: readonly RegistryEntry[] = [
     name: 'Demo (tiny, random weights)',
     url: 'models/demo/',
     description: 'The whole pipeline with tiny random weights: instant, no real download. Images are noise-like by design.',
-    downloadBytes: 1_765_923,
+    downloadBytes: 1_782_417,
     family: 'schnell',
     license: { name: 'Apache-2.0', url: 'https://www.apache.org/licenses/LICENSE-2.0', commercialUse: true },
   },

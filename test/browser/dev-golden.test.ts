@@ -15,7 +15,7 @@ import { decode } from 'fast-png';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertCheckpoint } from '../../tools/convert/convert.ts';
+import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { percentileAbsDiff, relativeL2 } from '../support/compare.ts';
 import { goldenRuns, goldenTensors, TINY_FLUX_A, TINY_FLUX_DEV_A, type GoldenRun } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
