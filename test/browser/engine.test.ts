@@ -14,6 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
+import { PromptTokenizer } from '../../src/text/prompt-tokenizer.ts';
+import { countTokens } from '../../src/text/token-count.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
 import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
@@ -331,6 +333,33 @@ describe('device check', () => {
 });
 
 describe('demo package with text encoders', () => {
+  it('counts tokens before any weight download: only the tokenizer files are fetched (and stored), the same ids as under Node', async () => {
+    const before = server.requests.length;
+    await pageCall('create', 'demo-count', { model: '/models/demo/', allowAnySize: true });
+    const prompt = Array.from({ length: 120 }, (_, i) => (i % 2 ? 'lighthouse' : 'cliff')).join(' ');
+    const counted = await pageCall<{ ok: boolean; value: { clip: { ids: number[]; tokens: number; maxTokens: number; dropped: string; keptWords: number }; t5: { ids: number[]; maxTokens: number } } }>('call', 'demo-count', 'countTokens', prompt);
+    expect(counted.ok).toBe(true);
+    const files = (entry: { tokenizerJson: string; tokenizerConfig: string }) => ({
+      tokenizerJson: JSON.parse(readFileSync(join(tmp, 'demo', entry.tokenizerJson), 'utf8')),
+      tokenizerConfig: JSON.parse(readFileSync(join(tmp, 'demo', entry.tokenizerConfig), 'utf8')),
+    });
+    const node = countTokens({
+      clip: new PromptTokenizer('clip', files(demoManifest.tokenizers!.clip), demoManifest.tokenizers!.clip.maxLength),
+      t5: new PromptTokenizer('t5', files(demoManifest.tokenizers!.t5), demoManifest.tokenizers!.t5.maxLength),
+    }, prompt);
+    expect(counted.value).toEqual(node);
+    expect(counted.value.clip.dropped).not.toBe('');
+    const tokenizerPaths = [demoManifest.tokenizers!.clip, demoManifest.tokenizers!.t5].flatMap((t) => [t.tokenizerJson, t.tokenizerConfig]);
+    const fetched = server.requests.slice(before).map((r) => r.url).filter((u) => u.startsWith('/models/demo/') && u !== '/models/demo/manifest.json');
+    expect([...fetched].sort()).toEqual(tokenizerPaths.map((p) => `/models/demo/${p}`).sort());
+    // Stored with the package, which lists as partial (its full size known) until it is downloaded.
+    const listed = await pageCall<{ value: { packageUrl: string; complete: boolean; bytesStored: number; bytesTotal: number }[] }>('call', 'demo-count', 'listModels');
+    const demo = listed.value.find((m) => m.packageUrl.endsWith('/models/demo/'))!;
+    const tokenizerBytes = demoManifest.files.filter((f) => tokenizerPaths.includes(f.path)).reduce((sum, f) => sum + f.size, 0);
+    expect(demo).toMatchObject({ complete: false, bytesStored: tokenizerBytes, bytesTotal: demoManifest.files.reduce((sum, f) => sum + f.size, 0) });
+    await pageCall('dispose', 'demo-count');
+  }, 60_000);
+
   it('generates from a prompt, the same pixels as the Node CLI for the same seed, and no request carries the prompt', async () => {
     const before = server.requests.length;
     await pageCall('create', 'demo', { model: '/models/demo/', allowAnySize: true });
