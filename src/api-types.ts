@@ -41,6 +41,13 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
+  /** 0–1 for jpeg and webp (default 0.92, as canvases use). */
+  quality?: number;
+  /**
+   * Fields a hosted provider receives in its request body as they are (e.g. `style`,
+   * provider-specific options); the local engine ignores them (reported in `warnings`).
+   */
+  providerOptions?: Record<string, unknown>;
   /**
    * Local engine only: attach a cheap RGB preview (latent resolution, 1/8 of each side) to
    * every `denoise` progress event. Default false. Hosted providers ignore it.

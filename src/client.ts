@@ -99,11 +99,11 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     model,
 
     async generate(params: GenerateParams): Promise<GenerateResult> {
-      const { signal, onProgress, prompt, promptEmbeddings, width, height, steps, guidance, seed, numImages, outputFormat, preview } = params ?? ({} as GenerateParams);
+      const { signal, onProgress, prompt, promptEmbeddings, width, height, steps, guidance, seed, numImages, outputFormat, quality, preview } = params ?? ({} as GenerateParams);
       if (signal?.aborted) throw new AbortedError();
       const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
       // Only the known fields cross (the rest of an object might not be cloneable).
-      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, guidance, seed, numImages, outputFormat, preview };
+      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, guidance, seed, numImages, outputFormat, quality, preview };
       const progress = onProgress ? Comlink.proxy(onProgress) : undefined;
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();

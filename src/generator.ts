@@ -8,7 +8,8 @@ import { createLocalGenerator, type Generator as LocalGenerator, type GeneratorO
 import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { validateRequest } from './engine/request.ts';
 import { AbortedError, DeviceCapabilityError, FluxError, InvalidParameterError } from './errors.ts';
-import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
+import { DEFAULTS, LIMITS } from './defaults.ts';
+import { createBflFacade, type BflFacade, type FacadeTarget } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
 import type { ProgressCallback } from './progress.ts';
 import type { TokenCount } from './text/token-count.ts';
@@ -103,7 +104,10 @@ export function createGenerator(options: GeneratorOptions): Generator {
     if (!params.prompt) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, params.prompt);
     const started = performance.now();
     const result = await provider.generate(
-      { prompt: params.prompt, width: params.width ?? 1024, height: params.height ?? 1024, steps: params.steps, seed, numImages: params.numImages ?? 1, outputFormat: params.outputFormat ?? 'png' },
+      {
+        prompt: params.prompt, width: params.width ?? DEFAULTS.width, height: params.height ?? DEFAULTS.height, steps: params.steps, guidance: params.guidance, seed,
+        numImages: params.numImages ?? DEFAULTS.numImages, outputFormat: params.outputFormat ?? DEFAULTS.outputFormat, extra: params.providerOptions,
+      },
       { signal: params.signal, onProgress: params.onProgress },
     );
     const totalMs = performance.now() - started;
@@ -112,7 +116,8 @@ export function createGenerator(options: GeneratorOptions): Generator {
       seed: result.seed ?? seed,
       width: result.width,
       height: result.height,
-      steps: params.steps ?? 4,
+      steps: params.steps ?? DEFAULTS.steps,
+      ...(params.guidance === undefined ? {} : { guidance: params.guidance }),
       backend: provider.id,
       backendReason: reason,
       timings: { loadMs: 0, encodeMs: 0, denoiseMs: totalMs, decodeMs: 0, totalMs },
@@ -128,7 +133,9 @@ export function createGenerator(options: GeneratorOptions): Generator {
     if (decision.provider) return runRemote(decision.provider, params, seed, decision.reason, warnings);
     try {
       const result = await localGenerator().generate({ ...params, seed });
-      return { ...result, backendReason: decision.reason };
+      const ignored = params.providerOptions ? Object.keys(params.providerOptions) : [];
+      const notes = ignored.length ? [`providerOptions ${ignored.join(', ')} ignored on this device (they go only to hosted providers)`] : [];
+      return { ...result, backendReason: decision.reason, warnings: [...notes, ...result.warnings] };
     } catch (error) {
       // A size this device cannot hold is found only when loading; prefer-local then hands over.
       if (error instanceof DeviceCapabilityError && privacy === 'prefer-local' && providers.length) {
@@ -138,7 +145,18 @@ export function createGenerator(options: GeneratorOptions): Generator {
     }
   };
 
-  const target = { generate, validate };
+  const target: FacadeTarget = {
+    generate,
+    validate,
+    // The local model's family when the next request runs here (a [dev] package takes a guidance).
+    localFamily: async () => {
+      const decision = await route();
+      return decision.onDevice ? (await checkDevice()).model?.family : undefined;
+    },
+    sideRule: options.allowAnySize
+      ? { min: LIMITS.cliSize.min, max: LIMITS.cliSize.max, multiple: LIMITS.sizeMultiple }
+      : { min: LIMITS.webSize.min, max: LIMITS.webSize.max, multiple: LIMITS.sizeMultiple },
+  };
   return {
     privacy,
     providers,

@@ -24,6 +24,11 @@ export function bflTakesSteps(model: string): boolean {
   return model === 'flux-dev' || model === 'flux-pro';
 }
 
+/** Models that take `guidance` (1.5–5). */
+export function bflTakesGuidance(model: string): boolean {
+  return model === 'flux-dev' || model === 'flux-pro';
+}
+
 interface BflPlan extends ProviderPlan {
   /** One body per image. */
   bodies: Record<string, unknown>[];
@@ -48,10 +53,15 @@ export class BflProvider extends HostedProvider<BflPlan> {
       if (bflTakesSteps(model)) common.steps = adjust.clampInteger('steps', request.steps, 1, 50);
       else adjust.unsupported('steps', request.steps, `${model} has no steps setting`);
     }
+    adjust.guidance(common, request, model, bflTakesGuidance(model) ? 'guidance' : undefined);
     const format = adjust.format(request.outputFormat, ['jpeg', 'png']);
     common.output_format = format;
     const bodies = Array.from({ length: request.numImages }, (_, i) => (request.seed === undefined ? { ...common } : { ...common, seed: (request.seed + i) % 2 ** 32 }));
     return { model, size, format, seed: request.seed, bodies };
+  }
+
+  protected requestBodies(plan: BflPlan): Record<string, unknown>[] {
+    return plan.bodies;
   }
 
   protected async run(call: RemoteCall, plan: BflPlan): Promise<ProviderOutput> {

@@ -26,6 +26,8 @@ export interface ProviderRequest {
   outputFormat: OutputFormat;
   /** Overrides the provider's configured model for this request. */
   model?: string;
+  /** Fields added to the provider's request body as they are (they never replace a mapped field). */
+  extra?: Record<string, unknown>;
 }
 
 /** What a provider made. */
