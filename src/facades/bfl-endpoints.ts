@@ -21,6 +21,7 @@
 import { LIMITS } from '../defaults.ts';
 import type { BflValidationDetail } from '../errors.ts';
 import type { ModelFamily } from '../models/family.ts';
+import { BFL_ULTRA_RATIOS as BFL_ULTRA_ASPECT_RATIOS } from '../providers/bfl.ts';
 import { parseAspectRatio, sidesFor } from './size-request.ts';
 
 /** The endpoints this facade accepts. */
@@ -28,7 +29,7 @@ export const BFL_ENDPOINTS = ['flux-schnell', 'flux-dev', 'flux-pro', 'flux-pro-
 export type BflEndpoint = (typeof BFL_ENDPOINTS)[number];
 
 /** FLUX1.1 [pro] Ultra's aspect ratios. */
-export const BFL_ULTRA_ASPECT_RATIOS = ['21:9', '16:9', '3:2', '4:3', '1:1', '3:4', '2:3', '9:16', '9:21'] as const;
+export { BFL_ULTRA_RATIOS as BFL_ULTRA_ASPECT_RATIOS } from '../providers/bfl.ts';
 
 /** BFL's size rule for width/height endpoints and its default size. */
 export const BFL_SIZE = { min: 256, max: 1440, multiple: 32, defaultWidth: 1024, defaultHeight: 768 };
