@@ -85,10 +85,14 @@ export function checkBflBody(endpoint: string, body: unknown): BflValidationDeta
   const b = body as Body;
   const fields = FIELDS[endpoint as BflEndpoint] ?? FIELDS['flux-dev'];
   for (const key of Object.keys(b)) if (!fields.includes(key) && b[key] !== undefined) at(key, `Extra inputs are not permitted (${endpoint} takes ${fields.join(', ')})`, 'extra_forbidden');
+  const prompt = b.prompt;
 
+  // BFL documents these as nullable (null = absent); every other field must have its type when present.
+  const nullable = new Set(['prompt', 'seed', 'output_format', 'image_prompt', 'webhook_url', 'webhook_secret']);
+  const absent = (field: string) => b[field] === undefined || (b[field] === null && nullable.has(field));
   const integer = (field: string, min: number, max: number, multiple = 1) => {
     const v = b[field];
-    if (v === undefined || v === null) return;
+    if (absent(field)) return;
     if (typeof v !== 'number' || !Number.isInteger(v)) at(field, 'Input should be a valid integer', 'int_type');
     else if (v < min) at(field, `Input should be greater than or equal to ${min}`, 'greater_than_equal');
     else if (v > max) at(field, `Input should be less than or equal to ${max}`, 'less_than_equal');
@@ -96,19 +100,19 @@ export function checkBflBody(endpoint: string, body: unknown): BflValidationDeta
   };
   const number = (field: string, min: number, max: number) => {
     const v = b[field];
-    if (v === undefined || v === null) return;
+    if (absent(field)) return;
     if (typeof v !== 'number' || !Number.isFinite(v)) at(field, 'Input should be a valid number', 'float_type');
     else if (v < min) at(field, `Input should be greater than or equal to ${min}`, 'greater_than_equal');
     else if (v > max) at(field, `Input should be less than or equal to ${max}`, 'less_than_equal');
   };
   const boolean = (field: string) => {
-    if (b[field] !== undefined && b[field] !== null && typeof b[field] !== 'boolean') at(field, 'Input should be a valid boolean', 'bool_type');
+    if (!absent(field) && typeof b[field] !== 'boolean') at(field, 'Input should be a valid boolean', 'bool_type');
   };
   const string = (field: string) => {
-    if (b[field] !== undefined && b[field] !== null && typeof b[field] !== 'string') at(field, 'Input should be a valid string', 'string_type');
+    if (!absent(field) && typeof b[field] !== 'string') at(field, 'Input should be a valid string', 'string_type');
   };
 
-  if (b.prompt === undefined || b.prompt === null) at('prompt', 'Field required', 'missing');
+  if (prompt === undefined || prompt === null) at('prompt', 'Field required', 'missing');
   else if (typeof b.prompt !== 'string') at('prompt', 'Input should be a valid string', 'string_type');
   else if (b.prompt.trim() === '') at('prompt', 'String should have at least 1 character', 'string_too_short');
   else if (b.prompt.length > LIMITS.prompt.maxChars) at('prompt', `String should have at most ${LIMITS.prompt.maxChars} characters`, 'string_too_long');
@@ -130,7 +134,7 @@ export function checkBflBody(endpoint: string, body: unknown): BflValidationDeta
   if (steps) integer('steps', steps.min, steps.max);
   if (fields.includes('guidance')) number('guidance', LIMITS.guidance.min, LIMITS.guidance.max);
   if (fields.includes('interval')) number('interval', 1, 4);
-  if (fields.includes('aspect_ratio') && b.aspect_ratio !== undefined && b.aspect_ratio !== null) {
+  if (fields.includes('aspect_ratio') && b.aspect_ratio !== undefined) {
     if (typeof b.aspect_ratio !== 'string') at('aspect_ratio', 'Input should be a valid string', 'string_type');
     else if (!(BFL_ULTRA_ASPECT_RATIOS as readonly string[]).includes(b.aspect_ratio)) at('aspect_ratio', `Input should be one of ${BFL_ULTRA_ASPECT_RATIOS.map((r) => `'${r}'`).join(', ')}`, 'enum');
   }

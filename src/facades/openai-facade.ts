@@ -61,6 +61,14 @@ export interface OpenAIImagesFacade {
 /** The fields this facade maps; every other one is passed on to hosted providers. */
 const MAPPED_FIELDS = ['prompt', 'model', 'n', 'size', 'aspect_ratio', 'resolution', 'response_format', 'output_format', 'output_compression', 'cfg_scale', 'seed'];
 
+/**
+ * The library's own request fields that are not OpenAI's: sent here they are a mistake
+ * (no provider would read them either), so they are refused rather than passed on.
+ */
+const LIBRARY_ONLY_FIELDS: Record<string, string> = {
+  width: 'size', height: 'size', numImages: 'n', outputFormat: 'output_format', steps: 'no steps in this shape', promptEmbeddings: 'prompt', preview: 'no previews in this shape', providerOptions: 'the fields themselves',
+};
+
 /** The request field a library field came from (errors name the caller's field). */
 const PARAM_OF: Record<string, string> = { width: 'size', height: 'size', numImages: 'n', outputFormat: 'output_format', quality: 'output_compression', guidance: 'cfg_scale' };
 
@@ -79,6 +87,9 @@ const invalid = (param: string, message: string) => new OpenAIRequestError(`Inva
 /** Checks and maps a request; throws OpenAIRequestError naming the first invalid field. */
 function parseRequest(request: OpenAIImageRequest, sideRule: SideRule) {
   if (!request || typeof request !== 'object' || Array.isArray(request)) throw new OpenAIRequestError('The request body must be an object.', null);
+  for (const [key, instead] of Object.entries(LIBRARY_ONLY_FIELDS)) {
+    if ((request as Record<string, unknown>)[key] !== undefined) throw new OpenAIRequestError(`Unrecognized request argument supplied: ${key} (use ${instead})`, key);
+  }
   if (typeof request.prompt !== 'string' || request.prompt.trim() === '') throw new OpenAIRequestError("Missing required parameter: 'prompt'.", 'prompt');
   if (request.model !== undefined && typeof request.model !== 'string') throw invalid('model', 'expected a string.');
   const n = request.n ?? 1;

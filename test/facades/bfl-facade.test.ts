@@ -112,6 +112,9 @@ describe('invalid bodies: one 422 detail[] entry per invalid field', () => {
     expect(checkBflBody('flux-pro-2', { prompt: PROMPT })).toEqual([{ loc: ['path', 'model'], msg: expect.stringContaining("'flux-pro-1.1-ultra'"), type: 'enum' }]);
     expect(checkBflBody('flux-dev', [PROMPT])).toEqual([{ loc: ['body', 'body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }]);
     expect(checkBflBody('flux-dev', {})).toEqual([{ loc: ['body', 'prompt'], msg: 'Field required', type: 'missing' }]);
+    // null is "absent" only where BFL documents a field as nullable.
+    expect(locs('flux-dev', { seed: null, output_format: null, image_prompt: null, webhook_url: null })).toEqual([]);
+    expect(locs('flux-dev', { width: null, guidance: null, steps: null, prompt_upsampling: null })).toEqual([['prompt_upsampling', 'bool_type'], ['width', 'int_type'], ['steps', 'int_type'], ['guidance', 'float_type']]);
   });
 });
 

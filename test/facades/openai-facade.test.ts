@@ -129,6 +129,9 @@ describe('images.generate through a hosted OpenAI-compatible gateway', () => {
       [{ prompt: PROMPT, cfg_scale: 9 }, 'cfg_scale'],
       [{ prompt: PROMPT, seed: -3 }, 'seed'],
       [{ prompt: PROMPT, model: 7 }, 'model'],
+      // The library's own field names are not OpenAI's: refused, not passed on.
+      [{ prompt: PROMPT, width: 512 }, 'width'],
+      [{ prompt: PROMPT, steps: 4 }, 'steps'],
     ];
     for (const [request, param] of cases) {
       const error = await openAIError(generator.images.generate(request as never));
