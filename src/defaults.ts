@@ -15,6 +15,13 @@ export const DEFAULTS = {
   weights: 'q4' as const,
   /** The widget counts a prompt's tokens after the user pauses typing this long, in ms. */
   tokenCountDelayMs: 250,
+  /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
+  hubUrl: 'https://huggingface.co',
+  /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
+  hubRetries: 5,
+  hubRetryDelayMs: 1000,
+  /** A Hub download that receives nothing for this long (ms) is dropped and resumed. */
+  hubIdleTimeoutMs: 60_000,
 };
 
 /**
