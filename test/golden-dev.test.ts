@@ -15,7 +15,10 @@ import type { Manifest } from '../src/package/manifest.ts';
 import { runFluxPipeline, type PipelineResult } from '../src/pipeline/flux-pipeline.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
 import { dynamicShiftMu, flowSigmas, scheduleSigmas } from '../src/pipeline/schedule.ts';
+import { expectedTransformerTensors, validateTransformerConfig } from '../src/convert/transformer-graphs.ts';
+import { randomWeights, writeCheckpointComponent } from '../tools/checkpoint-writer.ts';
 import { convertCheckpoint } from '../tools/convert/convert-local.ts';
+import { writeDemoCheckpoint } from '../tools/demo/demo-model.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
 import { readSafetensors } from '../src/formats/safetensors.ts';
 import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';
@@ -155,5 +158,29 @@ describe('CLI: convert + generate --prompt-embeds … --guidance G on a [dev] ch
     expect(schnell.stderr).toMatch(/--guidance must be absent for .*FLUX\.1 \[schnell\] is not guidance-distilled/);
     const schnellDefault = await cli('generate', '--model', schnellPkg, '--prompt-embeds', join(TINY_FLUX_A, 'expected', 'run0.safetensors'), '--width', '32', '--height', '32', '--seed', '3', '--out', join(work, 'z.png'));
     expect(schnellDefault.stdout).toContain('32x32, 4 steps (FLUX.1 [schnell])');
+  }, 180_000);
+});
+
+describe('a [dev] package with text encoders', () => {
+  it('converts with T5 at 512 tokens and the published dev schedule, and generates from a prompt (CLI)', async () => {
+    const checkpoint = join(work, 'dev-demo-checkpoint');
+    writeDemoCheckpoint(checkpoint);
+    const config = { ...JSON.parse(readFileSync(join(checkpoint, 'transformer', 'config.json'), 'utf8')), guidance_embeds: true };
+    writeCheckpointComponent(join(checkpoint, 'transformer'), config, expectedTransformerTensors(validateTransformerConfig(config, 'dev demo')), randomWeights(7));
+    rmSync(join(checkpoint, 'scheduler'), { recursive: true });
+    const logged: string[] = [];
+    const pkg = join(work, 'dev-demo');
+    const manifest = await convertCheckpoint({ checkpoint, out: pkg, weights: 'fp32', log: (line) => logged.push(line) });
+    expect(logged.join('\n')).toMatch(/using FLUX\.1 \[dev\]'s published schedule/);
+    expect(manifest.configs.scheduler).toEqual({ use_dynamic_shifting: true, base_image_seq_len: 256, max_image_seq_len: 4096, base_shift: 0.5, max_shift: 1.15 });
+    expect(manifest.tokenizers!.t5.maxLength).toBe(512);
+    expect(manifest.graphs.find((g) => g.role === 'text-encoder-t5-embed')!.inputs[0].dims).toEqual([1, 512]);
+    const long = Array.from({ length: 300 }, () => 'fox').join(' ');
+    const result = await cli('generate', '--model', pkg, '--prompt', long, '--width', '32', '--height', '32', '--steps', '2', '--seed', '5', '--out', join(work, 'dev-demo.png'));
+    expect(result.code ?? 0).toBe(0);
+    expect(result.stdout).toContain('32x32, 2 steps, guidance 3.5 (FLUX.1 [dev])');
+    // 300 words fit T5's 512 tokens but not CLIP's 77.
+    expect(result.stderr).toMatch(/CLIP sees 77 tokens/);
+    expect(result.stderr).not.toMatch(/T5 sees/);
   }, 180_000);
 });
