@@ -5,12 +5,12 @@
  * its size-dependent schedule must give each run's sigmas.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidParameterError } from '../src/errors.ts';
+import { CheckpointError, InvalidParameterError } from '../src/errors.ts';
 import type { Manifest } from '../src/package/manifest.ts';
 import { runFluxPipeline, type PipelineResult } from '../src/pipeline/flux-pipeline.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
@@ -21,7 +21,10 @@ import { convertCheckpoint } from '../tools/convert/convert-local.ts';
 import { writeDemoCheckpoint } from '../tools/demo/demo-model.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
 import { readSafetensors } from '../src/formats/safetensors.ts';
+import { listFiles } from './support/checkpoints.ts';
 import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';
+import { startFakeHub } from './support/fake-hub.ts';
+import { readNamed, safetensorsOf, toBflTransformer } from './support/source-layouts.ts';
 import { goldenRequest, goldenRuns, goldenTensors, TINY_FLUX_A, TINY_FLUX_DEV_A } from './support/golden.ts';
 
 const exec = promisify(execFile);
@@ -183,4 +186,38 @@ describe('a [dev] package with text encoders', () => {
     expect(result.stderr).toMatch(/CLIP sees 77 tokens/);
     expect(result.stderr).not.toMatch(/T5 sees/);
   }, 180_000);
+});
+
+describe('[dev] from other sources: a BFL single file, and a gated Hub repository with a token', () => {
+  it('converts to the same transformer graphs as the diffusers layout, and a [schnell] config refuses a [dev] file', async () => {
+    const reference = await convertCheckpoint({ checkpoint: TINY_FLUX_DEV_A, out: join(work, 'src-reference'), weights: 'fp32', modelId: 'tiny-dev' });
+    const transformerFiles = (m: Manifest) => m.files.filter((f) => f.path.startsWith('transformer_')).map((f) => [f.path, f.sha256]);
+
+    const single = join(work, 'flux1-tiny-dev.safetensors');
+    writeFileSync(single, safetensorsOf(toBflTransformer(await readNamed(join(TINY_FLUX_DEV_A, 'transformer')), 2, 2)));
+    const bfl = await convertCheckpoint({ checkpoint: TINY_FLUX_DEV_A, transformer: single, out: join(work, 'src-bfl'), weights: 'fp32', modelId: 'tiny-dev' });
+    expect(transformerFiles(bfl)).toEqual(transformerFiles(reference));
+
+    const schnellConfig = join(work, 'schnell-config');
+    cpSync(TINY_FLUX_DEV_A, schnellConfig, { recursive: true });
+    const config = JSON.parse(readFileSync(join(schnellConfig, 'transformer', 'config.json'), 'utf8'));
+    writeFileSync(join(schnellConfig, 'transformer', 'config.json'), JSON.stringify({ ...config, guidance_embeds: false }));
+    const refused = await convertCheckpoint({ checkpoint: schnellConfig, transformer: single, out: join(work, 'src-refused'), weights: 'fp32' }).catch((e) => e);
+    expect(refused).toBeInstanceOf(CheckpointError);
+    expect(refused.message).toMatch(/guidance-distilled .* guidance_embeds: false/);
+
+    const files = new Map<string, Uint8Array>();
+    for (const path of listFiles(TINY_FLUX_DEV_A)) if (/^(transformer|vae|scheduler)\//.test(path)) files.set(path, new Uint8Array(readFileSync(join(TINY_FLUX_DEV_A, path))));
+    const hub = await startFakeHub({ 'test-org/tiny-flux-dev': { files, gated: true } }, { tokens: { hf_dev: ['test-org/tiny-flux-dev'] } });
+    try {
+      const hubOptions = { hubUrl: hub.hubUrl, retries: 2, retryDelayMs: 1 };
+      const gated = await convertCheckpoint({ checkpoint: 'hf:test-org/tiny-flux-dev', out: join(work, 'src-hub-no-token'), weights: 'fp32', hub: hubOptions }).catch((e) => e);
+      expect(gated).toMatchObject({ reason: 'gated', status: 401 });
+      const fromHub = await convertCheckpoint({ checkpoint: 'hf:test-org/tiny-flux-dev', out: join(work, 'src-hub'), weights: 'fp32', modelId: 'tiny-dev', hub: { ...hubOptions, token: 'hf_dev' } });
+      expect(transformerFiles(fromHub)).toEqual(transformerFiles(reference));
+      expect(fromHub.configs.scheduler).toMatchObject({ use_dynamic_shifting: true });
+    } finally {
+      await hub.close();
+    }
+  }, 120_000);
 });
