@@ -11,13 +11,12 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { decode } from 'fast-png';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { percentileAbsDiff, relativeL2 } from '../support/compare.ts';
-import { goldenRuns, goldenTensors, TINY_FLUX_A, TINY_FLUX_DEV_A, type GoldenRun } from '../support/golden.ts';
+import { goldenPageParams, goldenRuns, goldenTensors, pngRgb, TINY_FLUX_A, TINY_FLUX_DEV_A, type GoldenRun } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -31,20 +30,7 @@ let workerUrl: string;
 
 type PageError = { name: string; message: string; className: string; isInvalidParameter: boolean; fields: Record<string, unknown> };
 
-function request(run: GoldenRun) {
-  const tensors = goldenTensors(run.name, TINY_FLUX_DEV_A);
-  return {
-    promptEmbeddings: {
-      promptEmbeds: Array.from(tensors.get('prompt_embeds')!.data as Float32Array),
-      pooledPromptEmbeds: Array.from(tensors.get('pooled_prompt_embeds')!.data as Float32Array),
-    },
-    width: run.width,
-    height: run.height,
-    steps: run.steps,
-    seed: run.seed,
-    guidance: run.guidance,
-  };
-}
+const request = (run: GoldenRun) => goldenPageParams(run, TINY_FLUX_DEV_A);
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'flux-dev-browser-'));
@@ -78,12 +64,9 @@ const call = <T>(fn: string, ...args: unknown[]): Promise<T> =>
   page.evaluate(([f, a]) => (window as unknown as Record<string, Record<string, (...x: unknown[]) => unknown>>).devTest[f as string](...(a as unknown[])), [fn, args] as const) as Promise<T>;
 
 /** RGB bytes of a PNG from the page. */
-function pngRgb(image: { type: string; bytes: number[] }): Uint8Array {
+function pageRgb(image: { type: string; bytes: number[] }): Uint8Array {
   expect(image.type).toBe('image/png');
-  const png = decode(Uint8Array.from(image.bytes));
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0, j = 0; i < png.data.length; i += png.channels) for (let c = 0; c < 3; c++) rgb[j++] = png.data[i + c];
-  return rgb;
+  return pngRgb(Uint8Array.from(image.bytes)).rgb;
 }
 
 describe('tiny-flux-dev-a (fp32) in Chromium matches diffusers', () => {
@@ -97,7 +80,7 @@ describe('tiny-flux-dev-a (fp32) in Chromium matches diffusers', () => {
       const report = {
         transformer_out_t1: rel('transformer_out_t1'),
         final_packed_latents: rel('final_packed_latents'),
-        image_p99: percentileAbsDiff(pngRgb(engine.image), golden.get('image_uint8')!.data as Uint8Array, 99),
+        image_p99: percentileAbsDiff(pageRgb(engine.image), golden.get('image_uint8')!.data as Uint8Array, 99),
       };
       console.log(`Chromium dev ${run.name}`, report);
       expect(report.transformer_out_t1).toBeLessThan(1e-3);
@@ -112,7 +95,7 @@ describe('tiny-flux-dev-a (fp32) in Chromium matches diffusers', () => {
     const api = await call<{ ok: boolean; error?: PageError; result: { images: { type: string; bytes: number[] }[]; steps: number; guidance: number; width: number; height: number } }>('generate', '/models/dev/', request(run), workerUrl);
     expect(api.error).toBeUndefined();
     expect(api.result).toMatchObject({ steps: run.steps, guidance: run.guidance, width: run.width, height: run.height });
-    const p99 = percentileAbsDiff(pngRgb(api.result.images[0]), goldenTensors(run.name, TINY_FLUX_DEV_A).get('image_uint8')!.data as Uint8Array, 99);
+    const p99 = percentileAbsDiff(pageRgb(api.result.images[0]), goldenTensors(run.name, TINY_FLUX_DEV_A).get('image_uint8')!.data as Uint8Array, 99);
     console.log(`Chromium dev ${run.name} through createGenerator: p99 |Δ| = ${p99} levels`);
     expect(p99).toBeLessThanOrEqual(2);
   }, 180_000);

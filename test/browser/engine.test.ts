@@ -9,7 +9,6 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { decode } from 'fast-png';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +19,7 @@ import type { Manifest } from '../../src/package/manifest.ts';
 import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
 import { percentileAbsDiff } from '../support/compare.ts';
-import { goldenRuns, goldenTensors, TINY_FLUX_A, type GoldenRun } from '../support/golden.ts';
+import { goldenPageParams, goldenRuns, goldenTensors, pngRgb as decodePngRgb, TINY_FLUX_A, type GoldenRun } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -71,33 +70,12 @@ const generate = (key: string, params: Record<string, unknown>, options: { abort
   pageCall<PageGenerateResult>('generate', key, params, options);
 
 /** Golden request of one run: prompt embeddings, size, steps, seed. */
-function goldenParams(run: GoldenRun) {
-  const tensors = goldenTensors(run.name);
-  return {
-    promptEmbeddings: {
-      promptEmbeds: Array.from(tensors.get('prompt_embeds')!.data as Float32Array),
-      pooledPromptEmbeds: Array.from(tensors.get('pooled_prompt_embeds')!.data as Float32Array),
-    },
-    width: run.width,
-    height: run.height,
-    steps: run.steps,
-    seed: run.seed,
-  };
-}
+const goldenParams = (run: GoldenRun) => goldenPageParams(run);
 
 /** Decodes a PNG from the page to RGB bytes. */
 function pngRgb(image: { type: string; bytes: number[] }): { rgb: Uint8Array; width: number; height: number } {
   expect(image.type).toBe('image/png');
-  const png = decode(Uint8Array.from(image.bytes));
-  const data = png.data as Uint8Array;
-  const channels = png.channels;
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0, j = 0; i < data.length; i += channels) {
-    rgb[j++] = data[i];
-    rgb[j++] = data[i + 1];
-    rgb[j++] = data[i + 2];
-  }
-  return { rgb, width: png.width, height: png.height };
+  return decodePngRgb(Uint8Array.from(image.bytes));
 }
 
 function expectMatchesGolden(result: PageGenerateResult, run: GoldenRun): void {

@@ -1,6 +1,7 @@
 /** Access to ../shared/golden (diffusers reference outputs). */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { decode } from 'fast-png';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 
 /** Absolute path of the shared golden folder. */
@@ -43,4 +44,36 @@ export function goldenRequest(run: GoldenRun, dir = TINY_FLUX_A) {
     seed: run.seed,
     keepIntermediates: true,
   };
+}
+
+/**
+ * A golden run as a page's `generate()` params (plain arrays, so Playwright can pass them):
+ * prompt embeddings, size, steps, seed, and the guidance of guidance-distilled cases.
+ */
+export function goldenPageParams(run: GoldenRun, dir = TINY_FLUX_A) {
+  const tensors = goldenTensors(run.name, dir);
+  return {
+    promptEmbeddings: {
+      promptEmbeds: Array.from(tensors.get('prompt_embeds')!.data as Float32Array),
+      pooledPromptEmbeds: Array.from(tensors.get('pooled_prompt_embeds')!.data as Float32Array),
+    },
+    width: run.width,
+    height: run.height,
+    steps: run.steps,
+    seed: run.seed,
+    ...(run.guidance === undefined ? {} : { guidance: run.guidance }),
+  };
+}
+
+/** RGB bytes (alpha dropped) and size of a PNG. */
+export function pngRgb(bytes: Uint8Array): { rgb: Uint8Array; width: number; height: number } {
+  const png = decode(bytes);
+  const data = png.data as Uint8Array;
+  const rgb = new Uint8Array(png.width * png.height * 3);
+  for (let i = 0, j = 0; i < data.length; i += png.channels) {
+    rgb[j++] = data[i];
+    rgb[j++] = data[i + 1];
+    rgb[j++] = data[i + 2];
+  }
+  return { rgb, width: png.width, height: png.height };
 }
