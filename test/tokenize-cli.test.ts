@@ -26,7 +26,13 @@ const tokenize = (...args: string[]): Promise<CliResult> => exec(process.execPat
 const json = async (...args: string[]) => {
   const result = await tokenize(...args, '--json');
   expect(result.stderr).toBe('');
-  return JSON.parse(result.stdout) as { clip: { ids: number[]; dropped: string }; t5: { ids: number[]; dropped: string } };
+  const parsed = JSON.parse(result.stdout) as { clip: { ids: number[]; dropped: string }; t5: { ids: number[]; dropped: string } };
+  // Laid out as the spec writes it (and as Python's json.dumps does): ", " and ": ", non-ASCII escaped.
+  const text = (value: string) => JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const part = (c: { ids: number[]; dropped: string }) => `{"ids": [${c.ids.join(', ')}], "dropped": ${text(c.dropped)}}`;
+  expect(result.stdout).toBe(`{"clip": ${part(parsed.clip)}, "t5": ${part(parsed.t5)}}\n`);
+  expect(result.stdout).toMatch(/^[\x20-\x7e]*\n$/);
+  return parsed;
 };
 
 /** A checkpoint folder with only the tokenizer folders (and optionally a transformer config). */
@@ -61,6 +67,9 @@ describe('tokenize a checkpoint folder (real FLUX.1 tokenizers)', () => {
       expect(out.t5.ids).toEqual(ref.t5_256);
       expect(out).toMatchObject({ clip: { dropped: '' }, t5: { dropped: '' } });
     }
+    // Non-ASCII dropped text comes out escaped and reads back the same.
+    const accented = await json('--model', schnell, '--prompt', Array(80).fill('crème brûlée').join(' '));
+    expect(accented.clip.dropped).toMatch(/^(crème brûlée ?)+$/);
   });
 
   it('gives 512 T5 ids for a guidance-distilled ([dev]) checkpoint and 256 without a transformer config', async () => {

@@ -315,7 +315,10 @@ async function tokenize(args: string[]): Promise<void> {
   const { tokenizers } = await openLocalTokenizers(model, '--model');
   const count = countTokens(tokenizers, prompt);
   if (v.json) {
-    console.log(JSON.stringify({ clip: { ids: count.clip.ids, dropped: count.clip.dropped }, t5: { ids: count.t5.ids, dropped: count.t5.dropped } }));
+    // The layout Python's json.dumps gives (", " and ": " separators, non-ASCII as \uXXXX): any JSON reader, or a plain text comparison, agrees.
+    const text = (value: string) => JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const encoder = (c: { ids: number[]; dropped: string }) => `{"ids": [${c.ids.join(', ')}], "dropped": ${text(c.dropped)}}`;
+    console.log(`{"clip": ${encoder(count.clip)}, "t5": ${encoder(count.t5)}}`);
     return;
   }
   for (const [name, c] of [['clip', count.clip], ['t5', count.t5]] as const) {
