@@ -69,7 +69,7 @@ describe('tokenize a checkpoint folder (real FLUX.1 tokenizers)', () => {
     }
     // Non-ASCII dropped text comes out escaped and reads back the same.
     const accented = await json('--model', schnell, '--prompt', Array(80).fill('crème brûlée').join(' '));
-    expect(accented.clip.dropped).toMatch(/^(crème brûlée ?)+$/);
+    expect(accented.clip.dropped).toMatch(/^((crème|brûlée) )+crème brûlée$/);
   });
 
   it('gives 512 T5 ids for a guidance-distilled ([dev]) checkpoint and 256 without a transformer config', async () => {
