@@ -115,7 +115,7 @@ export function createBflFacade(target: FacadeTarget): BflFacade {
     async submit(model, body) {
       const detail = checkBflBody(model, body);
       if (detail.length) throw new BflValidationError(detail);
-      const local = await target.localFamily?.();
+      const local = await target.localFamily?.().catch(() => undefined); // a device that cannot run fails the generation itself, as before
       const mapped = mapBflBody(model as BflEndpoint, body as unknown as Record<string, unknown>, local, target.sideRule ?? WEB_SIDES);
       const id = crypto.randomUUID();
       const task: Task = { status: 'Pending', prompt: mapped.prompt, started: Date.now(), progress: null, warnings: mapped.warnings };

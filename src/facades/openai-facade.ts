@@ -119,7 +119,7 @@ export function createOpenAIImagesFacade(target: FacadeTarget): OpenAIImagesFaca
     async generate(request) {
       const parsed = parseRequest(request, target.sideRule ?? WEB_SIDES);
       const notes = [...parsed.notes];
-      const local = await target.localFamily?.();
+      const local = await target.localFamily?.().catch(() => undefined); // a device that cannot run fails the generation itself, as before
       let guidance = parsed.cfg;
       if (guidance !== undefined && local === 'schnell') {
         notes.push(`cfg_scale ${guidance} not applied: the local model FLUX.1 [schnell] is not guidance-distilled`);
