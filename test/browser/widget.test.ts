@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/package/manifest.ts';
+import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
+import { TINY_FLUX_DEV_A } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 import { buildSite, pngPixels, ROOT, screenshot, watchCsp, type CspViolation } from './pages/widget-ui-support.ts';
 
@@ -52,10 +54,13 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'flux-widget-'));
   await buildSite(join(tmp, 'site'));
   manifest = await writeDemoModel({ out: join(tmp, 'demo') });
+  // A guidance-distilled ([dev]) package: the form offers its steps and a guidance field.
+  await convertCheckpoint({ checkpoint: TINY_FLUX_DEV_A, out: join(tmp, 'dev'), weights: 'fp32' });
   server = await startStaticServer({
     '/static/flux-webgpu/': join(tmp, 'site'),
     '/pages/': join(ROOT, 'test/browser/pages'),
     '/models/demo/': join(tmp, 'demo'),
+    '/models/dev/': join(tmp, 'dev'),
   });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
@@ -318,6 +323,40 @@ describe('Content-Security-Policy', () => {
     expect(csp.violations.map((v) => v.directive)).toEqual(['script-src-elem']);
     expect(weightRequests().length).toBe(manifest.files.length);
   });
+});
+
+describe('a FLUX.1 [dev] package', () => {
+  it('offers its steps (28 by default) and a guidance field (3.5), from its manifest alone', async () => {
+    const before = server.requests.length;
+    const form = () => page.evaluate(() => {
+      const root = document.getElementById('dev-widget')!.shadowRoot!;
+      const guidance = root.querySelector('#guidance') as HTMLInputElement;
+      const steps = root.querySelector('#steps') as HTMLSelectElement;
+      return { guidanceShown: !(guidance.closest('.field') as HTMLElement).hidden, guidance: guidance.value, steps: steps.value, options: [...steps.options].map((o) => o.value) };
+    });
+    await page.evaluate(() => {
+      const element = document.createElement('flux-generator');
+      element.id = 'dev-widget';
+      element.setAttribute('model', '/models/dev/');
+      element.setAttribute('allow-any-size', '');
+      document.body.append(element);
+    });
+    await page.waitForFunction(() => !(document.getElementById('dev-widget')!.shadowRoot!.querySelector('#guidance')!.closest('.field') as HTMLElement).hidden, null, { timeout: 60_000 });
+    expect(await form()).toMatchObject({ guidanceShown: true, guidance: '3.5', steps: '28' });
+    expect((await form()).options).toEqual(['8', '12', '16', '20', '24', '28', '32', '40', '50']);
+    await page.evaluate(() => document.getElementById('dev-widget')!.setAttribute('guidance', '2'));
+    await expect.poll(async () => (await form()).guidance).toBe('2');
+    // A [schnell] widget shows no guidance field and offers 1–4 steps.
+    const schnell = await page.locator('#a').evaluate((host) => ({
+      shown: !(host.shadowRoot!.querySelector('#guidance')!.closest('.field') as HTMLElement).hidden,
+      options: [...(host.shadowRoot!.querySelector('#steps') as HTMLSelectElement).options].map((o) => o.value),
+    }));
+    expect(schnell).toEqual({ shown: false, options: ['1', '2', '3', '4'] });
+    // Only the manifest was read.
+    const devRequests = server.requests.slice(before).filter((r) => r.url.startsWith('/models/dev/')).map((r) => r.url);
+    expect(devRequests.every((u) => u === '/models/dev/manifest.json')).toBe(true);
+    await page.evaluate(() => document.getElementById('dev-widget')!.remove());
+  }, 90_000);
 });
 
 describe('reference counting', () => {
