@@ -8,8 +8,8 @@
  * the library's own worker/wasm files); the prompt never leaves this device.
  */
 import * as Comlink from 'comlink';
-import type { GenerateParams, GenerateResult } from './api-types.ts';
-import { AbortedError, FluxError } from './errors.ts';
+import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
+import { AbortedError, FluxError, InvalidParameterError } from './errors.ts';
 import type { ProgressCallback } from './progress.ts';
 import type { TokenCount } from './text/token-count.ts';
 import { fromWireError, isWireError, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
@@ -45,8 +45,14 @@ export interface Generator {
    * @throws AbortedError when `params.signal` aborts
    */
   generate(params: GenerateParams): Promise<GenerateResult>;
-  /** Downloads (once; resumable) and loads the model. */
-  load(onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Downloads (once; resumable, with automatic retries) and loads the model:
+   * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
+   * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
+   */
+  load(options?: LoadOptions): Promise<LoadedModel>;
+  load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
   /** What the device offers and whether the model fits; downloads only the manifest. */
   checkDevice(): Promise<DeviceReport>;
   /**
@@ -117,10 +123,20 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
       }
     },
 
-    async load(onProgress?: ProgressCallback): Promise<LoadedModel> {
+    async load(first?: ProgressCallback | LoadOptions, second?: LoadOptions): Promise<LoadedModel> {
+      const { signal, onProgress } = loadOptions(first, second);
+      if (signal?.aborted) throw new AbortedError();
       // Persistent storage can only be requested from the page, not from the worker.
       void requestPersistentStorage();
-      return call(() => engine.load(model, onProgress ? Comlink.proxy(onProgress) : undefined));
+      // The signal cannot cross to the worker: an id does, and an abort cancels it there.
+      const id = `load-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      const onAbort = () => void engine.cancel(id).catch(() => undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await call(() => engine.load(model, onProgress ? Comlink.proxy(onProgress) : undefined, id));
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
     },
 
     checkDevice: () => call(() => engine.checkDevice(model)),
@@ -141,6 +157,27 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
       bridge.fail(new FluxError('this generator was disposed'));
     },
   };
+}
+
+/**
+ * The options of `load()` from either call form: `load(options)` or `load(onProgress, options)`.
+ * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
+ */
+export function loadOptions(first?: ProgressCallback | LoadOptions | null, second?: LoadOptions | null): LoadOptions {
+  let options: LoadOptions;
+  if (typeof first === 'function') {
+    if (second !== undefined && (second === null || typeof second !== 'object')) throw new InvalidParameterError('options', 'an object such as { signal }', second);
+    options = { ...second, onProgress: first };
+  } else if (first === undefined) {
+    options = { ...(second ?? {}) };
+  } else if (first !== null && typeof first === 'object') {
+    options = first;
+  } else {
+    throw new InvalidParameterError('onProgress', 'a function, or an options object { signal, onProgress }', first);
+  }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidParameterError('signal', 'an AbortSignal', options.signal);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidParameterError('onProgress', 'a function', options.onProgress);
+  return options;
 }
 
 /**

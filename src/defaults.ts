@@ -12,6 +12,8 @@ export const DEFAULTS = {
   outputFormat: 'png' as const,
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
+  /** Bytes per chunk the converter hashes for the manifest's `chunkSha256` (8 MiB, the weight store's chunk size). */
+  chunkHashBytes: 8 * 1024 * 1024,
   weights: 'q4' as const,
   /** The widget counts a prompt's tokens after the user pauses typing this long, in ms. */
   tokenCountDelayMs: 250,

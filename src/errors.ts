@@ -287,3 +287,44 @@ export class OpenAIRequestError extends FluxError {
 }
 
 Object.assign(errorClasses, { BflValidationError, OpenAIRequestError });
+
+// ---------------------------------------------------------------------------
+// Redirects of provider calls and retried downloads.
+
+/**
+ * A provider call was redirected where this client will not follow: to another origin
+ * while it carries the API key (the key is never sent across a redirect), a redirect the
+ * browser hides from the page (`opaqueredirect`: its target cannot be checked), or a
+ * redirect loop. `location` is the target's origin and path, when it could be read.
+ */
+export class ProviderRedirectError extends ProviderError {
+  constructor(
+    message: string,
+    provider = '',
+    status?: number,
+    public readonly location?: string,
+  ) {
+    super(message, provider, status);
+  }
+}
+
+/**
+ * A model file kept failing after the automatic retries of one `load()`/`ensureFiles` call
+ * ran out. `attempts` counts the requests made for the file in the call; `fault` names the
+ * last failure: 'stalled' (no bytes within the idle timeout), 'dropped' (the connection
+ * closed early), 'http' (408, 429 or 5xx), 'range' (the server kept mis-answering Range
+ * requests) or 'chunk' (a chunk kept failing its sha256). Bytes already stored are kept.
+ */
+export class DownloadRetriesExhaustedError extends DownloadError {
+  constructor(
+    message: string,
+    url: string | undefined,
+    status: number | undefined,
+    public readonly attempts: number,
+    public readonly fault: string,
+  ) {
+    super(message, url, status);
+  }
+}
+
+Object.assign(errorClasses, { ProviderRedirectError, DownloadRetriesExhaustedError });

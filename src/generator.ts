@@ -3,7 +3,7 @@
  * device (the WebGPU worker of client.ts) or to a hosted provider, by privacy mode, and
  * offers BFL- and OpenAI-shaped facades over the same routing.
  */
-import type { GenerateParams, GenerateResult } from './api-types.ts';
+import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import { createLocalGenerator, type Generator as LocalGenerator, type GeneratorOptions as LocalOptions } from './client.ts';
 import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { validateRequest } from './engine/request.ts';
@@ -46,8 +46,13 @@ export interface Generator {
   route(): Promise<RouteDecision>;
   /** Checks parameters as `generate` does, without generating. @throws InvalidParameterError */
   validate(params: GenerateParams): void;
-  /** Downloads (once) and loads the local model. */
-  load(onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Downloads (once; resumable, with automatic retries) and loads the local model:
+   * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
+   * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   */
+  load(options?: LoadOptions): Promise<LoadedModel>;
+  load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
   checkDevice(): Promise<DeviceReport>;
   /**
    * How a prompt fits the local model's text encoders, before generating: per encoder the
@@ -163,7 +168,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     generate,
     route,
     validate,
-    load: (onProgress) => localGenerator().load(onProgress),
+    load: (first?: ProgressCallback | LoadOptions, second?: LoadOptions) => localGenerator().load(first as ProgressCallback, second),
     checkDevice,
     countTokens: (prompt) => localGenerator().countTokens(prompt),
     listModels: () => localGenerator().listModels(),

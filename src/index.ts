@@ -14,8 +14,9 @@ export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
 export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
-export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
-export type { ProgressCallback, ProgressEvent } from './progress.ts';
+export type { GenerateParams, GenerateResult, GenerateTimings, LoadOptions, OutputFormat, PromptEmbeddings } from './api-types.ts';
+export type { DownloadRetryEvent, ProgressCallback, ProgressEvent } from './progress.ts';
+export type { DownloadRetryOptions } from './store/download-retry.ts';
 export { describeTokenCount, type EncoderTokenCount, type TokenCount } from './text/token-count.ts';
 export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export {
@@ -38,4 +39,5 @@ export {
   BflValidationError,
   OpenAIRequestError,
 } from './errors.ts';
+export { DownloadRetriesExhaustedError, ProviderNetworkError, ProviderRedirectError } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

@@ -3,12 +3,14 @@
  * graph signatures, quantized data), block sharding, bf16/f16 and sharded checkpoints,
  * every way a checkpoint can be wrong (and that nothing is left behind), and the CLI.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../src/defaults.ts';
 import { CheckpointError } from '../src/errors.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/formats/float16.ts';
 import { readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts';
@@ -85,6 +87,16 @@ describe('package written for tiny-flux-a at q4', () => {
     }
     expect(listFiles(dir)).toEqual([...listed, 'manifest.json'].sort());
     expect(readdirSync(dirname(dir))).toEqual(['pkg']); // no .partial-<pid> beside it
+  });
+
+  it('lists the sha256 of every 8 MiB chunk of every file (the weight store checks them as it writes)', () => {
+    for (const file of manifest.files) {
+      const bytes = readFileSync(join(dir, file.path));
+      const count = Math.ceil(bytes.length / DEFAULTS.chunkHashBytes);
+      const expected = Array.from({ length: count }, (_, i) => createHash('sha256').update(bytes.subarray(i * DEFAULTS.chunkHashBytes, (i + 1) * DEFAULTS.chunkHashBytes)).digest('hex'));
+      expect(file.chunkSize, file.path).toBe(DEFAULTS.chunkHashBytes);
+      expect(file.chunkSha256, file.path).toEqual(expected);
+    }
   });
 
   it("lists every graph's model and data file", () => {

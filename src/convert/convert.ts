@@ -23,6 +23,7 @@ import {
 } from '../package/manifest.ts';
 import { familyOfTransformerConfig } from '../models/family.ts';
 import { scheduleConfigProblem } from '../pipeline/schedule.ts';
+import { createChunkSha256 } from '../package/chunk-hashes.ts';
 import { createIncrementalSha256 } from '../store/sha256.ts';
 import { joinPath, readCheckpointJson, type CheckpointFiles, type RandomAccessFile } from './checkpoint-files.ts';
 import { prepareClip, prepareT5, prepareTransformer, prepareVae, type GraphJob } from './components.ts';
@@ -63,11 +64,13 @@ export interface PackageConversion {
 /** Who made the package (the manifest's `createdBy`); part of what a resume must match. */
 const CONVERTER = 'flux-webgpu convert 0.1.0';
 
-/** Lower-case hex sha256 of `bytes`. */
-async function sha256Of(bytes: Uint8Array): Promise<string> {
+/** Lower-case hex sha256 of `bytes`, and of each of its 8 MiB chunks (the manifest's integrity data). */
+async function integrityOf(bytes: Uint8Array): Promise<Pick<PackageFile, 'sha256' | 'chunkSize' | 'chunkSha256'>> {
   const hash = await createIncrementalSha256();
   hash.update(bytes);
-  return hash.digestHex();
+  const chunks = await createChunkSha256();
+  chunks.update(bytes);
+  return { sha256: hash.digestHex(), ...chunks.finish() };
 }
 
 /** Peak activation at 1024² in bytes: the VAE's largest feature map or a single block's MLP input. */
@@ -116,7 +119,7 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
       return job.weights.blocks!(name, shape);
     }),
   };
-  let data: { size: number; sha256: string };
+  let data: Awaited<ReturnType<ExternalDataWriter['finish']>>;
   try {
     await job.build({ g, weights, precision });
     data = await writer.finish();
@@ -133,12 +136,12 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
   const modelFile = `${job.name}.onnx`;
   const model = g.encode();
   await writeWholeFile(sink, modelFile, model);
-  const files: PackageFile[] = [{ path: modelFile, size: model.byteLength, sha256: await sha256Of(model) }];
+  const files: PackageFile[] = [{ path: modelFile, size: model.byteLength, ...(await integrityOf(model)) }];
   let dataFile: string | null = dataName;
   if (data.size === 0) {
     await sink.remove(dataName);
     dataFile = null;
-  } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
+  } else files.push({ path: dataFile, size: data.size, sha256: data.sha256, chunkSize: data.chunkSize, chunkSha256: data.chunkSha256 });
   return {
     entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra },
     files,
@@ -272,7 +275,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         const t5Files = await packageTokenizerFiles(source, 'tokenizer_2', 'tokenizer_2', 't5');
         for (const file of [...clipFiles, ...t5Files]) {
           await writeWholeFile(sink, file.path, file.bytes);
-          files.push({ path: file.path, size: file.bytes.byteLength, sha256: await sha256Of(file.bytes) });
+          files.push({ path: file.path, size: file.bytes.byteLength, ...(await integrityOf(file.bytes)) });
         }
         tokenizers = {
           clip: { tokenizerJson: clipFiles[0].path, tokenizerConfig: clipFiles[1].path, maxLength: clip.config.max_position_embeddings },

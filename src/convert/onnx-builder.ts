@@ -5,6 +5,7 @@
  * Browser-safe: the data file is any `SinkFile` (a Node file, the page's weight store).
  */
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { createChunkSha256, type ChunkHashes, type ChunkSha256 } from '../package/chunk-hashes.ts';
 import { createIncrementalSha256, type IncrementalSha256 } from '../store/sha256.ts';
 import type { SinkFile } from './package-sink.ts';
 
@@ -52,6 +53,7 @@ export class ExternalDataWriter {
     readonly fileName: string,
     private readonly file: SinkFile,
     private readonly hash: IncrementalSha256,
+    private readonly chunks: ChunkSha256,
   ) {}
 
   /**
@@ -59,7 +61,7 @@ export class ExternalDataWriter {
    * @param file where its bytes go (created empty by the caller)
    */
   static async create(fileName: string, file: SinkFile): Promise<ExternalDataWriter> {
-    return new ExternalDataWriter(fileName, file, await createIncrementalSha256());
+    return new ExternalDataWriter(fileName, file, await createIncrementalSha256(), await createChunkSha256());
   }
 
   /** Bytes written so far (including alignment padding). */
@@ -85,11 +87,11 @@ export class ExternalDataWriter {
     if (this.failure) throw this.failure.error;
   }
 
-  /** Writes what is queued, closes the file and returns its size in bytes and sha256 (hex). */
-  async finish(): Promise<{ size: number; sha256: string }> {
+  /** Writes what is queued, closes the file and returns its size in bytes, sha256 (hex) and the sha256 of each 8 MiB chunk. */
+  async finish(): Promise<{ size: number; sha256: string } & ChunkHashes> {
     await this.drain();
     await this.close();
-    return { size: this.offset, sha256: this.hash.digestHex() };
+    return { size: this.offset, sha256: this.hash.digestHex(), ...this.chunks.finish() };
   }
 
   /** Closes the file without reporting queued write errors (after a failed build). */
@@ -102,6 +104,7 @@ export class ExternalDataWriter {
 
   private write(bytes: Uint8Array): void {
     this.hash.update(bytes);
+    this.chunks.update(bytes);
     this.offset += bytes.length;
     this.pending = this.pending
       .then(() => (this.failure ? undefined : this.file.write(bytes)))

@@ -14,6 +14,7 @@ import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
 import { encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
 import { LIMITS } from '../defaults.ts';
 import { countTokens, type TokenCount } from '../text/token-count.ts';
+import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { encodeImage } from './image-encoding.ts';
@@ -35,6 +36,8 @@ export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
   /** Where weights are kept (default a `WeightStore` with `weightStore` options). */
   store?: EngineWeightStore;
   weightStore?: WeightStoreOptions;
+  /** Idle timeout and retries of model downloads. */
+  download?: DownloadRetryOptions;
 }
 
 /** A package with its sessions. */
@@ -76,6 +79,14 @@ function safeProgress(callback?: ProgressCallback): (event: ProgressEvent) => vo
       // Progress must not break a generation.
     }
   };
+}
+
+/** `task`, or AbortedError as soon as `signal` aborts (the task still settles on its own). */
+function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
+  task.catch(() => undefined);
+  aborted.catch(() => undefined);
+  return Promise.race([task, aborted]);
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
@@ -122,6 +133,7 @@ export class Engine implements EngineApi {
   /** Changes options (threads, log level, session residency); only before the first load. */
   async configure(settings: EngineSettings): Promise<void> {
     if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late');
+    if (settings.download !== undefined) resolveRetryPolicy([settings.download], 'download');
     this.options = { ...this.options, ...settings };
   }
 
@@ -163,8 +175,18 @@ export class Engine implements EngineApi {
     };
   }
 
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel> {
-    return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
+  async load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel> {
+    if (id === undefined) return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
+    // Cancellable by id, as generate() is: at once when queued, at the next check when running.
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    try {
+      return await untilAborted(this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress), controller.signal)), controller.signal);
+    } finally {
+      this.running.delete(id);
+      releaseCallback(onProgress);
+    }
   }
 
   async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
@@ -254,7 +276,7 @@ export class Engine implements EngineApi {
     configureOrt(this.options);
     // Token counting may be storing this package's tokenizer files: let it finish first.
     await this.tokenizerCache.settled(url);
-    const download = this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId });
+    const download = this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId, retry: this.options.download });
     this.loading = { url, done: download };
     try {
       await download;

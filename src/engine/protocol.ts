@@ -8,6 +8,7 @@ import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
 import type { TokenCount } from '../text/token-count.ts';
 import type { ModelFamily } from '../models/family.ts';
+import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
 export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
@@ -121,6 +122,8 @@ export interface EngineSettings {
   forceCpuNodeNames?: string[];
   /** Convolution layout of the WebGPU EP (default onnxruntime's, NHWC). */
   preferredLayout?: 'NCHW' | 'NHWC';
+  /** Idle timeout and automatic retries of the model download (see `DownloadRetryOptions` for the defaults). */
+  download?: DownloadRetryOptions;
 }
 
 /**
@@ -133,11 +136,14 @@ export interface EngineApi {
   configure(settings: EngineSettings): Promise<void>;
   /** Probes WebGPU (and a package's requirements when `model` is given). Never throws for a shortfall: see `ok`. */
   checkDevice(model?: string): Promise<DeviceReport>;
-  /** Manifest → capability check → download/verify → sessions. */
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Manifest → capability check → download/verify → sessions. With `id`, `cancel(id)`
+   * aborts it (queued or running) with AbortedError; stored bytes are kept.
+   */
+  load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel>;
   /** Queued behind earlier calls; loads the package first when needed. */
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
-  /** Cancels a queued or running generation; it rejects with AbortedError. Unknown ids are ignored. */
+  /** Cancels a queued or running generation or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
   /**
    * How `prompt` fits the package's text encoders (needs only its manifest and tokenizer

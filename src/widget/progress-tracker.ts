@@ -52,6 +52,9 @@ export class ProgressTracker {
   private viewOf(event: ProgressEvent, t: number): Omit<ProgressView, 'text'> {
     switch (event.stage) {
       case 'download': {
+        if (event.status === 'retrying') {
+          return { stage: 'Downloading the model (once)', detail: `${formatBytes(event.totalLoaded)} of ${formatBytes(event.totalBytes)} · ${event.message}`, fraction: event.totalBytes ? event.totalLoaded / event.totalBytes : null };
+        }
         this.download ??= { at: t, bytes: event.totalLoaded };
         const rate = (event.totalLoaded - this.download.bytes) / Math.max(1, t - this.download.at);
         const left = event.totalBytes - event.totalLoaded;
