@@ -17,6 +17,18 @@ export const DEFAULTS = {
   weights: 'q4' as const,
   /** The widget counts a prompt's tokens after the user pauses typing this long, in ms. */
   tokenCountDelayMs: 250,
+  /**
+   * Converter graph choices (tools/gpu-kit measures the alternatives; a variant becomes the
+   * default only once the kit has checked it against the fp32 path and timed it on a GPU).
+   */
+  graph: {
+    /** MatMulNBits accuracy_level: 0 = float activations. */
+    accuracyLevel: 0 as 0 | 4,
+    /** 'fused' = com.microsoft.MultiHeadAttention (flash attention on WebGPU). */
+    attention: 'fused' as 'fused' | 'explicit',
+    /** Transformer block activations. */
+    computePrecision: 'fp32' as 'fp32' | 'fp16',
+  },
   /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
   hubUrl: 'https://huggingface.co',
   /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */

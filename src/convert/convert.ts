@@ -27,7 +27,8 @@ import { createChunkSha256 } from '../package/chunk-hashes.ts';
 import { createIncrementalSha256 } from '../store/sha256.ts';
 import { joinPath, readCheckpointJson, type CheckpointFiles, type RandomAccessFile } from './checkpoint-files.ts';
 import { prepareClip, prepareT5, prepareTransformer, prepareVae, type GraphJob } from './components.ts';
-import type { LayerContext } from './layers.ts';
+import { Float16GraphBuilder } from './float16-graph.ts';
+import type { AccuracyLevel, AttentionKind, LayerContext } from './layers.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
 import { t5Override, transformerOverride, vaeOverride, type SourceFile } from './override-files.ts';
 import { writeWholeFile, type PackageSink } from './package-sink.ts';
@@ -59,6 +60,21 @@ export interface PackageConversion {
   modelId?: string;
   /** Progress lines for a terminal. */
   log?: (line: string) => void;
+  /** Graph choices that trade speed for accuracy (see `GraphOptions`); the defaults are in DEFAULTS. */
+  graphOptions?: GraphOptions;
+}
+
+/**
+ * Graph-level choices measured by the GPU kit (tools/gpu-kit). Each default (DEFAULTS.graph)
+ * is the variant that was numerically checked; the others are opt-in.
+ */
+export interface GraphOptions {
+  /** MatMulNBits accuracy_level (0: float activations; 4: int8 activations, DP4A on WebGPU). */
+  accuracyLevel?: AccuracyLevel;
+  /** 'fused' MultiHeadAttention (flash attention on WebGPU) or 'explicit' MatMul/Softmax/MatMul. */
+  attention?: AttentionKind;
+  /** Activations of the transformer block shards: 'fp16' needs `shader-f16` (the manifest says so). */
+  computePrecision?: 'fp32' | 'fp16';
 }
 
 /** Who made the package (the manifest's `createdBy`); part of what a resume must match. */
@@ -104,10 +120,12 @@ export interface WrittenGraph {
  * external weights), hashing both.
  * @throws CheckpointError when its weight data exceeds `maxShardBytes`
  */
-export async function writeGraph(job: GraphJob, sink: PackageSink, precision: WeightPrecision, maxShardBytes: number): Promise<WrittenGraph> {
+export async function writeGraph(job: GraphJob, sink: PackageSink, precision: WeightPrecision, maxShardBytes: number, options: GraphOptions = {}): Promise<WrittenGraph> {
   const dataName = `${job.name}.onnx_data`;
   const writer = await ExternalDataWriter.create(dataName, await sink.create(dataName));
-  const g = new GraphBuilder(job.name, writer);
+  // fp16 compute applies to the block shards only (the embedders' timestep features need float32).
+  const computePrecision = options.computePrecision === 'fp16' && job.role === 'transformer-blocks' ? 'fp16' : 'fp32';
+  const g = computePrecision === 'fp16' ? new Float16GraphBuilder(job.name, writer) : new GraphBuilder(job.name, writer);
   // Write what the previous tensor queued before reading the next one.
   const weights: LayerContext['weights'] = {
     async read(name, shape) {
@@ -121,7 +139,7 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
   };
   let data: Awaited<ReturnType<ExternalDataWriter['finish']>>;
   try {
-    await job.build({ g, weights, precision });
+    await job.build({ g, weights, precision, accuracyLevel: options.accuracyLevel ?? DEFAULTS.graph.accuracyLevel, attention: options.attention ?? DEFAULTS.graph.attention });
     data = await writer.finish();
   } catch (error) {
     await writer.close().catch(() => undefined);
@@ -143,7 +161,7 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
     dataFile = null;
   } else files.push({ path: dataFile, size: data.size, sha256: data.sha256, chunkSize: data.chunkSize, chunkSha256: data.chunkSha256 });
   return {
-    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra },
+    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision, weightBytes: g.weightBytes, ...job.extra },
     files,
     uploadBytes: g.uploadBytes,
     largestUploadBytes: g.largestUploadBytes,
@@ -242,7 +260,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     for (const component of [clip, t5, transformer, vae]) for (const note of component?.notes ?? []) log(note);
 
     const sources = await Promise.all([...fingerprints].sort(([a], [b]) => (a < b ? -1 : 1)).map(async ([label, print]) => [label, await print]));
-    const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources });
+    const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources, graphOptions: options.graphOptions ?? {} });
     const sink = await options.openSink();
     try {
       const saved = parseState(await sink.loadState());
@@ -260,7 +278,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
       log(`converting ${jobs.length} graphs (${precision} weights)${done.size ? `, resuming: ${done.size} already converted` : ''}`);
       for (const job of jobs) {
         const kept = done.get(job.name);
-        const written = kept ?? (await writeGraph(job, sink, precision, maxShardBytes));
+        const written = kept ?? (await writeGraph(job, sink, precision, maxShardBytes, options.graphOptions));
         state.graphs.push(written);
         if (!kept) await sink.saveState(JSON.stringify(state));
         graphs.push(written.entry);
@@ -305,7 +323,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
           largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), t5Tokens, vaeConfig),
-          shaderF16: false,
+          shaderF16: graphs.some((g) => g.computePrecision === 'fp16'),
         },
       };
       await sink.commit(new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));

@@ -34,7 +34,24 @@ export interface LayerContext {
   g: GraphBuilder;
   weights: WeightSource;
   precision: WeightPrecision;
+  /**
+   * MatMulNBits `accuracy_level`: 0 (default) keeps the activations float; 4 quantizes them
+   * to int8 per block (the DP4A path of onnxruntime's WebGPU EP). Only q4/q8 graphs use it.
+   */
+  accuracyLevel?: AccuracyLevel;
+  /** How `multiHeadAttention` builds attention (default 'fused'). */
+  attention?: AttentionKind;
 }
+
+/** MatMulNBits accuracy levels the converter writes: 0 (float activations) or 4 (int8 activations). */
+export type AccuracyLevel = 0 | 4;
+
+/**
+ * 'fused': one com.microsoft.MultiHeadAttention node (onnxruntime's WebGPU EP runs it as
+ * flash attention where the adapter has subgroups). 'explicit': MatMul → Softmax → MatMul,
+ * which materialises the [heads, L, L] scores (flash attention off).
+ */
+export type AttentionKind = 'fused' | 'explicit';
 
 /** Stores a float tensor: float32, or float16 plus a Cast when the precision is not fp32. */
 export function floatWeight(ctx: LayerContext, name: string, dims: number[], values: Float32Array): string {
@@ -73,7 +90,8 @@ export async function linear(ctx: LayerContext, x: string, prefix: string, inF: 
       : quantizeBlockwise(await ctx.weights.read(`${prefix}.weight`, [outF, inF]), outF, inF, bits, QUANT_BLOCK_SIZE);
     const packed = g.initializer(`${prefix}.weight_q${bits}`, 'uint8', [outF, q.blocksPerRow, q.bytesPerBlock], q.packed);
     const scales = g.initializer(`${prefix}.weight_scales`, 'float32', [outF * q.blocksPerRow], q.scales);
-    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK_SIZE }, MS, name);
+    const accuracy: Record<string, number> = ctx.accuracyLevel ? { accuracy_level: ctx.accuracyLevel } : {};
+    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK_SIZE, ...accuracy }, MS, name);
   } else {
     const weight = await ctx.weights.read(`${prefix}.weight`, [outF, inF]);
     y = g.op('MatMul', [x, floatWeight(ctx, `${prefix}.weight_t`, [inF, outF], transpose(weight, outF, inF))], {}, '', name);
@@ -126,4 +144,22 @@ export function modulate(g: GraphBuilder, x: string, shift: string, scale: strin
 /** gate [B, D] broadcast over the sequence, times x [B, S, D]. */
 export function gated(g: GraphBuilder, gate: string, x: string): string {
   return g.op('Mul', [g.op('Unsqueeze', [gate, g.constInt64([1])]), x]);
+}
+
+/**
+ * Attention over q, k, v [1, S, heads·headDim] → [1, S, heads·headDim], scale 1/√headDim
+ * unless given, built as `ctx.attention` says (see `AttentionKind`).
+ */
+export function multiHeadAttention(ctx: LayerContext, q: string, k: string, v: string, heads: number, headDim: number, scale?: number): string {
+  const { g } = ctx;
+  if ((ctx.attention ?? 'fused') === 'fused') {
+    return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads, ...(scale === undefined ? {} : { scale: { float: scale } }) }, MS);
+  }
+  const split = g.constInt64([0, 0, heads, headDim]);
+  const toHeads = (x: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [x, split])], { perm });
+  // q is scaled before the product: S·headDim multiplies instead of S·S.
+  const qh = g.op('Mul', [toHeads(q, [0, 2, 1, 3]), g.constFloat([scale ?? 1 / Math.sqrt(headDim)], [])]);
+  const probs = g.op('Softmax', [g.op('MatMul', [qh, toHeads(k, [0, 2, 3, 1])])], { axis: -1 });
+  const out = g.op('MatMul', [probs, toHeads(v, [0, 2, 1, 3])]);
+  return g.op('Reshape', [g.op('Transpose', [out], { perm: [0, 2, 1, 3] }), g.constInt64([0, 0, heads * headDim])]);
 }

@@ -11,7 +11,7 @@
  * Text tokens come first in the joint sequence (RoPE tables follow that order).
  */
 import { CheckpointError } from '../errors.ts';
-import { chunkLastAxis, gated, geluTanh, layerNormPlain, linear, modulate, param, rmsNorm, silu, type LayerContext } from './layers.ts';
+import { chunkLastAxis, gated, geluTanh, layerNormPlain, linear, modulate, multiHeadAttention, param, rmsNorm, silu, type LayerContext } from './layers.ts';
 import type { WeightPrecision } from '../package/manifest.ts';
 import { blockStoredBytes, packShards } from './storage.ts';
 
@@ -258,7 +258,7 @@ async function qkv(ctx: LayerContext, c: TransformerConfig, x: string, p: string
 function jointAttention(ctx: LayerContext, c: TransformerConfig, q: string, k: string, v: string, rot: { positions: string; cos: string; sin: string }): string {
   const qr = rope(ctx, c, q, rot.positions, rot.cos, rot.sin);
   const kr = rope(ctx, c, k, rot.positions, rot.cos, rot.sin);
-  return ctx.g.op('MultiHeadAttention', [qr, kr, v], { num_heads: c.num_attention_heads }, MS);
+  return multiHeadAttention(ctx, qr, kr, v, c.num_attention_heads, c.attention_head_dim);
 }
 
 /** Feed-forward: Linear(d→4d), GELU(tanh), Linear(4d→d). */

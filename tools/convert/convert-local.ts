@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { CheckpointFiles } from '../../src/convert/checkpoint-files.ts';
-import { convertToPackage } from '../../src/convert/convert.ts';
+import { convertToPackage, type GraphOptions } from '../../src/convert/convert.ts';
 import { isHubReference, openHubRepository, openHubSourceFile, parseHubReference, type HubOptions } from '../../src/convert/hub-files.ts';
 import type { SourceFile } from '../../src/convert/override-files.ts';
 import { InvalidParameterError } from '../../src/errors.ts';
@@ -42,6 +42,8 @@ export interface ConvertOptions {
   hub?: HubOptions;
   /** Progress lines for a terminal (warnings start with "warning:"). */
   log?: (line: string) => void;
+  /** Graph choices measured by the GPU kit (accuracy level, attention, fp16 activations). */
+  graphOptions?: GraphOptions;
 }
 
 /** A checkpoint folder: local, or a Hub repository (listed once). */
@@ -78,5 +80,6 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
     maxShardMb: options.maxShardMb,
     modelId: options.modelId,
     log: options.log,
+    graphOptions: options.graphOptions,
   });
 }
