@@ -41,7 +41,7 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
-  /** 0–1 for jpeg and webp (default 0.92, as canvases use). */
+  /** 0–1, the encoder quality of jpeg and webp images (default the browser's, 0.92). */
   quality?: number;
   /**
    * Fields a hosted provider receives in its request body as they are (e.g. `style`,
@@ -58,7 +58,6 @@ export interface GenerateParams {
   onProgress?: ProgressCallback;
 }
 
-/** Milliseconds spent per stage. */
 /**
  * Options of `load()`: `load({signal, onProgress})`, or `load(onProgress, {signal})`.
  * Aborting the signal cancels the download (bytes stored so far are kept; the next
@@ -70,6 +69,7 @@ export interface LoadOptions {
   onProgress?: ProgressCallback;
 }
 
+/** Milliseconds spent per stage. */
 export interface GenerateTimings {
   loadMs: number;
   encodeMs: number;

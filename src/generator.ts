@@ -1,23 +1,26 @@
 /**
  * `createGenerator()`: the library's entry. One generator routes each request to this
- * device (the WebGPU worker of client.ts) or to a hosted provider, by privacy mode, and
- * offers BFL- and OpenAI-shaped facades over the same routing.
+ * device (the worker-backed local generator) or to a hosted provider, by privacy mode,
+ * and offers BFL- and OpenAI-shaped facades over the same routing. A request is checked
+ * once, here (`validateRequest`), and travels on as one `ValidRequest`.
  */
 import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
-import { createLocalGenerator, type Generator as LocalGenerator, type GeneratorOptions as LocalOptions } from './client.ts';
 import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
-import { validateRequest } from './engine/request.ts';
-import { AbortedError, DeviceCapabilityError, FluxError, InvalidParameterError } from './errors.ts';
-import { DEFAULTS, LIMITS } from './defaults.ts';
+import { DeviceCapabilityError, FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
+import { checkWorkerLocation } from './engine/worker-url.ts';
+import { LIMITS } from './defaults.ts';
 import { createBflFacade, type BflFacade, type FacadeTarget } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
+import { checkGeneratorOptions } from './generator-options.ts';
+import { createLocalGenerator, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
 import type { ProgressCallback } from './progress.ts';
+import { createProvider, isEngine, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
+import { validateRequest, type ValidRequest } from './request.ts';
+import { decideRoute, type PrivacyMode, type RouteDecision } from './routing.ts';
 import type { TokenCount } from './text/token-count.ts';
-import { createProvider, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
-import { decideRoute, PRIVACY_MODES, type PrivacyMode, type RouteDecision } from './routing.ts';
 
 /** Options of `createGenerator`. */
-export interface GeneratorOptions extends Partial<Omit<LocalOptions, 'model'>> {
+export interface GeneratorOptions extends Partial<Omit<LocalGeneratorOptions, 'model'>> {
   /** URL of the web model package. Required unless `privacy` is 'remote-only'. */
   model?: string;
   /**
@@ -36,23 +39,27 @@ export interface Generator {
   readonly providers: readonly ImageEngine[];
   /**
    * Generates images where `route()` says. The result's `backend` and `backendReason`
-   * say where it ran and why.
+   * say where it ran and why. `params` may be a ValidRequest from `validate()` (with
+   * `signal`/`onProgress` spread in): it is not checked again.
    * @throws InvalidParameterError naming a field out of range (nothing is sent)
    * @throws DeviceCapabilityError in local-only mode on a device that cannot run the model
+   * @throws DeviceLostError / WorkerCrashedError when the GPU device or the worker died meanwhile (the next call recovers)
    * @throws AbortedError when `params.signal` aborts
    */
-  generate(params: GenerateParams): Promise<GenerateResult>;
+  generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
   /** Where the next generation will run and why (checks the device; downloads only the manifest). */
   route(): Promise<RouteDecision>;
-  /** Checks parameters as `generate` does, without generating. @throws InvalidParameterError */
-  validate(params: GenerateParams): void;
+  /** Checks parameters as `generate` does, without generating. @returns the checked request @throws InvalidParameterError */
+  validate(params: GenerateParams): ValidRequest;
   /**
    * Downloads (once; resumable, with automatic retries) and loads the local model:
    * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
    * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
    */
   load(options?: LoadOptions): Promise<LoadedModel>;
   load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
+  /** What the device offers and whether the model fits (probed once per session, again after a device loss). */
   checkDevice(): Promise<DeviceReport>;
   /**
    * How a prompt fits the local model's text encoders, before generating: per encoder the
@@ -71,10 +78,6 @@ export interface Generator {
   readonly images: OpenAIImagesFacade;
 }
 
-function isEngine(p: AnyProviderConfig | ImageEngine): p is ImageEngine {
-  return typeof (p as ImageEngine).generate === 'function';
-}
-
 /**
  * Creates a generator.
  *
@@ -82,69 +85,62 @@ function isEngine(p: AnyProviderConfig | ImageEngine): p is ImageEngine {
  * const generator = createGenerator({ model: './models/flux1-schnell-q4/', privacy: 'local-only' });
  * const { images, seed, backend } = await generator.generate({ prompt: 'a lighthouse at dusk', width: 512, height: 512 });
  * ```
+ * @throws InvalidParameterError naming the option for every option that is not allowed
  */
 export function createGenerator(options: GeneratorOptions): Generator {
-  const providers = (options.providers ?? []).map((p) => (isEngine(p) ? p : createProvider(p)));
+  checkGeneratorOptions(options);
+  const providers = (options.providers ?? []).map((p, i) => (isEngine(p) ? p : providerAt(i, p)));
   const privacy = options.privacy ?? (providers.length ? 'prefer-local' : 'local-only');
-  if (!PRIVACY_MODES.includes(privacy)) throw new InvalidParameterError('privacy', PRIVACY_MODES.join(', '), privacy);
-  if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model);
+  if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model, 'missing');
+  checkWorkerLocation(options);
+  const rules = { sizes: options.allowAnySize ? ('any' as const) : ('web' as const) };
 
   let local: LocalGenerator | undefined;
   const localGenerator = () => {
-    if (!options.model) throw new FluxError('this generator has no local model (remote-only)');
-    local ??= createLocalGenerator({ ...options, model: options.model });
+    if (!options.model) throw new FluxError('this generator has no local model (remote-only)', 'no-local-model');
+    local ??= createLocalGenerator({ model: options.model, allowAnySize: options.allowAnySize, engine: options.engine, worker: options.worker, workerUrl: options.workerUrl, wasmPaths: options.wasmPaths });
     return local;
   };
-  let device: Promise<DeviceReport> | undefined;
-  const checkDevice = () => (device ??= localGenerator().checkDevice().catch((error) => {
-    device = undefined;
-    throw error;
-  }));
-  const validate = (params: GenerateParams) => {
-    validateRequest({ ...params, model: '', allowAnySize: options.allowAnySize });
-  };
+  // The worker keeps the device report (once per package, dropped on device loss; a new worker starts without one).
+  const checkDevice = () => localGenerator().checkDevice();
+  const validate = (params: GenerateParams) => validateRequest(params, rules);
   const route = () => decideRoute(privacy, providers, checkDevice);
 
-  const runRemote = async (provider: ImageEngine, params: GenerateParams, seed: number, reason: string, warnings: string[]): Promise<GenerateResult> => {
-    if (!params.prompt) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, params.prompt);
+  const runRemote = async (provider: ImageEngine, request: ValidRequest, params: GenerateParams, reason: string): Promise<GenerateResult> => {
+    if (request.prompt === undefined) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, undefined, 'missing');
     const started = performance.now();
-    const result = await provider.generate(
-      {
-        prompt: params.prompt, width: params.width ?? DEFAULTS.width, height: params.height ?? DEFAULTS.height, steps: params.steps, guidance: params.guidance, seed,
-        numImages: params.numImages ?? DEFAULTS.numImages, outputFormat: params.outputFormat ?? DEFAULTS.outputFormat, extra: params.providerOptions,
-      },
-      { signal: params.signal, onProgress: params.onProgress },
-    );
+    const result = await provider.generate(request, { signal: params.signal, onProgress: params.onProgress });
     const totalMs = performance.now() - started;
     return {
       images: result.images,
-      seed: result.seed ?? seed,
+      seed: result.seed ?? request.seed,
       width: result.width,
       height: result.height,
-      steps: params.steps ?? DEFAULTS.steps,
-      ...(params.guidance === undefined ? {} : { guidance: params.guidance }),
+      steps: request.steps,
+      ...(request.guidance === undefined ? {} : { guidance: request.guidance }),
       backend: provider.id,
       backendReason: reason,
       timings: { loadMs: 0, encodeMs: 0, denoiseMs: totalMs, decodeMs: 0, totalMs },
-      warnings: [...warnings, ...result.adjustments],
+      warnings: [...request.warnings, ...result.adjustments],
     };
   };
 
-  const generate = async (params: GenerateParams): Promise<GenerateResult> => {
-    if (params?.signal?.aborted) throw new AbortedError();
-    // Validate here first: a bad request is refused before anything runs or is sent.
-    const { seed, warnings } = validateRequest({ ...params, model: '', allowAnySize: options.allowAnySize });
+  const generate = async (params: GenerateParams | ValidRequest): Promise<GenerateResult> => {
+    // Checked here, once: a bad request is refused before anything runs or is sent.
+    const request = validateRequest(params, rules);
+    const call = params as GenerateParams;
+    throwIfAborted(call.signal);
     const decision = await route();
-    if (decision.provider) return runRemote(decision.provider, params, seed, decision.reason, warnings);
+    if (decision.provider) return runRemote(decision.provider, request, call, decision.reason);
     try {
-      const result = await localGenerator().generate({ ...params, seed });
-      const ignored = params.providerOptions ? Object.keys(params.providerOptions) : [];
+      const result = await localGenerator().generate({ ...request, signal: call.signal, onProgress: call.onProgress });
+      const ignored = request.providerOptions ? Object.keys(request.providerOptions) : [];
       const notes = ignored.length ? [`providerOptions ${ignored.join(', ')} ignored on this device (they go only to hosted providers)`] : [];
       return { ...result, backendReason: decision.reason, warnings: [...notes, ...result.warnings] };
     } catch (error) {
       // A size this device cannot hold is found only when loading; prefer-local then hands over.
       if (error instanceof DeviceCapabilityError && privacy === 'prefer-local' && providers.length) {
-        return runRemote(providers[0], params, seed, `This device could not run this request locally (${error.message}), so the prompt was sent to ${providers[0].label}.`, warnings);
+        return runRemote(providers[0], request, call, `This device could not run this request locally (${error.message}), so the prompt was sent to ${providers[0].label}.`);
       }
       throw error;
     }
@@ -179,4 +175,15 @@ export function createGenerator(options: GeneratorOptions): Generator {
     bfl: createBflFacade(target),
     images: createOpenAIImagesFacade(target),
   };
+}
+
+/** Builds provider `i` of the options; its errors name `providers[i].field`. */
+function providerAt(index: number, config: AnyProviderConfig): ImageEngine {
+  try {
+    return createProvider(config);
+  } catch (error) {
+    if (!(error instanceof InvalidParameterError)) throw error;
+    const field = error.field === 'config' ? `providers[${index}]` : `providers[${index}].${error.field}`;
+    throw new InvalidParameterError(field, error.allowed, error.received, error.reason);
+  }
 }

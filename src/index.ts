@@ -9,7 +9,9 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator } from './client.ts';
+export { createLocalGenerator, startWorker, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+export type { ValidRequest } from './request.ts';
+export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
@@ -23,10 +25,13 @@ export {
   AbortedError,
   CheckpointError,
   DeviceCapabilityError,
+  DeviceLostError,
+  WorkerCrashedError,
   DownloadError,
   FluxError,
   IntegrityError,
   InvalidParameterError,
+  LibraryAssetError,
   ModelPackageError,
   StorageQuotaError,
   ProviderError,
@@ -38,6 +43,17 @@ export {
   ContentModeratedError,
   BflValidationError,
   OpenAIRequestError,
+  ERROR_CLASSES,
+} from './errors.ts';
+export type {
+  InvalidParameterReason,
+  DeviceCapabilityReason,
+  WorkerCrashReason,
+  ModelPackageReason,
+  DownloadReason,
+  IntegrityReason,
+  StorageQuotaReason,
+  ProviderErrorReason,
 } from './errors.ts';
 export { DownloadRetriesExhaustedError, ProviderNetworkError, ProviderRedirectError } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

@@ -49,7 +49,7 @@ const REMOTE = (provider: ImageEngine, reason: string): RouteDecision => ({ back
  */
 export async function decideRoute(mode: PrivacyMode, providers: readonly ImageEngine[], checkDevice: () => Promise<DeviceVerdict>): Promise<RouteDecision> {
   if (mode === 'remote-only') {
-    if (!providers.length) throw new InvalidParameterError('providers', 'at least one hosted provider in remote-only mode', 'none');
+    if (!providers.length) throw new InvalidParameterError('providers', 'at least one hosted provider in remote-only mode', 'none', 'no-provider');
     return REMOTE(providers[0], `Remote-only mode: the prompt is sent to ${providers[0].label}.`);
   }
   const device = await checkDevice();

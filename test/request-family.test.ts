@@ -5,16 +5,18 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FAMILY_DEFAULTS } from '../src/defaults.ts';
-import { resolveForFamily, validateRequest } from '../src/engine/request.ts';
+import { resolveForFamily, validateRequest } from '../src/request.ts';
 import { InvalidParameterError } from '../src/errors.ts';
 import { familyOfTransformerConfig, modelFamily } from '../src/models/family.ts';
 
-const base = { model: 'https://example.org/m/', prompt: 'a red fox', width: 512, height: 512 };
+const base = { prompt: 'a red fox', width: 512, height: 512 };
+const valid = (extra: Record<string, unknown> = {}) => validateRequest({ ...base, ...extra });
 
 describe('guidance and steps', () => {
   it('are optional; given values are range-checked with errors naming the field', () => {
-    expect(validateRequest(base)).toMatchObject({ steps: undefined, guidance: undefined });
-    expect(validateRequest({ ...base, steps: 50, guidance: 1.5 })).toMatchObject({ steps: 50, guidance: 1.5 });
+    expect(valid()).toMatchObject({ unset: ['steps'] });
+    expect(valid().guidance).toBeUndefined();
+    expect(valid({ steps: 50, guidance: 1.5 })).toMatchObject({ steps: 50, guidance: 1.5, unset: [] });
     for (const [field, value] of [['guidance', 1.4], ['guidance', 5.01], ['guidance', Number.NaN], ['guidance', '3'], ['steps', 0], ['steps', 51], ['steps', 2.5]] as const) {
       const error = (() => {
         try {
@@ -29,10 +31,11 @@ describe('guidance and steps', () => {
   });
 
   it("fill in the package family's defaults", () => {
-    expect(resolveForFamily({}, 'dev', 'dev-model')).toEqual({ steps: 28, guidance: 3.5, warnings: [] });
-    expect(resolveForFamily({ steps: 12, guidance: 5 }, 'dev', 'dev-model')).toEqual({ steps: 12, guidance: 5, warnings: [] });
-    expect(resolveForFamily({}, 'schnell', 's')).toEqual({ steps: 4, guidance: undefined, warnings: [] });
-    const many = resolveForFamily({ steps: 8 }, 'schnell', 's');
+    expect(resolveForFamily(valid(), 'dev', 'dev-model')).toEqual({ steps: 28, guidance: 3.5, warnings: [] });
+    expect(resolveForFamily(valid({ steps: 12, guidance: 5 }), 'dev', 'dev-model')).toEqual({ steps: 12, guidance: 5, warnings: [] });
+    expect(resolveForFamily(valid(), 'schnell', 's')).toEqual({ steps: 4, guidance: undefined, warnings: [] });
+    expect(resolveForFamily(valid({ steps: 4 }), 'schnell', 's')).toEqual({ steps: 4, guidance: undefined, warnings: [] });
+    const many = resolveForFamily(valid({ steps: 8 }), 'schnell', 's');
     expect(many.steps).toBe(8);
     expect(many.warnings.join(' ')).toMatch(/FLUX\.1 \[schnell\] is distilled for 1-4 steps; 8 steps/);
     expect(FAMILY_DEFAULTS.dev.steps).toBe(28);
@@ -41,12 +44,12 @@ describe('guidance and steps', () => {
   it('refuse a guidance for a [schnell] package with a typed error that says why', () => {
     let error: unknown;
     try {
-      resolveForFamily({ guidance: 3.5 }, 'schnell', 'black-forest-labs/FLUX.1-schnell');
+      resolveForFamily(valid({ guidance: 3.5 }), 'schnell', 'black-forest-labs/FLUX.1-schnell');
     } catch (e) {
       error = e;
     }
     expect(error).toBeInstanceOf(InvalidParameterError);
-    expect(error).toMatchObject({ field: 'guidance', received: 3.5 });
+    expect(error).toMatchObject({ field: 'guidance', received: 3.5, reason: 'conflict' });
     expect((error as Error).message).toBe('guidance must be absent for black-forest-labs/FLUX.1-schnell: FLUX.1 [schnell] is not guidance-distilled (guidance 1.5-5 applies to FLUX.1 [dev]) (got 3.5)');
   });
 

@@ -138,7 +138,11 @@ export async function embeddingLookup(ctx: LayerContext, name: string, rows: num
   const values = await ctx.weights.read(name, [rows, dim]);
   if (ctx.precision === 'fp32') return g.op('Gather', [g.initializer(name, 'float32', [rows, dim], values), ids], { axis: 0 });
   const table = g.initializer(name, 'float16', [rows, dim], float32ToFloat16Bytes(values));
-  return g.op('Cast', [g.op('Gather', [table, ids], { axis: 0 })], { to: 1 });
+  const gathered = g.op('Gather', [table, ids], { axis: 0 });
+  const widened = g.op('Cast', [gathered], { to: 1 });
+  // Both read float16 at run time: GPUs without shader-f16 run them on the CPU.
+  g.float16Nodes.push(gathered, widened);
+  return widened;
 }
 
 /** Upper-triangular (j > i) large-negative mask [1, 1, S, S], zero elsewhere. */

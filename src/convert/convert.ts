@@ -161,7 +161,7 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
     dataFile = null;
   } else files.push({ path: dataFile, size: data.size, sha256: data.sha256, chunkSize: data.chunkSize, chunkSha256: data.chunkSha256 });
   return {
-    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision, weightBytes: g.weightBytes, ...job.extra },
+    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision, weightBytes: g.weightBytes, ...(g.float16Nodes.length ? { float16Nodes: [...g.float16Nodes] } : {}), ...job.extra },
     files,
     uploadBytes: g.uploadBytes,
     largestUploadBytes: g.largestUploadBytes,

@@ -135,6 +135,8 @@ export class GraphBuilder {
   uploadBytes = 0;
   /** The largest single initializer once uploaded, in bytes. */
   largestUploadBytes = 0;
+  /** Nodes that read float16 data at run time (see `GraphEntry.float16Nodes`). */
+  readonly float16Nodes: string[] = [];
 
   /**
    * @param name graph name

@@ -7,29 +7,33 @@
  * one at a time in arrival order; `cancel(id)` aborts a queued or running generation.
  */
 import { releaseProxy } from 'comlink';
-import { AbortedError, DeviceCapabilityError, InvalidParameterError } from '../errors.ts';
+import { AbortedError, DeviceCapabilityError, DeviceLostError, FluxError, InvalidParameterError, throwIfAborted, WorkerCrashedError } from '../errors.ts';
+import { formatBytes } from '../format-bytes.ts';
 import { graphByRole, hasTextEncoders, type GraphEntry, type Manifest } from '../package/manifest.ts';
+import { packageUrlOf } from '../package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
-import { encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { droppedTextWarnings, encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { imageSeed, resolveForFamily, validateRequest, type ValidRequest } from '../request.ts';
 import { LIMITS } from '../defaults.ts';
 import { countTokens, type TokenCount } from '../text/token-count.ts';
 import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
-import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
+import { capabilityError, createGpuContext, describeAdapter, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { encodeImage } from './image-encoding.ts';
-import { fetchManifest, packageUrlOf } from './manifest-fetch.ts';
+import { fetchManifest } from './manifest-fetch.ts';
 import { PackageTokenizerCache } from './package-tokenizers.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
+import { PackageCache } from './package-cache.ts';
 import type { DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
-import { imageSeed, resolveForFamily, validateRequest, type ValidRequest } from './request.ts';
+import { isWasmAbort, saysDeviceLost } from './runtime-errors.ts';
 import { modelFamily } from '../models/family.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
 
 /** The parts of the WeightStore the engine uses (a test or an app may pass its own). */
-export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'listPackages' | 'deletePackage' | 'registerFiles'>;
+export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'getVerifiedFiles' | 'listPackages' | 'deletePackage' | 'registerFiles'>;
 
 /** Options of the engine (fixed for its lifetime). */
 export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
@@ -68,6 +72,14 @@ function releaseCallback(callback?: ProgressCallback): void {
   if (typeof release === 'function') (release as () => void)();
 }
 
+/** A progress callback that also records the stage of the latest event in `stage.current`. */
+function trackStage(stage: { current: string }, progress: (event: ProgressEvent) => void): (event: ProgressEvent) => void {
+  return (event) => {
+    if (event.stage !== 'done') stage.current = event.stage;
+    progress(event);
+  };
+}
+
 /** A progress callback that never throws and ignores a rejected (remote) call. */
 function safeProgress(callback?: ProgressCallback): (event: ProgressEvent) => void {
   return (event) => {
@@ -89,10 +101,6 @@ function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
   return Promise.race([task, aborted]);
 }
 
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AbortedError();
-}
-
 /** The in-worker engine; see `EngineApi` for each operation's contract. */
 export class Engine implements EngineApi {
   private options: EngineOptions;
@@ -101,7 +109,11 @@ export class Engine implements EngineApi {
   private loaded?: LoadedPackage;
   private readonly queue = new SerialQueue();
   private readonly running = new Map<string, AbortController>();
-  private readonly tokenizerCache = new PackageTokenizerCache(() => this.store);
+  /** Manifests and device reports, once per package (reports again after a device loss). */
+  private readonly cache = new PackageCache();
+  /** Set when onnxruntime's wasm aborted: every later call fails with it (the page then starts a fresh worker). */
+  private broken?: WorkerCrashedError;
+  private readonly tokenizerCache = new PackageTokenizerCache(() => this.store, (url) => this.manifest(url));
   /** The package being loaded (downloaded, verified, compiled) right now, if any. */
   private loading?: { url: string; done: Promise<unknown> };
 
@@ -124,20 +136,38 @@ export class Engine implements EngineApi {
     }
     const created = createGpuContext();
     this.gpuContext = created;
-    created.catch(() => {
-      if (this.gpuContext === created) this.gpuContext = undefined;
-    });
+    created.then(
+      // Reports describe this device: a lost device makes them stale.
+      (context) => void context.lost.then(() => this.cache.dropDeviceReports()),
+      () => {
+        if (this.gpuContext === created) this.gpuContext = undefined;
+      },
+    );
     return created;
   }
 
   /** Changes options (threads, log level, session residency); only before the first load. */
   async configure(settings: EngineSettings): Promise<void> {
-    if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late');
+    if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late', 'conflict');
     if (settings.download !== undefined) resolveRetryPolicy([settings.download], 'download');
     this.options = { ...this.options, ...settings };
   }
 
-  async checkDevice(model?: string): Promise<DeviceReport> {
+  checkDevice(model?: string): Promise<DeviceReport> {
+    return this.guard('checkDevice', async () => {
+      if (model === undefined) return this.probeDevice();
+      const url = packageUrlOf(model);
+      return this.cache.deviceReport(url, () => this.probeDevice(url));
+    });
+  }
+
+  /** The package's manifest, fetched once per session. */
+  private manifest(url: string): Promise<Manifest> {
+    return this.cache.manifest(url, () => fetchManifest(url));
+  }
+
+  /** What the device offers, and (with a package URL) whether the package fits. */
+  private async probeDevice(url?: string): Promise<DeviceReport> {
     const noGpu = (capability: string, detail: string): DeviceReport => ({
       webgpu: false,
       adapter: { vendor: '', architecture: '', description: '' },
@@ -160,9 +190,8 @@ export class Engine implements EngineApi {
       throw error;
     }
     const report: DeviceReport = { ...(await describeAdapter(gpu.adapter)), ok: true, shortfalls: [], reasons: [], maxPixels: Infinity };
-    if (model === undefined) return report;
-    const url = packageUrlOf(model);
-    const manifest = await fetchManifest(url);
+    if (url === undefined) return report;
+    const manifest = await this.manifest(url);
     const shortfalls = await packageShortfalls(manifest, gpu);
     return {
       ...report,
@@ -176,13 +205,17 @@ export class Engine implements EngineApi {
   }
 
   async load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel> {
-    if (id === undefined) return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
+    const stage = { current: 'load' };
+    const progress = trackStage(stage, safeProgress(onProgress));
+    if (id === undefined) {
+      return this.guard(() => stage.current, () => this.queue.run(() => this.loadNow(packageUrlOf(model), progress))).finally(() => releaseCallback(onProgress));
+    }
     // Cancellable by id, as generate() is: at once when queued, at the next check when running.
-    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
-      return await untilAborted(this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress), controller.signal)), controller.signal);
+      return await untilAborted(this.guard(() => stage.current, () => this.queue.run(() => this.loadNow(packageUrlOf(model), progress, controller.signal))), controller.signal);
     } finally {
       this.running.delete(id);
       releaseCallback(onProgress);
@@ -190,19 +223,20 @@ export class Engine implements EngineApi {
   }
 
   async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
-    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
     const controller = new AbortController();
     this.running.set(id, controller);
+    const stage = { current: 'generate' };
     try {
-      // Validate before waiting in the queue or downloading anything.
-      const valid = validateRequest(request);
-      const task = this.queue.run(() => this.generateNow(request, valid, controller.signal, safeProgress(onProgress)));
+      // What a structured clone could break is checked again, by the same function, before
+      // waiting in the queue or downloading anything.
+      const { model, allowAnySize, keepIntermediates, ...fields } = request;
+      const valid = validateRequest(fields, { sizes: allowAnySize ? 'any' : 'web' });
+      const progress = trackStage(stage, safeProgress(onProgress));
+      const task = this.guard(() => stage.current, () => this.queue.run(() => this.generateNow(packageUrlOf(model), valid, keepIntermediates === true, controller.signal, progress)));
       // A cancelled request rejects at once, queued or running; a running one stops at the
       // next check (between shards and steps) before the queue moves on.
-      const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
-      task.catch(() => undefined);
-      aborted.catch(() => undefined);
-      return await Promise.race([task, aborted]);
+      return await untilAborted(task, controller.signal);
     } finally {
       this.running.delete(id);
       releaseCallback(onProgress);
@@ -216,7 +250,7 @@ export class Engine implements EngineApi {
   async countTokens(model: string, prompt: string): Promise<TokenCount> {
     // Not queued: counting runs beside a generation (it needs only the tokenizer files).
     if (typeof prompt !== 'string' || prompt.length > LIMITS.prompt.maxChars) {
-      throw new InvalidParameterError('prompt', `text of at most ${LIMITS.prompt.maxChars} characters`, typeof prompt === 'string' ? `${prompt.length} characters` : prompt);
+      throw new InvalidParameterError('prompt', `text of at most ${LIMITS.prompt.maxChars} characters`, typeof prompt === 'string' ? `${prompt.length} characters` : prompt, typeof prompt === 'string' ? 'out-of-range' : 'wrong-type');
     }
     const url = packageUrlOf(model);
     // A load of the same package stores and loads the tokenizers anyway: wait for it
@@ -236,8 +270,48 @@ export class Engine implements EngineApi {
       if (this.loaded?.url === packageUrl) await this.unload();
       await this.tokenizerCache.settled(packageUrl);
       this.tokenizerCache.forget(packageUrl);
+      this.cache.forget(packageUrl);
       await this.store.deletePackage(packageUrl);
     });
+  }
+
+  /**
+   * Runs an operation and types what onnxruntime or WebGPU throw: a lost GPU device is a
+   * DeviceLostError (the device and its reports are dropped; the next call makes a new
+   * one), a wasm abort a WorkerCrashedError (this worker is unusable from then on).
+   * @param stage the stage the operation is in (for the error), or a function giving it
+   */
+  private async guard<T>(stage: string | (() => string), task: () => Promise<T>): Promise<T> {
+    const stageNow = () => (typeof stage === 'string' ? stage : stage());
+    if (this.broken) throw new WorkerCrashedError(this.broken.message, 'wasm-abort', stageNow());
+    try {
+      return await task();
+    } catch (error) {
+      if (isWasmAbort(error)) {
+        this.broken = new WorkerCrashedError(
+          `onnxruntime's WebAssembly aborted during ${stageNow()} (it may have run out of memory); this worker cannot be used any more. The next call starts a new one.`,
+          'wasm-abort',
+          stageNow(),
+        );
+        throw this.broken;
+      }
+      if (error instanceof InvalidParameterError || error instanceof AbortedError || error instanceof DeviceCapabilityError || error instanceof DeviceLostError) throw error;
+      if (await this.deviceLost(error)) {
+        await this.unload().catch(() => undefined);
+        this.gpuContext = undefined;
+        this.cache.dropDeviceReports();
+        throw new DeviceLostError(`The GPU device was lost during ${stageNow()} (a driver reset, or the GPU ran out of memory). Try again: the next call creates a new device.`, stageNow());
+      }
+      throw error;
+    }
+  }
+
+  /** Whether the shared GPU device is lost (waits briefly for its \`lost\` promise, which settles after the failing call). */
+  private async deviceLost(error: unknown): Promise<boolean> {
+    const context = await this.gpuContext?.catch(() => undefined);
+    if (!context) return false;
+    if (!context.isLost) await Promise.race([context.lost, new Promise((done) => setTimeout(done, 200))]);
+    return context.isLost || (error instanceof FluxError ? false : saysDeviceLost(error));
   }
 
   dispose(): Promise<void> {
@@ -268,9 +342,12 @@ export class Engine implements EngineApi {
       return this.describe(this.loaded, 0);
     }
     await this.unload();
-    const manifest = await fetchManifest(url, signal);
+    // The manifest and the device report are those routing used (fetched and probed once).
+    const manifest = await this.manifest(url);
+    throwIfAborted(signal);
     // The device and request checks come before any weight request.
-    await assertPackageFits(manifest, gpu);
+    const report = await this.cache.deviceReport(url, () => this.probeDevice(url));
+    if (!report.ok) throw capabilityError(manifest, report.shortfalls);
     if (request) this.preflight(manifest, request, gpu);
     throwIfAborted(signal);
     configureOrt(this.options);
@@ -283,8 +360,7 @@ export class Engine implements EngineApi {
     } finally {
       if (this.loading?.done === download) this.loading = undefined;
     }
-    const store = this.store;
-    const runtime = new WebModelRuntime(manifest, { get: (path) => store.getFile(url, path) }, gpu.device, this.options);
+    const runtime = new WebModelRuntime(manifest, { get: (path) => this.storedFile(url, manifest, path) }, gpu.device, this.options);
     try {
       const graphs = this.options.keepSessions === false ? [] : loadOrder(manifest);
       for (const [index, graph] of graphs.entries()) {
@@ -302,6 +378,17 @@ export class Engine implements EngineApi {
     return this.describe(this.loaded, performance.now() - started);
   }
 
+  /**
+   * A stored file as a Blob; a file whose stored chunks fail their check is downloaded
+   * again (the damaged part only) and read once more.
+   */
+  private async storedFile(url: string, manifest: Manifest, path: string): Promise<Blob> {
+    const file = manifest.files.find((f) => f.path === path);
+    if (!file) return this.store.getFile(url, path);
+    const blobs = await this.store.getVerifiedFiles(url, [file], { modelId: manifest.modelId, retry: this.options.download });
+    return blobs.get(path)!;
+  }
+
   private describe(loaded: LoadedPackage, loadMs: number): LoadedModel {
     const { manifest } = loaded;
     return {
@@ -315,20 +402,22 @@ export class Engine implements EngineApi {
     };
   }
 
+  /** Runs one checked request on the package at `url` (loading it first when needed). Warnings are the engine's own (the page has the request's). */
   private async generateNow(
-    request: EngineGenerateRequest,
+    url: string,
     valid: ValidRequest,
+    keepIntermediates: boolean,
     signal: AbortSignal,
     progress: (event: ProgressEvent) => void,
   ): Promise<EngineGenerateResult> {
     throwIfAborted(signal);
     const started = performance.now();
-    const loadInfo = await this.loadNow(packageUrlOf(request.model), progress, signal, valid);
+    const loadInfo = await this.loadNow(url, progress, signal, valid);
     const loaded = this.loaded!;
     const { runtime } = loaded;
     // The model's own defaults: 28 steps and guidance 3.5 for [dev], 4 steps for [schnell].
     const family = resolveForFamily(valid, modelFamily(loaded.manifest), loaded.manifest.modelId);
-    const warnings = [...valid.warnings, ...family.warnings];
+    const warnings: string[] = [...family.warnings];
 
     // Text conditioning, shared by every image of the request.
     throwIfAborted(signal);
@@ -339,9 +428,7 @@ export class Engine implements EngineApi {
     } else {
       progress({ stage: 'encode' });
       const encoded = await encodePrompt(runtime, loaded.tokenizers!, valid.prompt!, signal);
-      const { clip, t5 } = loaded.tokenizers!;
-      if (encoded.clipDroppedText) warnings.push(`CLIP sees ${clip.maxLength} tokens; these words were dropped for it: "${encoded.clipDroppedText}"`);
-      if (encoded.t5DroppedText) warnings.push(`T5 sees ${t5.maxLength} tokens; these words were dropped: "${encoded.t5DroppedText}"`);
+      warnings.push(...droppedTextWarnings(encoded, loaded.manifest));
       conditioning = encoded;
     }
     const encodeMs = performance.now() - encodeStart;
@@ -362,8 +449,8 @@ export class Engine implements EngineApi {
         onProgress: progress,
         image: i + 1,
         images: valid.numImages,
-        keepIntermediates: request.keepIntermediates === true && i === 0,
-        preview: request.preview === true,
+        keepIntermediates: keepIntermediates && i === 0,
+        preview: valid.preview,
       });
       if (result.intermediates) intermediates = { ...result.intermediates };
       const encodeImageStart = performance.now();
@@ -394,7 +481,7 @@ export class Engine implements EngineApi {
     resolveForFamily(request, modelFamily(manifest), manifest.modelId);
     if (request.promptEmbeddings) this.checkEmbeddings(manifest, request.promptEmbeddings);
     else if (!hasTextEncoders(manifest)) {
-      throw new InvalidParameterError('prompt', `used with a package that has text encoders (${manifest.modelId} has none: give promptEmbeddings)`, request.prompt);
+      throw new InvalidParameterError('prompt', `used with a package that has text encoders (${manifest.modelId} has none: give promptEmbeddings)`, request.prompt, 'no-text-encoders');
     }
     this.assertSizeFits(manifest, request.width, request.height, gpu.device.limits);
   }
@@ -407,9 +494,11 @@ export class Engine implements EngineApi {
     const limitName = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
     const available = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
     const side = Math.floor(Math.sqrt(maxPixels) / 16) * 16;
-    throw capabilityError(manifest, [
-      { capability: limitName, needed, available, detail: `${width}×${height} needs a ${formatBytes(needed)} buffer; the GPU allows ${formatBytes(available)} (about ${side}×${side} at most)` },
-    ]);
+    throw capabilityError(
+      manifest,
+      [{ capability: limitName, needed, available, detail: `${width}×${height} needs a ${formatBytes(needed)} buffer; the GPU allows ${formatBytes(available)} (about ${side}×${side} at most)` }],
+      'size-too-large',
+    );
   }
 
   /** Prompt embeddings must match the package's text dimensions. */
@@ -418,10 +507,10 @@ export class Engine implements EngineApi {
     const jointDim = embed.inputs.find((i) => i.name === 'encoder_hidden_states')?.dims[2];
     const pooledDim = embed.inputs.find((i) => i.name === 'pooled_projections')?.dims[1];
     if (typeof jointDim === 'number' && embeddings.promptEmbeds.length % jointDim !== 0) {
-      throw new InvalidParameterError('promptEmbeddings', `promptEmbeds of [1, tokens, ${jointDim}] float32 values for ${manifest.modelId}`, `${embeddings.promptEmbeds.length} values`);
+      throw new InvalidParameterError('promptEmbeddings', `promptEmbeds of [1, tokens, ${jointDim}] float32 values for ${manifest.modelId}`, `${embeddings.promptEmbeds.length} values`, 'embedding-shape');
     }
     if (typeof pooledDim === 'number' && embeddings.pooledPromptEmbeds.length !== pooledDim) {
-      throw new InvalidParameterError('promptEmbeddings', `pooledPromptEmbeds of [1, ${pooledDim}] float32 values for ${manifest.modelId}`, `${embeddings.pooledPromptEmbeds.length} values`);
+      throw new InvalidParameterError('promptEmbeddings', `pooledPromptEmbeds of [1, ${pooledDim}] float32 values for ${manifest.modelId}`, `${embeddings.pooledPromptEmbeds.length} values`, 'embedding-shape');
     }
     return embeddings;
   }

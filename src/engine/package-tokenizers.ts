@@ -6,10 +6,9 @@
  * and counting works offline afterwards. Kept per package URL.
  */
 import { ModelPackageError } from '../errors.ts';
-import { hasTextEncoders } from '../package/manifest.ts';
+import { hasTextEncoders, type Manifest } from '../package/manifest.ts';
 import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
 import type { WeightStore } from '../store/weight-store.ts';
-import { fetchManifest } from './manifest-fetch.ts';
 
 /** The parts of the weight store used here. */
 export type TokenizerFileStore = Pick<WeightStore, 'registerFiles' | 'ensureFiles' | 'getFile'>;
@@ -18,7 +17,14 @@ export type TokenizerFileStore = Pick<WeightStore, 'registerFiles' | 'ensureFile
 export class PackageTokenizerCache {
   private readonly loaded = new Map<string, Promise<PackageTokenizers>>();
 
-  constructor(private readonly store: () => TokenizerFileStore) {}
+  /**
+   * @param store the weight store the tokenizer files are kept in
+   * @param manifest the package's manifest (the engine fetches it once per session)
+   */
+  constructor(
+    private readonly store: () => TokenizerFileStore,
+    private readonly manifest: (packageUrl: string) => Promise<Manifest>,
+  ) {}
 
   /**
    * The tokenizers of the package at `packageUrl` (absolute, ending in "/").
@@ -51,7 +57,7 @@ export class PackageTokenizerCache {
   }
 
   private async load(packageUrl: string): Promise<PackageTokenizers> {
-    const manifest = await fetchManifest(packageUrl);
+    const manifest = await this.manifest(packageUrl);
     if (!hasTextEncoders(manifest)) {
       throw new ModelPackageError(`${manifest.modelId} has no text encoders: it takes prompt embeddings, so it has no tokens to count`);
     }

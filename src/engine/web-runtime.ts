@@ -7,7 +7,7 @@
 import type { GraphEntry, GraphRole, Manifest } from '../package/manifest.ts';
 import { ModelPackageError } from '../errors.ts';
 import type { GraphSession, ModelRuntime } from '../pipeline/runtime.ts';
-import { ort } from './ort.ts';
+import { ort, wasmLoadFailure } from './ort.ts';
 import type { GpuDevice } from './webgpu-types.ts';
 
 /** Reads the files of one package (from the weight store). */
@@ -66,7 +66,7 @@ export class WebModelRuntime implements ModelRuntime {
   }
 
   session(graph: GraphEntry): Promise<GraphSession> {
-    if (this.released) return Promise.reject(new ModelPackageError('the model was unloaded'));
+    if (this.released) return Promise.reject(new ModelPackageError('the model was unloaded', undefined, 'unloaded'));
     let session = this.sessions.get(graph.name);
     if (!session) {
       session = this.createSession(graph);
@@ -74,11 +74,6 @@ export class WebModelRuntime implements ModelRuntime {
       session.catch(() => this.sessions.delete(graph.name));
     }
     return session;
-  }
-
-  /** Whether the graph's session exists (or is being created). */
-  has(graph: GraphEntry): boolean {
-    return this.sessions.has(graph.name);
   }
 
   async finished(graph: GraphEntry): Promise<void> {
@@ -107,13 +102,16 @@ export class WebModelRuntime implements ModelRuntime {
       const model = new Uint8Array(await (await this.files.get(graph.model)).arrayBuffer());
       const externalData = graph.data ? [{ path: dataLocation(graph), data: await this.files.get(graph.data) }] : undefined;
       const gpuOutputs = GPU_OUTPUT_ROLES.has(graph.role);
+      // Float16 lookups need shader-f16 on the GPU; without it they run on the CPU kernels.
+      const float16OnCpu = this.device.features.has('shader-f16') ? [] : (graph.float16Nodes ?? []);
+      const cpuNodes = [...(this.options.forceCpuNodeNames ?? []), ...float16OnCpu];
       try {
         return await ort.InferenceSession.create(model, {
           executionProviders: [
             {
               name: 'webgpu',
               device: this.device as unknown as ort.InferenceSession.WebGpuExecutionProviderOption['device'],
-              ...(this.options.forceCpuNodeNames?.length ? { forceCpuNodeNames: this.options.forceCpuNodeNames } : {}),
+              ...(cpuNodes.length ? { forceCpuNodeNames: cpuNodes } : {}),
               ...(this.options.preferredLayout ? { preferredLayout: this.options.preferredLayout } : {}),
             },
           ],
@@ -124,7 +122,7 @@ export class WebModelRuntime implements ModelRuntime {
           logId: graph.name,
         });
       } catch (error) {
-        throw new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model);
+        throw (await wasmLoadFailure()) ?? new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model, 'session-failed');
       }
     });
     this.creating = next.catch(() => undefined);

@@ -18,7 +18,7 @@
  * accepted and reported in the task's warnings; fields of other endpoints are refused as
  * `extra_forbidden`, so a typo never passes silently.
  */
-import { LIMITS } from '../defaults.ts';
+import { FACADE_DEFAULTS, LIMITS } from '../defaults.ts';
 import type { BflValidationDetail } from '../errors.ts';
 import type { ModelFamily } from '../models/family.ts';
 import { BFL_ULTRA_RATIOS as BFL_ULTRA_ASPECT_RATIOS } from '../providers/bfl.ts';
@@ -31,8 +31,8 @@ export type BflEndpoint = (typeof BFL_ENDPOINTS)[number];
 /** FLUX1.1 [pro] Ultra's aspect ratios. */
 export { BFL_ULTRA_RATIOS as BFL_ULTRA_ASPECT_RATIOS } from '../providers/bfl.ts';
 
-/** BFL's size rule for width/height endpoints and its default size. */
-export const BFL_SIZE = { min: 256, max: 1440, multiple: 32, defaultWidth: 1024, defaultHeight: 768 };
+/** BFL's size rule for width/height endpoints (its default size: FACADE_DEFAULTS.bfl). */
+export const BFL_SIZE = { min: 256, max: 1440, multiple: 32 };
 
 /** Every field any endpoint takes, with where it is allowed. */
 const COMMON = ['prompt', 'seed', 'output_format', 'safety_tolerance', 'prompt_upsampling', 'image_prompt', 'webhook_url', 'webhook_secret'];
@@ -165,8 +165,8 @@ export function mapBflBody(endpoint: BflEndpoint, body: Body, local: ModelFamily
     ({ width, height } = sidesFor(ratio[0] / ratio[1], 1024 * 1024, sideRule));
     warnings.push(`aspect_ratio ${(body.aspect_ratio as string | undefined) ?? '16:9'} made ${width}x${height} (about 1 MP; BFL's ultra makes about 4 MP)`);
   } else {
-    width = (body.width as number | undefined) ?? BFL_SIZE.defaultWidth;
-    height = (body.height as number | undefined) ?? BFL_SIZE.defaultHeight;
+    width = (body.width as number | undefined) ?? FACADE_DEFAULTS.bfl.width;
+    height = (body.height as number | undefined) ?? FACADE_DEFAULTS.bfl.height;
   }
 
   let guidance = given('guidance') ? (body.guidance as number) : undefined;
@@ -193,7 +193,7 @@ export function mapBflBody(endpoint: BflEndpoint, body: Body, local: ModelFamily
     steps,
     guidance,
     seed: given('seed') ? (body.seed as number) : undefined,
-    outputFormat: (body.output_format as 'jpeg' | 'png' | undefined) ?? 'jpeg',
+    outputFormat: (body.output_format as 'jpeg' | 'png' | undefined) ?? FACADE_DEFAULTS.bfl.outputFormat,
     warnings,
   };
 }

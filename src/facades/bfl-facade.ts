@@ -12,6 +12,8 @@ import type { GenerateParams, GenerateResult } from '../api-types.ts';
 import { LIMITS } from '../defaults.ts';
 import { BflValidationError, ContentModeratedError, InvalidParameterError, RequestModeratedError } from '../errors.ts';
 import type { ModelFamily } from '../models/family.ts';
+import type { ProgressEvent } from '../progress.ts';
+import type { ValidRequest } from '../request.ts';
 import { checkBflBody, mapBflBody, type BflEndpoint } from './bfl-endpoints.ts';
 import type { SideRule } from './size-request.ts';
 
@@ -96,9 +98,9 @@ interface Task {
 
 /** What the facades need from a generator: its `generate` (so routing applies) and its parameter check. */
 export interface FacadeTarget {
-  generate(params: GenerateParams): Promise<GenerateResult>;
-  /** Throws InvalidParameterError naming the field, without generating. */
-  validate(params: GenerateParams): void;
+  generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
+  /** The checked request; throws InvalidParameterError naming the field, without generating. */
+  validate(params: GenerateParams): ValidRequest;
   /**
    * The family of the local model when the next request runs on this device ([dev]
    * takes a guidance, [schnell] does not), undefined when a hosted provider runs it.
@@ -123,23 +125,25 @@ export function createBflFacade(target: FacadeTarget): BflFacade {
         prompt: mapped.prompt,
         width: mapped.width,
         height: mapped.height,
-        steps: mapped.steps,
-        seed: mapped.seed,
+        ...(mapped.steps === undefined ? {} : { steps: mapped.steps }),
+        ...(mapped.seed === undefined ? {} : { seed: mapped.seed }),
         outputFormat: mapped.outputFormat,
         ...(mapped.guidance === undefined ? {} : { guidance: mapped.guidance }),
-        onProgress: (event) => {
-          if (event.stage === 'denoise') task.progress = ((event.image - 1) * event.steps + event.step) / (event.images * event.steps);
-        },
       };
-      // Parameters the engine rejects (e.g. steps beyond schnell's range) are a 422, as BFL does.
+      // Parameters the engine rejects (e.g. steps beyond schnell's range) are a 422, as BFL does,
+      // located at the body field the caller used.
+      let request: ValidRequest;
       try {
-        target.validate(params);
+        request = target.validate(params);
       } catch (error) {
         if (error instanceof InvalidParameterError) throw new BflValidationError([{ loc: ['body', bflField(error.field, body)], msg: `Input should be ${error.allowed}`, type: 'value_error' }]);
         throw error;
       }
       tasks.set(id, task);
-      target.generate(params).then(
+      const onProgress = (event: ProgressEvent) => {
+        if (event.stage === 'denoise') task.progress = ((event.image - 1) * event.steps + event.step) / (event.images * event.steps);
+      };
+      target.generate({ ...request, onProgress }).then(
         (result) => {
           task.result = result;
           task.sample = URL.createObjectURL(result.images[0]);

@@ -14,8 +14,9 @@
  * Invalid values answer OpenAI's 400 shape naming the caller's field (`param`).
  */
 import type { GenerateParams, OutputFormat } from '../api-types.ts';
-import { LIMITS } from '../defaults.ts';
+import { FACADE_DEFAULTS, LIMITS } from '../defaults.ts';
 import { InvalidParameterError, OpenAIRequestError } from '../errors.ts';
+import type { ValidRequest } from '../request.ts';
 import type { FacadeTarget } from './bfl-facade.ts';
 import { chooseSize, isSizeProblem, type SideRule } from './size-request.ts';
 
@@ -92,19 +93,20 @@ function parseRequest(request: OpenAIImageRequest, sideRule: SideRule) {
   }
   if (typeof request.prompt !== 'string' || request.prompt.trim() === '') throw new OpenAIRequestError("Missing required parameter: 'prompt'.", 'prompt');
   if (request.model !== undefined && typeof request.model !== 'string') throw invalid('model', 'expected a string.');
-  const n = request.n ?? 1;
+  const n = request.n ?? FACADE_DEFAULTS.openai.n;
   if (!Number.isInteger(n) || (n as number) < LIMITS.numImages.min || (n as number) > LIMITS.numImages.max) {
     throw invalid('n', `must be an integer from ${LIMITS.numImages.min} to ${LIMITS.numImages.max}.`);
   }
-  const format = request.response_format ?? 'url';
+  const format = request.response_format ?? FACADE_DEFAULTS.openai.responseFormat;
   if (format !== 'url' && format !== 'b64_json') throw invalid('response_format', "must be 'url' or 'b64_json'.");
-  const outputFormat = request.output_format ?? 'png';
+  const outputFormat = request.output_format ?? FACADE_DEFAULTS.openai.outputFormat;
   if (!FORMATS.includes(outputFormat)) throw invalid('output_format', `must be one of ${FORMATS.join(', ')}.`);
   const compression = request.output_compression;
   if (compression !== undefined && !(Number.isInteger(compression) && compression >= 0 && compression <= 100)) throw invalid('output_compression', 'must be an integer from 0 to 100.');
   const cfg = request.cfg_scale;
   if (cfg !== undefined && !(typeof cfg === 'number' && Number.isFinite(cfg))) throw invalid('cfg_scale', 'expected a number.');
-  const size = chooseSize(request, sideRule, { width: 1024, height: 1024 });
+  const [defaultWidth, defaultHeight] = FACADE_DEFAULTS.openai.size.split('x').map(Number);
+  const size = chooseSize(request, sideRule, { width: defaultWidth, height: defaultHeight });
   if (isSizeProblem(size)) throw invalid(size.field, `${size.message}.`);
   const notes = [...size.notes];
   if (compression !== undefined && outputFormat === 'png') notes.push('output_compression applies to jpeg and webp; ignored for png');
@@ -133,21 +135,22 @@ export function createOpenAIImagesFacade(target: FacadeTarget): OpenAIImagesFaca
         width: parsed.width,
         height: parsed.height,
         numImages: parsed.n,
-        seed: request.seed,
+        ...(request.seed === undefined ? {} : { seed: request.seed }),
         outputFormat: parsed.outputFormat,
         ...(parsed.compression !== undefined && parsed.outputFormat !== 'png' ? { quality: parsed.compression / 100 } : {}),
         ...(guidance === undefined ? {} : { guidance }),
         ...(!local && extra.length ? { providerOptions: parsed.providerOptions } : {}),
       };
+      let checked: ValidRequest;
       try {
-        target.validate(params);
+        checked = target.validate(params);
       } catch (error) {
         if (!(error instanceof InvalidParameterError)) throw error;
         const param = PARAM_OF[error.field] ?? error.field;
         const received = param === 'size' ? JSON.stringify(request.size ?? `${parsed.width}x${parsed.height}`) : param === 'output_compression' ? String(request.output_compression) : JSON.stringify(error.received);
         throw invalid(param, `${param} must be ${error.allowed} (got ${received}).`);
       }
-      const result = await target.generate(params);
+      const result = await target.generate(checked);
       const data = await Promise.all(result.images.map(async (blob) => (parsed.format === 'b64_json' ? { b64_json: await base64(blob) } : { url: URL.createObjectURL(blob) })));
       const warnings = [...notes, ...result.warnings];
       return { created: Math.floor(Date.now() / 1000), data, ...(warnings.length ? { warnings } : {}) };

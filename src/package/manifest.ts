@@ -53,6 +53,12 @@ export interface GraphEntry {
   blocks?: { double: [number, number]; single: [number, number] };
   /** For T5 block shards: the half-open range of encoder layers. */
   layers?: [number, number];
+  /**
+   * Nodes that read float16 data at run time (embedding lookups from a float16 table).
+   * onnxruntime's WebGPU kernels need `shader-f16` for them, so on GPUs without it the
+   * engine runs these few nodes on onnxruntime's CPU kernels. Absent when there are none.
+   */
+  float16Nodes?: string[];
 }
 
 /** Where a tokenizer's files are in the package and how long its sequences are. */
@@ -165,6 +171,9 @@ export function parseManifest(value: unknown, source = 'manifest.json'): Manifes
   for (const graph of m.graphs!) {
     if (!files.has(graph.model)) fail(`graph ${graph.name}: model file ${graph.model} is not listed in "files"`);
     if (graph.data && !files.has(graph.data)) fail(`graph ${graph.name}: data file ${graph.data} is not listed in "files"`);
+    if (graph.float16Nodes !== undefined && !(Array.isArray(graph.float16Nodes) && graph.float16Nodes.every((n) => typeof n === 'string'))) {
+      fail(`graph ${graph.name}: "float16Nodes" must be a list of node names`);
+    }
   }
   for (const role of ['transformer-embed', 'transformer-blocks', 'transformer-head', 'vae-decoder'] as const) {
     if (!m.graphs!.some((g) => g.role === role)) fail(`no graph with role "${role}"`);

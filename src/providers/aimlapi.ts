@@ -6,7 +6,7 @@
  * output_format); answers 201 with `images[].url`.
  */
 import { asRecord, HostedProvider, type ProviderOutput } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import type { RemoteCall } from './remote-call.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { Adjustments, fitSides, sizeText, type Size } from './request-mapping.ts';
@@ -32,11 +32,11 @@ export class AimlApiProvider extends HostedProvider<FalPlan> {
     return ['image_size'];
   }
 
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): FalPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): FalPlan {
     // AI/ML API's own size presets, given by name, decide the size (as the caller's size would).
-    const preset = request.extra?.image_size;
+    const preset = request.providerOptions?.image_size;
     if (preset !== undefined && !(typeof preset === 'string' && preset in AIMLAPI_SIZE_PRESETS)) {
-      throw new InvalidParameterError('image_size', `one of ${Object.keys(AIMLAPI_SIZE_PRESETS).join(', ')} for ${this.label}`, preset);
+      throw new InvalidParameterError('image_size', `one of ${Object.keys(AIMLAPI_SIZE_PRESETS).join(', ')} for ${this.label}`, preset, 'not-one-of');
     }
     const asked = { width: request.width, height: request.height };
     let size: Size;

@@ -69,6 +69,12 @@ export class ModelControls {
     return this.guidance.value.trim() === '' ? undefined : Number(this.guidance.value);
   }
 
+  /** Marks the guidance field as refused and focuses it. */
+  markInvalid(): void {
+    this.guidance.setAttribute('aria-invalid', 'true');
+    this.guidance.focus();
+  }
+
   private setStepChoices(choices: readonly number[], selected: number): void {
     const values = [...new Set([...choices, selected])].filter((n) => Number.isInteger(n) && n >= LIMITS.steps.min && n <= LIMITS.steps.max).sort((a, b) => a - b);
     this.steps.replaceChildren(...values.map((n) => {

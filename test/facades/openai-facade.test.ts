@@ -154,22 +154,22 @@ describe('Monica and AI/ML API presets', () => {
     const wide = await monica.generate({ ...base, width: 1360, height: 768 });
     expect(fake!.phase('submit')[0].body).toMatchObject({ size: '1344x768', num_outputs: 1 });
     expect(wide.adjustments).toEqual(['size 1360x768 → 1344x768 (Monica supports 3 sizes)']);
-    const given = await monica.generate({ ...base, extra: { size: '768x1344', num_outputs: 2 } });
+    const given = await monica.generate({ ...base, providerOptions: { size: '768x1344', num_outputs: 2 } });
     expect(fake!.phase('submit')[1].body).toMatchObject({ size: '768x1344', num_outputs: 2 });
     expect(given.images).toHaveLength(2);
-    await expect(monica.generate({ ...base, extra: { size: '512x512' } })).rejects.toMatchObject({ name: 'InvalidParameterError', field: 'size' });
-    await expect(monica.generate({ ...base, extra: { num_outputs: 5 } })).rejects.toBeInstanceOf(InvalidParameterError);
+    await expect(monica.generate({ ...base, providerOptions: { size: '512x512' } })).rejects.toMatchObject({ name: 'InvalidParameterError', field: 'size' });
+    await expect(monica.generate({ ...base, providerOptions: { num_outputs: 5 } })).rejects.toBeInstanceOf(InvalidParameterError);
   });
 
   it('AI/ML API: an image_size preset by name decides the size; an unknown one is refused', async () => {
     const aiml = await provider('aimlapi');
-    const result = await aiml.generate({ ...base, extra: { image_size: 'landscape_16_9' } });
+    const result = await aiml.generate({ ...base, providerOptions: { image_size: 'landscape_16_9' } });
     expect(fake!.phase('submit')[0].body).toMatchObject({ image_size: 'landscape_16_9' });
     expect(result).toMatchObject({ width: 1024, height: 576 });
     expect(result.adjustments).toContain('size 1024x1024 → 1024x576 (image_size landscape_16_9)');
-    await expect(aiml.generate({ ...base, extra: { image_size: 'panorama' } })).rejects.toMatchObject({ name: 'InvalidParameterError', field: 'image_size' });
+    await expect(aiml.generate({ ...base, providerOptions: { image_size: 'panorama' } })).rejects.toMatchObject({ name: 'InvalidParameterError', field: 'image_size' });
     // Without a preset, the size is fitted to multiples of 32 as before; other extra fields pass as they are.
-    await aiml.generate({ ...base, width: 1000, height: 1000, extra: { enable_safety_checker: false } });
+    await aiml.generate({ ...base, width: 1000, height: 1000, providerOptions: { enable_safety_checker: false } });
     expect(fake!.phase('submit')[1].body).toMatchObject({ image_size: { width: 992, height: 992 }, enable_safety_checker: false });
   });
 
