@@ -8,7 +8,7 @@
  * guidance with InvalidParameterError before any weight is fetched. (The [dev] defaults,
  * 28 steps and guidance 3.5, are checked under Node: 28 steps are slow on SwiftShader.)
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -18,6 +18,7 @@ import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { percentileAbsDiff, relativeL2 } from '../support/compare.ts';
 import { goldenPageParams, goldenRuns, goldenTensors, pngRgb, TINY_FLUX_A, TINY_FLUX_DEV_A, type GoldenRun } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
+import { SHIPPED_WORKER } from '../../vite.lib.config.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const runs = goldenRuns(TINY_FLUX_DEV_A);
@@ -35,9 +36,9 @@ const request = (run: GoldenRun) => goldenPageParams(run, TINY_FLUX_DEV_A);
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'flux-dev-browser-'));
   await build({ configFile: join(ROOT, 'vite.lib.config.ts'), root: ROOT, logLevel: 'warn', build: { outDir: join(tmp, 'lib'), emptyOutDir: true } });
-  const worker = readdirSync(join(tmp, 'lib')).find((f) => /^generator\.worker-.*\.js$/.test(f)) ?? readdirSync(join(tmp, 'lib', 'assets')).map((f) => `assets/${f}`).find((f) => /generator\.worker-.*\.js$/.test(f));
-  expect(worker, 'the library build has its worker file').toBeDefined();
-  workerUrl = `/lib/${worker}`;
+  // The library ships its worker under a stable name beside index.js.
+  expect(existsSync(join(tmp, 'lib', SHIPPED_WORKER)), 'the library build has its worker file').toBe(true);
+  workerUrl = `/lib/${SHIPPED_WORKER}`;
   await convertCheckpoint({ checkpoint: TINY_FLUX_DEV_A, out: join(tmp, 'dev'), weights: 'fp32' });
   await convertCheckpoint({ checkpoint: TINY_FLUX_A, out: join(tmp, 'schnell'), weights: 'fp32' });
   server = await startStaticServer({
