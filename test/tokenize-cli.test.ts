@@ -35,14 +35,18 @@ const json = async (...args: string[]) => {
   return parsed;
 };
 
-/** A checkpoint folder with only the tokenizer folders (and optionally a transformer config). */
-function checkpoint(name: string, guidanceEmbeds?: boolean): string {
+/** A checkpoint folder with only the tokenizer folders (and optionally a transformer or a scheduler config). */
+function checkpoint(name: string, guidanceEmbeds?: boolean, dynamicShifting?: boolean): string {
   const root = join(dir, name);
   cpSync(join(REAL, 'tokenizer'), join(root, 'tokenizer'), { recursive: true });
   cpSync(join(REAL, 'tokenizer_2'), join(root, 'tokenizer_2'), { recursive: true });
   if (guidanceEmbeds !== undefined) {
     mkdirSync(join(root, 'transformer'));
     writeFileSync(join(root, 'transformer', 'config.json'), JSON.stringify({ _class_name: 'FluxTransformer2DModel', guidance_embeds: guidanceEmbeds }));
+  }
+  if (dynamicShifting !== undefined) {
+    mkdirSync(join(root, 'scheduler'));
+    writeFileSync(join(root, 'scheduler', 'scheduler_config.json'), JSON.stringify({ _class_name: 'FlowMatchEulerDiscreteScheduler', use_dynamic_shifting: dynamicShifting }));
   }
   return root;
 }
@@ -82,6 +86,11 @@ describe('tokenize a checkpoint folder (real FLUX.1 tokenizers)', () => {
     expect(devOut.t5.dropped).toBe('');
     const bareOut = await json('--model', bare, '--prompt', references[5].prompt);
     expect(bareOut.t5.ids).toEqual(references[5].t5_256);
+    // Without a transformer config, [dev]'s scheduler (dynamic shifting) says 512; [schnell]'s says 256.
+    const devScheduler = await json('--model', checkpoint('dev-scheduler', undefined, true), '--prompt', references[5].prompt);
+    expect(devScheduler.t5.ids).toEqual(references[5].t5_512);
+    const schnellScheduler = await json('--model', checkpoint('schnell-scheduler', undefined, false), '--prompt', references[5].prompt);
+    expect(schnellScheduler.t5.ids).toEqual(references[5].t5_256);
   });
 
   it('prints both encoders and the dropped text for people without --json', async () => {

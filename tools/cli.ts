@@ -70,7 +70,7 @@ demo-model writes a complete tiny package (CLIP, T5, transformer, VAE, tokenizer
 tokenize  prints the ids CLIP (77) and T5 (256 for [schnell], 512 for [dev]) receive for a prompt,
           padded to their lengths, and the text each drops. A checkpoint folder needs only
           tokenizer/ and tokenizer_2/ (its T5 length is 512 when transformer/config.json has
-          guidance_embeds: true, else 256). --json prints
+          guidance_embeds: true or, without one, scheduler/ uses dynamic shifting; else 256). --json prints
           {"clip": {"ids": [...], "dropped": "..."}, "t5": {"ids": [...], "dropped": "..."}}.
 noise     writes torch.randn(shape, generator=torch.Generator().manual_seed(S)) as key "noise".`;
 

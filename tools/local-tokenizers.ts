@@ -4,7 +4,8 @@
  * which only `tokenizer/` (CLIP: tokenizer.json, or vocab.json + merges.txt as published)
  * and `tokenizer_2/` (T5: tokenizer.json) are read. A checkpoint's T5 length is that of
  * its family: 512 when `transformer/config.json` says `guidance_embeds: true` (FLUX.1
- * [dev]), else 256 ([schnell], also when there is no transformer folder).
+ * [dev]), else 256 ([schnell]). Without a transformer config, the scheduler config
+ * decides: `use_dynamic_shifting: true` is [dev]'s schedule (512); none at all is 256.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -56,7 +57,12 @@ export async function openLocalTokenizers(dir: string, field: string): Promise<L
   if (existsSync(join(dir, 'tokenizer')) && existsSync(join(dir, 'tokenizer_2'))) {
     const files = localCheckpointFiles(dir);
     const transformerConfig = 'transformer/config.json';
-    const family = familyOfTransformerConfig((await files.exists(transformerConfig)) ? await readCheckpointJson(files, transformerConfig) : undefined);
+    const schedulerConfig = 'scheduler/scheduler_config.json';
+    const family = (await files.exists(transformerConfig))
+      ? familyOfTransformerConfig(await readCheckpointJson(files, transformerConfig))
+      : (await files.exists(schedulerConfig)) && (await readCheckpointJson(files, schedulerConfig)).use_dynamic_shifting === true
+        ? 'dev'
+        : 'schnell';
     const lengths = FAMILY_DEFAULTS[family];
     const tokenizers = {
       clip: new PromptTokenizer('clip', await readCheckpointTokenizer(files, 'tokenizer', 'clip'), lengths.clipTokens),
