@@ -122,7 +122,8 @@ export function mountApp(root: HTMLElement): void {
     announce,
     changed: () => void storage.refresh(),
     regenerate: (entry: GalleryEntry) => {
-      widget.setParams({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed });
+      // The guidance goes into the form: it applies when the chosen model is guidance-distilled ([dev]).
+      widget.setParams({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed, ...(entry.guidance === undefined ? {} : { guidance: entry.guidance }) });
       announce(`Generating again with seed ${entry.seed}.`);
       widget.scrollIntoView({ block: 'nearest' });
       widget.generate({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed }).catch(() => undefined);
@@ -170,6 +171,7 @@ export function mountApp(root: HTMLElement): void {
           width: result.width,
           height: result.height,
           steps: result.steps,
+          ...(result.guidance === undefined ? {} : { guidance: result.guidance }),
           backend: result.backend,
           backendLabel,
           totalMs: result.timings.totalMs,

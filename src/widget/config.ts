@@ -178,14 +178,14 @@ export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefault
 }
 
 /** The fields `setParams` fills, and the type each must have. */
-const FORM_FIELDS: Record<string, 'string' | 'number'> = { prompt: 'string', width: 'number', height: 'number', steps: 'number', seed: 'number', outputFormat: 'string' };
+const FORM_FIELDS: Record<string, 'string' | 'number'> = { prompt: 'string', width: 'number', height: 'number', steps: 'number', guidance: 'number', seed: 'number', outputFormat: 'string' };
 
 /**
  * Checks `setParams`'s argument: an object of form fields of the right types (their
  * ranges are checked when generating).
  * @throws InvalidParameterError naming the field
  */
-export function checkFormParams(params: unknown): asserts params is Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>> {
+export function checkFormParams(params: unknown): asserts params is Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'guidance' | 'seed' | 'outputFormat'>> {
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     throw new InvalidParameterError('params', `an object with some of ${Object.keys(FORM_FIELDS).join(', ')}`, params, params === undefined || params === null ? 'missing' : 'wrong-type');
   }

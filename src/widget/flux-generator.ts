@@ -357,11 +357,11 @@ export class FluxGeneratorElement extends ElementBase {
   }
 
   /**
-   * Fills the form (prompt, width, height, steps, seed, outputFormat); `seed: undefined`
-   * clears it. Values are checked when generating; their types here.
+   * Fills the form (prompt, width, height, steps, guidance, seed, outputFormat); `seed:
+   * undefined` clears it. The guidance field is used only with a guidance-distilled ([dev]) model. Values are checked when generating; their types here.
    * @throws InvalidParameterError naming a field of the wrong type, or one the form does not have
    */
-  setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>>): void {
+  setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'guidance' | 'seed' | 'outputFormat'>>): void {
     checkFormParams(params);
     const v = this.view;
     if (params.prompt !== undefined) {
@@ -371,6 +371,7 @@ export class FluxGeneratorElement extends ElementBase {
     if (params.width !== undefined) v.width.value = String(params.width);
     if (params.height !== undefined) v.height.value = String(params.height);
     if (params.steps !== undefined) v.steps.value = String(params.steps);
+    if (params.guidance !== undefined) this.modelControls.guidance.value = String(params.guidance);
     if ('seed' in params) v.seed.value = params.seed === undefined ? '' : String(params.seed);
     if (params.outputFormat !== undefined) v.format.value = params.outputFormat;
     this.userEdited = true;

@@ -459,6 +459,19 @@ describe('a FLUX.1 [dev] package', () => {
     expect((await form()).options).toEqual(['8', '12', '16', '20', '24', '28', '32', '40', '50']);
     await page.evaluate(() => document.getElementById('dev-widget')!.setAttribute('guidance', '2'));
     await expect.poll(async () => (await form()).guidance).toBe('2');
+    // setParams fills the guidance field too (the app's "Generate again" of a [dev] image); a wrong type is refused.
+    const refused = await page.evaluate(() => {
+      const element = document.getElementById('dev-widget') as HTMLElement & { setParams(p: Record<string, unknown>): void };
+      element.setParams({ guidance: 4.5, steps: 20 });
+      try {
+        element.setParams({ guidance: '4' });
+        return null;
+      } catch (error) {
+        return { name: (error as Error).name, field: (error as { field?: string }).field, reason: (error as { reason?: string }).reason };
+      }
+    });
+    expect(await form()).toMatchObject({ guidance: '4.5', steps: '20' });
+    expect(refused).toEqual({ name: 'InvalidParameterError', field: 'guidance', reason: 'wrong-type' });
     // A [schnell] widget shows no guidance field and offers 1–4 steps.
     const schnell = await page.locator('#a').evaluate((host) => ({
       shown: !(host.shadowRoot!.querySelector('#guidance')!.closest('.field') as HTMLElement).hidden,
