@@ -1,9 +1,11 @@
+import type { ImportProgressEvent } from './import/import-progress.ts';
 import type { PreviewImage } from './pipeline/preview.ts';
 
 /**
  * Progress events of a generation, a union tagged on `stage` (like transformers.js's
  * `status`): `download` per file and in total, `load`, `encode`, `denoise` per step,
- * `decode`, `done`; `remote` while a hosted provider works.
+ * `decode`, `done`; `remote` while a hosted provider works; `import` while a model is
+ * converted from the Hub into this browser's storage (first use of a Hub model).
  */
 export type ProgressEvent =
   | { stage: 'download'; status?: 'downloading'; file: string; loaded: number; total: number; totalLoaded: number; totalBytes: number }
@@ -13,6 +15,7 @@ export type ProgressEvent =
   | { stage: 'denoise'; step: number; steps: number; image: number; images: number; preview?: PreviewImage }
   | { stage: 'decode'; image: number; images: number }
   | RemoteProgressEvent
+  | ImportProgressEvent
   | { stage: 'done' };
 
 /**

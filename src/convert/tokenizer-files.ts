@@ -64,6 +64,18 @@ export interface PackageFileBytes {
 }
 
 /**
+ * The checkpoint files `readCheckpointTokenizer` reads for one tokenizer folder (those that
+ * exist), for the conversion plan.
+ */
+export async function tokenizerSourcePaths(files: CheckpointFiles, sourceDir: string, kind: 'clip' | 't5'): Promise<string[]> {
+  const hasJson = await files.exists(joinPath(sourceDir, 'tokenizer.json'));
+  const names = ['tokenizer_config.json', ...(hasJson ? ['tokenizer.json'] : kind === 'clip' ? ['vocab.json', 'merges.txt'] : []), 'special_tokens_map.json'];
+  const paths: string[] = [];
+  for (const name of names) if (await files.exists(joinPath(sourceDir, name))) paths.push(joinPath(sourceDir, name));
+  return paths;
+}
+
+/**
  * Reads one checkpoint tokenizer folder as the two files a package keeps, parsed (the
  * CLIP `tokenizer.json` built in memory from vocab.json + merges.txt when it is missing).
  * `flux-webgpu tokenize` runs these directly on a checkpoint folder.
