@@ -18,6 +18,7 @@ import { checkLocalGeneratorOptions } from './generator-options.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from './progress.ts';
 import { checkCallOptions, requestFields, validateRequest, type ValidRequest } from './request.ts';
+import type { TokenCount } from './text/token-count.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
 import { EngineConnection } from './worker-connection.ts';
 import { resolveWasmUrl, startGeneratorWorker, type WorkerLocation } from './engine/worker-url.ts';
@@ -66,6 +67,13 @@ export interface LocalGenerator {
   load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
   /** What the device offers and whether the model fits; downloads only the manifest (once per session). */
   checkDevice(): Promise<DeviceReport>;
+  /**
+   * How a prompt fits the model's text encoders (CLIP 77 tokens; T5 256 or 512): ids,
+   * counts and the text each one drops. Reads only the manifest and the tokenizer files
+   * (from storage, else a few MB, then stored); runs beside a generation.
+   * @throws ModelPackageError when the package has no text encoders
+   */
+  countTokens(prompt: string): Promise<TokenCount>;
   /** Packages kept in this browser's storage. */
   listModels(): Promise<StoredModel[]>;
   /** Deletes a stored package (default: this generator's model). */
@@ -113,7 +121,9 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       throwIfAborted(signal);
       const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
       // The checked fields only: a plain, cloneable object (the worker checks it again).
-      const wire: EngineGenerateRequest = { ...requestFields(request), model, allowAnySize: checked.allowAnySize };
+      // providerOptions are for hosted providers only; they stay on this side.
+      const { providerOptions: _ignored, ...fields } = requestFields(request);
+      const wire: EngineGenerateRequest = { ...fields, model, allowAnySize: checked.allowAnySize };
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();
       let stop: (() => void) | undefined;
@@ -159,6 +169,7 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
     },
 
     checkDevice: () => connection.call('checkDevice', (engine) => engine.checkDevice(model)),
+    countTokens: (prompt: string) => connection.call('countTokens', (engine) => engine.countTokens(model, prompt)),
     listModels: () => connection.call('listModels', (engine) => engine.listModels()),
     deleteModel: (url?: string) => {
       const target = url === undefined ? model : packageUrlOf(url, undefined, 'url');

@@ -6,6 +6,8 @@
 import type { GenerateParams, GenerateTimings } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
+import type { TokenCount } from '../text/token-count.ts';
+import type { ModelFamily } from '../models/family.ts';
 import { withoutInternalFileNames } from './runtime-errors.ts';
 import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
@@ -33,6 +35,8 @@ export interface EngineGenerateResult {
   width: number;
   height: number;
   steps: number;
+  /** The guidance scale used (guidance-distilled packages only). */
+  guidance?: number;
   timings: GenerateTimings;
   warnings: string[];
   /** Image-to-image: the strength used. */
@@ -66,8 +70,8 @@ export interface DeviceReport {
   flashAttention: boolean;
   /** Whether the page is cross-origin isolated (wasm threads need it). */
   crossOriginIsolated: boolean;
-  /** The package checked, when one was given. */
-  model?: { url: string; modelId: string; weights: string; totalFileBytes: number };
+  /** The package checked, when one was given; `family`: 'dev' for guidance-distilled packages, else 'schnell'. */
+  model?: { url: string; modelId: string; weights: string; totalFileBytes: number; family: ModelFamily };
   /** The checked package's model id (as `model.modelId`). */
   modelId?: string;
   /** Whether the package can run here (when no package was given: whether WebGPU works). */
@@ -150,6 +154,11 @@ export interface EngineApi {
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
   /** Cancels a queued or running generation or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
+  /**
+   * How `prompt` fits the package's text encoders (needs only its manifest and tokenizer
+   * files; runs beside a generation, not queued behind it). "" counts the special tokens.
+   */
+  countTokens(model: string, prompt: string): Promise<TokenCount>;
   listModels(): Promise<StoredModel[]>;
   /** Removes a package from storage (and unloads it when loaded). */
   deleteModel(url: string): Promise<void>;

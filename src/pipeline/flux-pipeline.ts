@@ -1,10 +1,11 @@
 /**
- * The FLUX.1 [schnell] pipeline over a package's graphs: noise → pack → denoise
- * (embed → block shards → head, Euler) → unpack → VAE decode → RGB. Plain TypeScript:
- * the Node CLI and the browser worker run this same code.
+ * The FLUX.1 pipeline over a package's graphs: noise → pack → denoise (embed → block
+ * shards → head, Euler) → unpack → VAE decode → RGB. [schnell] and [dev] differ only in
+ * the schedule (the package's scheduler config) and [dev]'s guidance input. Plain
+ * TypeScript: the Node CLI and the browser worker run this same code.
  */
 import { Tensor } from 'onnxruntime-common';
-import { ModelPackageError, throwIfAborted } from '../errors.ts';
+import { InvalidParameterError, ModelPackageError, throwIfAborted } from '../errors.ts';
 import { blockShards, graphByRole, type GraphEntry } from '../package/manifest.ts';
 import type { ProgressCallback } from '../progress.ts';
 import { vaeOutputToRgb, type RgbImage } from './image.ts';
@@ -14,7 +15,7 @@ import { TorchCpuGenerator } from './randn.ts';
 import { encodeInitImage, type InitImage } from './init-image.ts';
 import { jointIds, ropeTables } from './rope.ts';
 import type { ModelRuntime } from './runtime.ts';
-import { eulerStep, flowSigmas, modelTimestep } from './schedule.ts';
+import { eulerStep, modelTimestep, scheduleSigmas, type FlowSchedulerConfig } from './schedule.ts';
 
 /** Text conditioning: T5 hidden states and the CLIP pooled vector (float32). */
 export interface TextConditioning {
@@ -31,6 +32,11 @@ export interface PipelineRequest extends TextConditioning {
   height: number;
   /** Denoising steps, ≥ 1. */
   steps: number;
+  /**
+   * Guidance scale for guidance-distilled packages (FLUX.1 [dev], whose embed graph has a
+   * `guidance` input; the model multiplies it by 1000); must be absent for [schnell].
+   */
+  guidance?: number;
   /** 0–4294967295; the same seed gives the same noise as torch. */
   seed: number;
   signal?: AbortSignal;
@@ -115,9 +121,20 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
   const ropeSin = new Tensor('float32', rope.sin, [rope.tokens, rope.half]);
   const context = new Tensor('float32', request.promptEmbeds, [1, textTokens, jointDim]);
   const pooled = new Tensor('float32', request.pooledPromptEmbeds, [1, pooledDim]);
-  const sigmas = init ? init.sigmasFrom(flowSigmas(request.steps)) : flowSigmas(request.steps);
+  const schedule = scheduleSigmas(request.steps, manifest.configs.scheduler as FlowSchedulerConfig | undefined, imageTokens);
+  // Image-to-image runs the schedule's tail under diffusers' strength rule, from σ₀·noise + (1 − σ₀)·image latents.
+  const sigmas = init ? init.sigmasFrom(schedule) : schedule;
   const steps = sigmas.length - 1;
   if (init) latents.set(packLatents(init.startLatents(noise, sigmas[0]), LATENT_CHANNELS, h, w));
+  const takesGuidance = embed.inputs.some((i) => i.name === 'guidance');
+  if (takesGuidance !== (request.guidance !== undefined)) {
+    throw new InvalidParameterError(
+      'guidance',
+      takesGuidance ? `a number for ${manifest.modelId} (it is guidance-distilled)` : `absent for ${manifest.modelId} (it has no guidance input)`,
+      request.guidance,
+    );
+  }
+  const guidanceFeed: Record<string, Tensor> = takesGuidance ? { guidance: new Tensor('float32', new Float32Array([request.guidance!]), [1]) } : {};
 
   let sessionRunMs = 0;
   const run = async (graph: GraphEntry, feeds: Record<string, Tensor>) => {
@@ -138,6 +155,7 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
       encoder_hidden_states: context,
       pooled_projections: pooled,
       timestep: new Tensor('float32', new Float32Array([modelTimestep(sigmas[step])]), [1]),
+      ...guidanceFeed,
     });
     let img = embedded.img;
     let txt = embedded.txt;

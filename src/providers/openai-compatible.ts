@@ -60,6 +60,11 @@ export class OpenAICompatibleProvider extends HostedProvider<OpenAIPlan> {
       else adjust.unsupported('steps', steps, why);
     }
     if (request.image) body.strength = request.strength;
+    // Gateways that take extra fields (Lumenfall) read the guidance as `cfg_scale`.
+    if (request.guidance !== undefined) {
+      if (this.sendSeedAndSteps) body.cfg_scale = request.guidance;
+      else adjust.unsupported('guidance', request.guidance, why);
+    }
     return { model, size, format: undefined, seed: this.sendSeedAndSteps ? seed : undefined, body };
   }
 

@@ -8,7 +8,7 @@ import type { GalleryEntry, GalleryStore } from './gallery-store.ts';
 /** What the gallery needs from the app. */
 export interface GalleryHost {
   store: GalleryStore;
-  /** Generates again with this entry's prompt, seed, size and steps (and its input picture and strength). */
+  /** Generates again with this entry's prompt, seed, size, steps and guidance (and its input picture and strength). */
   regenerate(entry: GalleryEntry): void;
   /** Makes this entry's image the input picture of the next generation. */
   useAsInput(entry: GalleryEntry): void;
@@ -60,6 +60,7 @@ export function createGalleryView(host: GalleryHost): GalleryView {
       ['Seed', String(entry.seed)],
       ['Size', `${entry.width}×${entry.height}`],
       ['Steps', String(entry.steps)],
+      ...(entry.guidance === undefined ? [] : [['Guidance', String(entry.guidance)] as [string, string]]),
       ...(entry.strength !== undefined ? ([['Strength', entry.strength.toFixed(2)]] as [string, string][]) : []),
       ['Made', entry.backend === 'local' ? 'on this device' : `by ${entry.backendLabel}`],
       ['Took', `${(entry.totalMs / 1000).toFixed(1)} s`],
