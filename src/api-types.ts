@@ -2,6 +2,7 @@
  * The public types of the library: what `createGenerator()` takes and what
  * `generate()` returns. Parameter ranges follow the hosted FLUX APIs (see defaults.ts).
  */
+import type { MemoryPlan } from './engine/memory-plan.ts';
 import type { ProgressCallback } from './progress.ts';
 
 /** Image encodings the generator can return. */
@@ -67,4 +68,12 @@ export interface GenerateResult {
   timings: GenerateTimings;
   /** E.g. the words cut from a prompt longer than the encoders see. */
   warnings: string[];
+  /** Local engine: the memory plan that ran ('resident', 'staged' or 'streaming'). */
+  memoryPlan?: MemoryPlan;
+  /** Local engine: why that plan, with the numbers, e.g. "staged: 9.6 GiB needed, 11.2 GiB available". */
+  memoryPlanReason?: string;
+  /** Local engine: the most GPU bytes alive at once during the request (every buffer counted). */
+  gpuPeakBytes?: number;
+  /** Local engine: counted GPU bytes per stage ('load', 'text', 'transformer', 'vae'): the peak, and what was live when it ended. */
+  gpuStages?: { stage: string; peakBytes: number; liveBytes: number }[];
 }

@@ -11,7 +11,8 @@ import * as Comlink from 'comlink';
 import type { GenerateParams, GenerateResult } from './api-types.ts';
 import { AbortedError, FluxError } from './errors.ts';
 import type { ProgressCallback } from './progress.ts';
-import { fromWireError, isWireError, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
+import { fromWireError, isWireError, type DeviceCheckOptions, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
+import { checkMemoryOption, type MemoryOption } from './engine/memory-plan.ts';
 import { packageUrlOf } from './engine/manifest-fetch.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
 import workerUrl from '../workers/generator.worker.ts?worker&url';
@@ -28,6 +29,12 @@ export interface GeneratorOptions {
   allowAnySize?: boolean;
   /** Engine settings: wasm threads, onnxruntime logging, low-memory session handling. */
   engine?: EngineSettings;
+  /**
+   * GPU memory plan: 'auto' (default: the fastest that fits the measured GPU memory),
+   * 'resident' (every session kept: fastest repeats), 'staged' (text encoders, transformer
+   * and VAE one after another), 'streaming' (one graph at a time: least memory, slowest).
+   */
+  memory?: MemoryOption;
   /** A worker running `workers/generator.worker.ts`, instead of starting the bundled one. */
   worker?: Worker;
 }
@@ -46,8 +53,11 @@ export interface Generator {
   generate(params: GenerateParams): Promise<GenerateResult>;
   /** Downloads (once; resumable) and loads the model. */
   load(onProgress?: ProgressCallback): Promise<LoadedModel>;
-  /** What the device offers and whether the model fits; downloads only the manifest. */
-  checkDevice(): Promise<DeviceReport>;
+  /**
+   * What the device offers and whether the model fits, with the GPU memory each plan needs
+   * at `options`' size (default 1024×1024) and what the device gave; downloads only the manifest.
+   */
+  checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
   /** Packages kept in this browser's storage. */
   listModels(): Promise<StoredModel[]>;
   /** Deletes a stored package (default: this generator's model). */
@@ -75,6 +85,7 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     throw new FluxError('a local generator needs { model: "<URL of a web model package>" }');
   }
   const model = packageUrlOf(options.model);
+  const memory = checkMemoryOption(options.memory);
   const worker = options.worker ?? startWorker();
   const engine = Comlink.wrap<EngineApi>(worker);
   const bridge = new WorkerBridge(worker);
@@ -95,7 +106,7 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
       if (signal?.aborted) throw new AbortedError();
       const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
       // Only the known fields cross (the rest of an object might not be cloneable).
-      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, preview };
+      const request: EngineGenerateRequest = { model, allowAnySize: options.allowAnySize, prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, preview, memory };
       const progress = onProgress ? Comlink.proxy(onProgress) : undefined;
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();
@@ -112,10 +123,10 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     async load(onProgress?: ProgressCallback): Promise<LoadedModel> {
       // Persistent storage can only be requested from the page, not from the worker.
       void requestPersistentStorage();
-      return call(() => engine.load(model, onProgress ? Comlink.proxy(onProgress) : undefined));
+      return call(() => engine.load(model, onProgress ? Comlink.proxy(onProgress) : undefined, { memory }));
     },
 
-    checkDevice: () => call(() => engine.checkDevice(model)),
+    checkDevice: (checkOptions?: DeviceCheckOptions) => call(() => engine.checkDevice(model, { memory, ...checkOptions })),
     listModels: () => call(() => engine.listModels()),
     deleteModel: (url?: string) => call(() => engine.deleteModel(url === undefined ? model : packageUrlOf(url))),
 

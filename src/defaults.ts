@@ -13,6 +13,8 @@ export const DEFAULTS = {
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
   weights: 'q4' as const,
+  /** Memory plan: 'auto' picks the fastest of resident, staged, streaming that fits the measured GPU memory. */
+  memory: 'auto' as const,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */

@@ -54,11 +54,21 @@ export class AbortedError extends FluxError {
 
 /** This device cannot run the package locally; `missing` names each capability that is short. */
 export class DeviceCapabilityError extends FluxError {
+  /** With `missing: ['gpu-memory']`: the GPU bytes the request needs under the lightest plan that could run it. */
+  readonly neededBytes?: number;
+  /** With `missing: ['gpu-memory']`: the GPU bytes the device gave (the allocation probe). */
+  readonly availableBytes?: number;
+
   constructor(
     message: string,
     public readonly missing: string[] = [],
+    bytes?: { neededBytes: number; availableBytes: number },
   ) {
     super(message);
+    if (bytes) {
+      this.neededBytes = bytes.neededBytes;
+      this.availableBytes = bytes.availableBytes;
+    }
   }
 }
 

@@ -4,8 +4,9 @@
  * offers BFL- and OpenAI-shaped facades over the same routing.
  */
 import type { GenerateParams, GenerateResult } from './api-types.ts';
+import { DEFAULTS } from './defaults.ts';
 import { createLocalGenerator, type Generator as LocalGenerator, type GeneratorOptions as LocalOptions } from './client.ts';
-import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
+import type { DeviceCheckOptions, DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { validateRequest } from './engine/request.ts';
 import { AbortedError, DeviceCapabilityError, FluxError, InvalidParameterError } from './errors.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
@@ -40,13 +41,17 @@ export interface Generator {
    * @throws AbortedError when `params.signal` aborts
    */
   generate(params: GenerateParams): Promise<GenerateResult>;
-  /** Where the next generation will run and why (checks the device; downloads only the manifest). */
-  route(): Promise<RouteDecision>;
+  /**
+   * Where a generation of `size` (default 1024×1024) will run and why (checks the device
+   * and its GPU memory for that size; downloads only the manifest).
+   */
+  route(size?: { width?: number; height?: number }): Promise<RouteDecision>;
   /** Checks parameters as `generate` does, without generating. @throws InvalidParameterError */
   validate(params: GenerateParams): void;
   /** Downloads (once) and loads the local model. */
   load(onProgress?: ProgressCallback): Promise<LoadedModel>;
-  checkDevice(): Promise<DeviceReport>;
+  /** The device, and the package's GPU memory per plan at `options`' size (default 1024×1024). */
+  checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
   listModels(): Promise<StoredModel[]>;
   deleteModel(url?: string): Promise<void>;
   dispose(): Promise<void>;
@@ -80,15 +85,22 @@ export function createGenerator(options: GeneratorOptions): Generator {
     local ??= createLocalGenerator({ ...options, model: options.model });
     return local;
   };
-  let device: Promise<DeviceReport> | undefined;
-  const checkDevice = () => (device ??= localGenerator().checkDevice().catch((error) => {
-    device = undefined;
-    throw error;
-  }));
+  // One device check per size (the engine remembers its probe, so later sizes are cheap).
+  const devices = new Map<string, Promise<DeviceReport>>();
+  const checkDevice = (check: DeviceCheckOptions = {}) => {
+    const key = `${check.width ?? DEFAULTS.width}x${check.height ?? DEFAULTS.height}`;
+    let device = devices.get(key);
+    if (!device) {
+      device = localGenerator().checkDevice(check);
+      devices.set(key, device);
+      device.catch(() => devices.delete(key));
+    }
+    return device;
+  };
   const validate = (params: GenerateParams) => {
     validateRequest({ ...params, model: '', allowAnySize: options.allowAnySize });
   };
-  const route = () => decideRoute(privacy, providers, checkDevice);
+  const route = (size: { width?: number; height?: number } = {}) => decideRoute(privacy, providers, () => checkDevice({ width: size.width, height: size.height }));
 
   const runRemote = async (provider: ImageEngine, params: GenerateParams, seed: number, reason: string, warnings: string[]): Promise<GenerateResult> => {
     if (!params.prompt) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, params.prompt);
@@ -115,7 +127,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     if (params?.signal?.aborted) throw new AbortedError();
     // Validate here first: a bad request is refused before anything runs or is sent.
     const { seed, warnings } = validateRequest({ ...params, model: '', allowAnySize: options.allowAnySize });
-    const decision = await route();
+    const decision = await route({ width: params.width, height: params.height });
     if (decision.provider) return runRemote(decision.provider, params, seed, decision.reason, warnings);
     try {
       const result = await localGenerator().generate({ ...params, seed });

@@ -1,11 +1,14 @@
+import type { MemoryPlan } from './engine/memory-plan.ts';
 import type { PreviewImage } from './pipeline/preview.ts';
 
 /**
  * Progress events of a generation, a union tagged on `stage` (like transformers.js's
  * `status`): `download` per file and in total, `load`, `encode`, `denoise` per step,
- * `decode`, `done`; `remote` while a hosted provider works.
+ * `decode`, `done`; `remote` while a hosted provider works; `plan` when the local engine
+ * has chosen its memory plan (again after a fallback).
  */
 export type ProgressEvent =
+  | { stage: 'plan'; plan: MemoryPlan; reason: string; neededBytes: number; availableBytes: number }
   | { stage: 'download'; file: string; loaded: number; total: number; totalLoaded: number; totalBytes: number }
   | { stage: 'load'; graph: string; index: number; count: number }
   | { stage: 'encode' }

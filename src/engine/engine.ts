@@ -7,18 +7,22 @@
  * one at a time in arrival order; `cancel(id)` aborts a queued or running generation.
  */
 import { releaseProxy } from 'comlink';
+import { DEFAULTS } from '../defaults.ts';
 import { AbortedError, DeviceCapabilityError, InvalidParameterError } from '../errors.ts';
-import { graphByRole, hasTextEncoders, type GraphEntry, type Manifest } from '../package/manifest.ts';
+import { graphByRole, hasTextEncoders, type Manifest } from '../package/manifest.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
-import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
-import { encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
-import { encodeImage } from './image-encoding.ts';
+import { DeviceMemory, gpuMemoryError, memoryReport, type GpuMemoryCap } from './device-memory.ts';
 import { fetchManifest, packageUrlOf } from './manifest-fetch.ts';
+import { checkMemoryOption, lighterPlan, type MemoryOption, type MemoryPlan } from './memory-plan.ts';
+import { isOutOfMemory } from './out-of-memory.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
-import type { DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
-import { imageSeed, validateRequest, type ValidRequest } from './request.ts';
+import { loadAllSessions, runPlan } from './plan-runner.ts';
+import { PromptCache } from './prompt-cache.ts';
+import type { DeviceCheckOptions, DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
+import { validateRequest, type ValidRequest } from './request.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
@@ -31,6 +35,8 @@ export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
   /** Where weights are kept (default a `WeightStore` with `weightStore` options). */
   store?: EngineWeightStore;
   weightStore?: WeightStoreOptions;
+  /** Tests: make the GPU look smaller than it is. */
+  gpuMemoryCap?: GpuMemoryCap;
 }
 
 /** A package with its sessions. */
@@ -39,20 +45,6 @@ interface LoadedPackage {
   manifest: Manifest;
   runtime: WebModelRuntime;
   tokenizers?: PackageTokenizers;
-}
-
-/** The graphs in the order the pipeline first uses them (text encoders, transformer, VAE). */
-function loadOrder(manifest: Manifest): GraphEntry[] {
-  const rank: Record<GraphEntry['role'], number> = {
-    'text-encoder-clip': 0,
-    'text-encoder-t5-embed': 1,
-    'text-encoder-t5-blocks': 2,
-    'transformer-embed': 3,
-    'transformer-blocks': 4,
-    'transformer-head': 5,
-    'vae-decoder': 6,
-  };
-  return manifest.graphs.map((g, i) => ({ g, i })).sort((a, b) => rank[a.g.role] - rank[b.g.role] || a.i - b.i).map(({ g }) => g);
 }
 
 /** Closes the message port of a callback that arrived as a Comlink proxy (no-op for plain functions). */
@@ -74,6 +66,10 @@ function safeProgress(callback?: ProgressCallback): (event: ProgressEvent) => vo
   };
 }
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new AbortedError();
 }
@@ -86,9 +82,17 @@ export class Engine implements EngineApi {
   private loaded?: LoadedPackage;
   private readonly queue = new SerialQueue();
   private readonly running = new Map<string, AbortController>();
+  private memoryInstance?: DeviceMemory;
+  private readonly promptCache = new PromptCache();
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
+  }
+
+  /** GPU memory accounting (counting wrapper, probe, plan choice). */
+  private get memory(): DeviceMemory {
+    this.memoryInstance ??= new DeviceMemory(this.options.gpuMemoryCap);
+    return this.memoryInstance;
   }
 
   private get store(): EngineWeightStore {
@@ -104,7 +108,10 @@ export class Engine implements EngineApi {
       this.gpuContext = undefined;
       if (context?.isLost) await this.unload();
     }
-    const created = createGpuContext();
+    const created = createGpuContext().then((context) => {
+      this.memory.counter(context);
+      return context;
+    });
     this.gpuContext = created;
     created.catch(() => {
       if (this.gpuContext === created) this.gpuContext = undefined;
@@ -118,7 +125,7 @@ export class Engine implements EngineApi {
     this.options = { ...this.options, ...settings };
   }
 
-  async checkDevice(model?: string): Promise<DeviceReport> {
+  async checkDevice(model?: string, options: DeviceCheckOptions = {}): Promise<DeviceReport> {
     const noGpu = (capability: string, detail: string): DeviceReport => ({
       webgpu: false,
       adapter: { vendor: '', architecture: '', description: '' },
@@ -143,8 +150,16 @@ export class Engine implements EngineApi {
     const report: DeviceReport = { ...(await describeAdapter(gpu.adapter)), ok: true, shortfalls: [], reasons: [], maxPixels: Infinity };
     if (model === undefined) return report;
     const url = packageUrlOf(model);
-    const manifest = await fetchManifest(url);
+    const manifest = this.loaded?.url === url ? this.loaded.manifest : await fetchManifest(url);
     const shortfalls = await packageShortfalls(manifest, gpu);
+    const width = options.width ?? DEFAULTS.width;
+    const height = options.height ?? DEFAULTS.height;
+    const memoryOption = checkMemoryOption(options.memory);
+    // Probe only when the features and buffer limits fit (the probe would not change the answer).
+    const planned = shortfalls.length === 0 ? await this.queue.run(() => this.memory.plan(manifest, gpu, width, height, memoryOption)) : undefined;
+    if (planned && planned.choice.plan === null) {
+      shortfalls.push({ capability: 'gpu-memory', needed: planned.choice.neededBytes, available: planned.choice.availableBytes, detail: planned.choice.reason });
+    }
     return {
       ...report,
       model: { url, modelId: manifest.modelId, weights: manifest.weights, totalFileBytes: manifest.files.reduce((sum, f) => sum + f.size, 0) },
@@ -153,11 +168,24 @@ export class Engine implements EngineApi {
       shortfalls,
       reasons: shortfalls.map((s) => `${s.capability}: ${s.detail}`),
       maxPixels: maxPixelsFor(manifest, gpu.device.limits),
+      ...(planned ? { memory: memoryReport(planned.budget, planned.available, planned.choice) } : {}),
     };
   }
 
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel> {
-    return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
+  load(model: string, onProgress?: ProgressCallback, options: { memory?: MemoryOption } = {}): Promise<LoadedModel> {
+    const memory = checkMemoryOption(options.memory);
+    return this.queue
+      .run(async () => {
+        const progress = safeProgress(onProgress);
+        const loaded = await this.loadNow(packageUrlOf(model), progress);
+        // Sessions are created now only where the resident plan would run (at the default size).
+        const gpu = await this.gpu();
+        const { choice } = await this.memory.plan(this.loaded!.manifest, gpu, DEFAULTS.width, DEFAULTS.height, memory);
+        if (choice.plan !== 'resident') return loaded;
+        const loadMs = await loadAllSessions(this.loaded!.runtime, progress);
+        return { ...loaded, loadMs: loaded.loadMs + loadMs };
+      })
+      .finally(() => releaseCallback(onProgress));
   }
 
   async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
@@ -193,6 +221,7 @@ export class Engine implements EngineApi {
     const packageUrl = packageUrlOf(url);
     return this.queue.run(async () => {
       if (this.loaded?.url === packageUrl) await this.unload();
+      this.promptCache.forget(packageUrl);
       await this.store.deletePackage(packageUrl);
     });
   }
@@ -214,33 +243,26 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * Loads the package unless it is loaded already.
-   * @param request when given, it must suit the package and the device (checked before any download)
+   * Downloads (when needed) and opens the package unless it is open already; sessions are
+   * created by the memory plan that runs (`loadAllSessions` for resident).
+   * @param manifest the package's manifest when the caller fetched and checked it already
    */
-  private async loadNow(url: string, progress: (event: ProgressEvent) => void, signal?: AbortSignal, request?: ValidRequest): Promise<LoadedModel> {
+  private async loadNow(url: string, progress: (event: ProgressEvent) => void, signal?: AbortSignal, manifest?: Manifest): Promise<LoadedModel> {
     const started = performance.now();
     const gpu = await this.gpu();
-    if (this.loaded?.url === url) {
-      if (request) this.preflight(this.loaded.manifest, request, gpu);
-      return this.describe(this.loaded, 0);
-    }
+    if (this.loaded?.url === url) return this.describe(this.loaded, 0);
     await this.unload();
-    const manifest = await fetchManifest(url, signal);
-    // The device and request checks come before any weight request.
-    await assertPackageFits(manifest, gpu);
-    if (request) this.preflight(manifest, request, gpu);
+    if (!manifest) {
+      manifest = await fetchManifest(url, signal);
+      // The device checks come before any weight request.
+      await assertPackageFits(manifest, gpu);
+    }
     throwIfAborted(signal);
     configureOrt(this.options);
     await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId });
     const store = this.store;
     const runtime = new WebModelRuntime(manifest, { get: (path) => store.getFile(url, path) }, gpu.device, this.options);
     try {
-      const graphs = this.options.keepSessions === false ? [] : loadOrder(manifest);
-      for (const [index, graph] of graphs.entries()) {
-        throwIfAborted(signal);
-        progress({ stage: 'load', graph: graph.name, index: index + 1, count: graphs.length });
-        await runtime.session(graph);
-      }
       const tokenizers = hasTextEncoders(manifest) ? await loadTokenizers(runtime) : undefined;
       this.loaded = { url, manifest, runtime, tokenizers };
     } catch (error) {
@@ -271,61 +293,75 @@ export class Engine implements EngineApi {
   ): Promise<EngineGenerateResult> {
     throwIfAborted(signal);
     const started = performance.now();
-    const loadInfo = await this.loadNow(packageUrlOf(request.model), progress, signal, valid);
-    const loaded = this.loaded!;
-    const { runtime } = loaded;
-    const warnings = [...valid.warnings];
+    const url = packageUrlOf(request.model);
+    const memoryOption = checkMemoryOption(request.memory);
+    let gpu = await this.gpu();
+    // Every check comes before any weight request: features and buffer limits, the request
+    // against the package, and the GPU memory of the plan (the bounded probe).
+    const manifest = this.loaded?.url === url ? this.loaded.manifest : await fetchManifest(url, signal);
+    if (this.loaded?.url !== url) await assertPackageFits(manifest, gpu);
+    this.preflight(manifest, valid, gpu);
+    const { budget, choice } = await this.memory.plan(manifest, gpu, valid.width, valid.height, memoryOption);
+    if (!choice.plan) throw gpuMemoryError(manifest.modelId, choice);
+    let plan: MemoryPlan = choice.plan;
+    let reason = choice.reason;
+    progress({ stage: 'plan', plan, reason, neededBytes: choice.neededBytes, availableBytes: choice.availableBytes });
+    const loadInfo = await this.loadNow(url, progress, signal, manifest);
 
-    // Text conditioning, shared by every image of the request.
-    throwIfAborted(signal);
-    const encodeStart = performance.now();
-    let conditioning: { promptEmbeds: Float32Array; pooledPromptEmbeds: Float32Array };
-    if (valid.promptEmbeddings) {
-      conditioning = valid.promptEmbeddings;
-    } else {
-      progress({ stage: 'encode' });
-      const encoded = await encodePrompt(runtime, loaded.tokenizers!, valid.prompt!, signal);
-      if (encoded.clipDroppedText) warnings.push(`CLIP sees 77 tokens; these words were dropped for it: "${encoded.clipDroppedText}"`);
-      if (encoded.t5DroppedText) warnings.push(`T5 sees 256 tokens; these words were dropped: "${encoded.t5DroppedText}"`);
-      conditioning = encoded;
+    for (;;) {
+      const loaded = this.loaded!;
+      const counter = this.memory.counter(gpu);
+      const refusedBefore = counter.snapshot().refusedAllocations;
+      try {
+        const ran = await runPlan({
+          plan,
+          packageUrl: url,
+          runtime: loaded.runtime,
+          tokenizers: loaded.tokenizers,
+          request: valid,
+          signal,
+          progress,
+          promptCache: this.promptCache,
+          counter,
+          keepIntermediates: request.keepIntermediates,
+          preview: request.preview,
+        });
+        progress({ stage: 'done' });
+        return {
+          images: ran.images,
+          seed: valid.seed,
+          width: valid.width,
+          height: valid.height,
+          steps: valid.steps,
+          timings: { ...ran.timings, loadMs: loadInfo.loadMs + ran.timings.loadMs, totalMs: performance.now() - started },
+          warnings: [...valid.warnings, ...ran.warnings],
+          ...(ran.intermediates ? { intermediates: { ...ran.intermediates } } : {}),
+          memoryPlan: plan,
+          memoryPlanReason: reason,
+          gpuPeakBytes: ran.gpuPeakBytes,
+          gpuStages: ran.gpuStages,
+        };
+      } catch (error) {
+        const lost = gpu.isLost;
+        if (signal.aborted || (!lost && !isOutOfMemory(error, counter.snapshot().refusedAllocations > refusedBefore))) throw error;
+        // Out of GPU memory (or the device was lost) while loading or running: free every
+        // session and run the request again under the next lighter plan.
+        const failed = plan;
+        const next = lighterPlan(failed);
+        const what = lost ? 'lost the GPU device' : 'ran out of GPU memory';
+        if (lost) this.memory.reset();
+        await (lost ? this.unload() : loaded.runtime.releaseAll());
+        const failedNeed = budget.plans[failed].neededBytes;
+        if (!next) {
+          throw gpuMemoryError(manifest.modelId, { reason: `${failed} ${what} (${errorMessage(error)})`, neededBytes: failedNeed, availableBytes: choice.availableBytes });
+        }
+        plan = next;
+        reason = `${next}: ${formatBytes(budget.plans[next].neededBytes)} needed; ${failed} ${what} (${errorMessage(error)}); first choice was ${choice.reason}`;
+        progress({ stage: 'plan', plan, reason, neededBytes: budget.plans[next].neededBytes, availableBytes: choice.availableBytes });
+        gpu = await this.gpu();
+        if (!this.loaded) await this.loadNow(url, progress, signal, manifest);
+      }
     }
-    const encodeMs = performance.now() - encodeStart;
-
-    const images: Blob[] = [];
-    let intermediates: Record<string, Float32Array> | undefined;
-    let denoiseMs = 0;
-    let decodeMs = 0;
-    for (let i = 0; i < valid.numImages; i++) {
-      const result = await runFluxPipeline(runtime, {
-        ...conditioning,
-        width: valid.width,
-        height: valid.height,
-        steps: valid.steps,
-        seed: imageSeed(valid.seed, i),
-        signal,
-        onProgress: progress,
-        image: i + 1,
-        images: valid.numImages,
-        keepIntermediates: request.keepIntermediates === true && i === 0,
-        preview: request.preview === true,
-      });
-      if (result.intermediates) intermediates = { ...result.intermediates };
-      const encodeImageStart = performance.now();
-      images.push(await encodeImage(result.image, valid.outputFormat, valid.quality));
-      denoiseMs += result.timings.denoiseMs;
-      decodeMs += result.timings.decodeMs + (performance.now() - encodeImageStart);
-    }
-    progress({ stage: 'done' });
-    return {
-      images,
-      seed: valid.seed,
-      width: valid.width,
-      height: valid.height,
-      steps: valid.steps,
-      timings: { loadMs: loadInfo.loadMs, encodeMs, denoiseMs, decodeMs, totalMs: performance.now() - started },
-      warnings,
-      ...(intermediates ? { intermediates } : {}),
-    };
   }
 
   /**

@@ -6,6 +6,9 @@
 import type { GenerateParams, GenerateTimings } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
+import type { GpuMemoryCap } from './device-memory.ts';
+import type { MemoryOption, MemoryPlan, MemoryStage } from './memory-plan.ts';
+import type { GpuStageMemory } from './plan-runner.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
 export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
@@ -20,6 +23,8 @@ export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | '
   allowAnySize?: boolean;
   /** Debugging/golden checks: return the first image's intermediate tensors. */
   keepIntermediates?: boolean;
+  /** Memory plan (default 'auto': the fastest that fits the measured GPU memory). */
+  memory?: MemoryOption;
 }
 
 /** What the worker returns for one generation. */
@@ -33,6 +38,40 @@ export interface EngineGenerateResult {
   warnings: string[];
   /** With `keepIntermediates`: the first image's tensors, named as in the golden files. */
   intermediates?: Record<string, Float32Array>;
+  /** The memory plan that ran. */
+  memoryPlan: MemoryPlan;
+  /** Why, with the numbers, e.g. "staged: 9.6 GiB needed, 11.2 GiB available (resident needs 13.1 GiB)". */
+  memoryPlanReason: string;
+  /** Most GPU bytes alive at once during the request (every buffer counted). */
+  gpuPeakBytes: number;
+  /** Counted GPU bytes per stage (peak, and live when it ended). */
+  gpuStages: GpuStageMemory[];
+}
+
+/** What `checkDevice` found about GPU memory for one package at one size. */
+export interface DeviceMemoryReport {
+  /** The size the needs are for (pixels). */
+  width: number;
+  height: number;
+  /** Bytes the device gave to the allocation probe (plus what this engine holds already). */
+  availableBytes: number;
+  /** True when the probe stopped at the largest need, not at a refusal: the device may have more. */
+  availableAtLeast: boolean;
+  /** Predicted peak GPU bytes per plan (weights alive at the peak + activations). */
+  plans: Record<MemoryPlan, { neededBytes: number; weightBytes: number; activationBytes: number; peakStage: MemoryStage; fits: boolean }>;
+  /** The plan `memory` would run (null: none fits). */
+  plan: MemoryPlan | null;
+  /** Why, with the numbers. */
+  reason: string;
+}
+
+/** Options of `checkDevice` with a package: the size and memory option to plan for. */
+export interface DeviceCheckOptions {
+  /** Pixels (default 1024 each). */
+  width?: number;
+  height?: number;
+  /** Default 'auto'. */
+  memory?: MemoryOption;
 }
 
 /** One capability the device lacks for a package. */
@@ -72,6 +111,8 @@ export interface DeviceReport {
   reasons: string[];
   /** Largest width×height the buffer limits allow for the package (Infinity when unknown). */
   maxPixels: number;
+  /** With a package: GPU memory per plan at the checked size, what the device gave, and the plan. */
+  memory?: DeviceMemoryReport;
 }
 
 /** A loaded package. */
@@ -117,6 +158,8 @@ export interface EngineSettings {
   forceCpuNodeNames?: string[];
   /** Convolution layout of the WebGPU EP (default onnxruntime's, NHWC). */
   preferredLayout?: 'NCHW' | 'NHWC';
+  /** Tests: make the GPU look smaller (see `GpuMemoryCap`). */
+  gpuMemoryCap?: GpuMemoryCap;
 }
 
 /**
@@ -127,10 +170,13 @@ export interface EngineSettings {
 export interface EngineApi {
   /** Sets options; only before the first load or device check. */
   configure(settings: EngineSettings): Promise<void>;
-  /** Probes WebGPU (and a package's requirements when `model` is given). Never throws for a shortfall: see `ok`. */
-  checkDevice(model?: string): Promise<DeviceReport>;
-  /** Manifest → capability check → download/verify → sessions. */
-  load(model: string, onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Probes WebGPU (and, when `model` is given, the package's requirements and the GPU
+   * memory each plan needs at `options`' size). Never throws for a shortfall: see `ok`.
+   */
+  checkDevice(model?: string, options?: DeviceCheckOptions): Promise<DeviceReport>;
+  /** Manifest → capability check → download/verify → sessions (under the resident plan, when it fits). */
+  load(model: string, onProgress?: ProgressCallback, options?: { memory?: MemoryOption }): Promise<LoadedModel>;
   /** Queued behind earlier calls; loads the package first when needed. */
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
   /** Cancels a queued or running generation; it rejects with AbortedError. Unknown ids are ignored. */

@@ -49,6 +49,8 @@ export interface GraphEntry {
   computePrecision: 'fp32' | 'fp16';
   /** Bytes of weights as stored in the package. */
   weightBytes: number;
+  /** Bytes of weights once uploaded to the GPU (float16 tables become float32); absent in older packages. */
+  uploadBytes?: number;
   /** For transformer block shards: the half-open ranges of double and single blocks. */
   blocks?: { double: [number, number]; single: [number, number] };
   /** For T5 block shards: the half-open range of encoder layers. */

@@ -71,20 +71,54 @@ function dimOf(graph: GraphEntry, input: string, axis: number): number {
   return d;
 }
 
+/** Runs one graph (after an abort check), adding its time inside `session.run` to `clock`. */
+async function runTimed(runtime: ModelRuntime, graph: GraphEntry, feeds: Record<string, Tensor>, signal: AbortSignal | undefined, clock: { sessionRunMs: number }) {
+  throwIfAborted(signal);
+  const session = await runtime.session(graph);
+  const t0 = performance.now();
+  const out = await session.run(feeds);
+  clock.sessionRunMs += performance.now() - t0;
+  return out;
+}
+
 async function tensorData(t: Tensor): Promise<Float32Array> {
   return (await t.getData()) as Float32Array;
 }
 
+/** One image's latents after denoising (before the VAE). */
+export interface DenoisedImage {
+  /** Packed latents [1, (h/2)(w/2), 64] after the last step. */
+  latents: Float32Array;
+  /** Latent height and width. */
+  h: number;
+  w: number;
+  /** Milliseconds spent denoising and inside `session.run` so far. */
+  denoiseMs: number;
+  sessionRunMs: number;
+  /** performance.now() when the image was started. */
+  started: number;
+  /** With `keepIntermediates`: the denoising tensors. */
+  intermediates?: Pick<PipelineIntermediates, 'noise' | 'packed_noise' | 'transformer_out_t1'>;
+}
+
 /**
- * Generates one image.
+ * Generates one image: `denoiseImage` then `decodeImage`.
  * @throws AbortedError when `signal` aborts (checked between shards and steps)
  */
 export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRequest): Promise<PipelineResult> {
+  return decodeImage(runtime, await denoiseImage(runtime, request), request);
+}
+
+/**
+ * Runs the transformer over one image's noise for every step (no VAE), so that a caller
+ * can keep the transformer loaded for several images and decode them afterwards.
+ * @throws AbortedError when `signal` aborts (checked between shards and steps)
+ */
+export async function denoiseImage(runtime: ModelRuntime, request: PipelineRequest): Promise<DenoisedImage> {
   const started = performance.now();
   const { manifest } = runtime;
   const embed = graphByRole(manifest, 'transformer-embed');
   const head = graphByRole(manifest, 'transformer-head');
-  const vae = graphByRole(manifest, 'vae-decoder');
   const shards = blockShards(manifest);
   const jointDim = dimOf(embed, 'encoder_hidden_states', 2);
   const pooledDim = dimOf(embed, 'pooled_projections', 1);
@@ -96,7 +130,6 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
     throw new ModelPackageError(`pooled prompt embeddings hold ${request.pooledPromptEmbeds.length} values; this model takes ${pooledDim}`);
   }
   const transformerConfig = manifest.configs.transformer as { axes_dims_rope: number[]; in_channels: number };
-  const vaeConfig = manifest.configs.vae as { scaling_factor: number; shift_factor: number };
   const { h, w } = latentSize(request.height, request.width);
   const imageTokens = (h / 2) * (w / 2);
   const channels = transformerConfig.in_channels;
@@ -111,15 +144,8 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
   const pooled = new Tensor('float32', request.pooledPromptEmbeds, [1, pooledDim]);
   const sigmas = flowSigmas(request.steps);
 
-  let sessionRunMs = 0;
-  const run = async (graph: GraphEntry, feeds: Record<string, Tensor>) => {
-    throwIfAborted(request.signal);
-    const session = await runtime.session(graph);
-    const t0 = performance.now();
-    const out = await session.run(feeds);
-    sessionRunMs += performance.now() - t0;
-    return out;
-  };
+  const clock = { sessionRunMs: 0 };
+  const run = (graph: GraphEntry, feeds: Record<string, Tensor>) => runTimed(runtime, graph, feeds, request.signal, clock);
 
   let firstVelocity: Float32Array | undefined;
   const denoiseStart = performance.now();
@@ -153,6 +179,27 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
   await runtime.finished?.(embed);
   await runtime.finished?.(head);
   const denoiseMs = performance.now() - denoiseStart;
+  return {
+    latents,
+    h,
+    w,
+    denoiseMs,
+    sessionRunMs: clock.sessionRunMs,
+    started,
+    intermediates: request.keepIntermediates ? { noise, packed_noise: packedNoise, transformer_out_t1: firstVelocity! } : undefined,
+  };
+}
+
+/**
+ * Decodes denoised latents with the VAE into the image.
+ * @throws AbortedError when `signal` aborts
+ */
+export async function decodeImage(runtime: ModelRuntime, denoised: DenoisedImage, request: PipelineRequest): Promise<PipelineResult> {
+  const { latents, h, w, denoiseMs, started } = denoised;
+  const vae = graphByRole(runtime.manifest, 'vae-decoder');
+  const vaeConfig = runtime.manifest.configs.vae as { scaling_factor: number; shift_factor: number };
+  const clock = { sessionRunMs: denoised.sessionRunMs };
+  const run = (graph: GraphEntry, feeds: Record<string, Tensor>) => runTimed(runtime, graph, feeds, request.signal, clock);
 
   throwIfAborted(request.signal);
   request.onProgress?.({ stage: 'decode', image: request.image ?? 1, images: request.images ?? 1 });
@@ -167,9 +214,7 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
 
   return {
     image,
-    timings: { denoiseMs, decodeMs, sessionRunMs, totalMs: performance.now() - started },
-    intermediates: request.keepIntermediates
-      ? { noise, packed_noise: packedNoise, transformer_out_t1: firstVelocity!, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut }
-      : undefined,
+    timings: { denoiseMs, decodeMs, sessionRunMs: clock.sessionRunMs, totalMs: performance.now() - started },
+    intermediates: denoised.intermediates ? { ...denoised.intermediates, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut } : undefined,
   };
 }

@@ -6,6 +6,7 @@
  * |---|---|---|
  * | `model` | URL of a web model package (relative to the page) | — |
  * | `privacy` | `local-only`, `prefer-local`, `remote-only` | `local-only` without providers, else `prefer-local` |
+ * | `memory` | `auto`, `resident`, `staged`, `streaming` (GPU memory plan of the local engine) | `auto` |
  * | `width`, `height` | multiples of 16: 256–1440 (16–2048 with `allow-any-size`) | 512 |
  * | `steps` | 1–4 (schnell) | 4 |
  * | `seed` | 0–4294967295 | random per image |
@@ -27,11 +28,12 @@
 import type { OutputFormat } from '../api-types.ts';
 import { DEFAULTS, LIMITS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
+import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 
 /** Attributes that change which generator the element uses. */
-export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers'] as const;
+export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'memory', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers'] as const;
 /** Attributes that only change the form's defaults or the look. */
 export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
 
@@ -47,6 +49,8 @@ export interface GeneratorConfig {
   /** Package URL as given (resolved against the page by the generator), or undefined. */
   model?: string;
   privacy?: PrivacyMode;
+  /** GPU memory plan of the local engine (default 'auto'). */
+  memory: MemoryOption;
   providers: (AnyProviderConfig | ImageEngine)[];
   allowAnySize: boolean;
 }
@@ -126,7 +130,8 @@ export function readGeneratorConfig(read: Read): GeneratorConfig {
   const privacyValue = read('privacy');
   const privacy = privacyValue === null || privacyValue === '' ? undefined : oneOf('privacy', privacyValue, PRIVACY_MODES, 'local-only');
   const model = read('model')?.trim() || undefined;
-  return { model, privacy, providers, allowAnySize: read('allow-any-size') !== null && read('allow-any-size') !== 'false' };
+  const memory = oneOf('memory', read('memory'), MEMORY_OPTIONS, DEFAULTS.memory);
+  return { model, privacy, memory, providers, allowAnySize: read('allow-any-size') !== null && read('allow-any-size') !== 'false' };
 }
 
 /**

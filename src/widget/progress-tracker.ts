@@ -51,6 +51,8 @@ export class ProgressTracker {
 
   private viewOf(event: ProgressEvent, t: number): Omit<ProgressView, 'text'> {
     switch (event.stage) {
+      case 'plan':
+        return { stage: 'Planning GPU memory', detail: event.reason, fraction: null };
       case 'download': {
         this.download ??= { at: t, bytes: event.totalLoaded };
         const rate = (event.totalLoaded - this.download.bytes) / Math.max(1, t - this.download.at);

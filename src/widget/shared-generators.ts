@@ -60,7 +60,7 @@ function providersKey(providers: (AnyProviderConfig | ImageEngine)[]): unknown[]
 /** The registry key of a configuration (model URL made absolute against `base`). */
 export function generatorKey(config: GeneratorConfig, base: string = location.href): string {
   const model = config.model ? packageUrlOf(config.model, base) : null;
-  return JSON.stringify([model, config.privacy ?? null, config.allowAnySize, providersKey(config.providers)]);
+  return JSON.stringify([model, config.privacy ?? null, config.memory, config.allowAnySize, providersKey(config.providers)]);
 }
 
 /**
@@ -80,6 +80,7 @@ export function acquireGenerator(config: GeneratorConfig): GeneratorLease {
       generator = createGenerator({
         model: workerKey,
         privacy: config.privacy,
+        memory: config.memory,
         providers: config.providers,
         allowAnySize: config.allowAnySize,
         worker: workerEntry?.worker,

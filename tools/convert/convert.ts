@@ -109,7 +109,7 @@ export async function writeGraph(job: GraphJob, dir: string, precision: WeightPr
     dataFile = null;
   } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
   return {
-    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, ...job.extra },
+    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision: 'fp32', weightBytes: g.weightBytes, uploadBytes: g.uploadBytes, ...job.extra },
     files,
     uploadBytes: g.uploadBytes,
     largestUploadBytes: g.largestUploadBytes,
