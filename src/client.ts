@@ -9,7 +9,7 @@
  */
 import * as Comlink from 'comlink';
 import type { GenerateParams, GenerateResult } from './api-types.ts';
-import { AbortedError, FluxError } from './errors.ts';
+import { AbortedError, FluxError, GpuOutOfMemoryError } from './errors.ts';
 import type { ProgressCallback } from './progress.ts';
 import { fromWireError, isWireError, type DeviceCheckOptions, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
 import { checkMemoryOption, type MemoryOption } from './engine/memory-plan.ts';
@@ -86,11 +86,25 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
   }
   const model = packageUrlOf(options.model);
   const memory = checkMemoryOption(options.memory);
-  const worker = options.worker ?? startWorker();
-  const engine = Comlink.wrap<EngineApi>(worker);
-  const bridge = new WorkerBridge(worker);
-  const configured = options.engine ? bridge.call(() => engine.configure(options.engine!)) : Promise.resolve();
+  let worker = options.worker ?? startWorker();
+  let engine = Comlink.wrap<EngineApi>(worker);
+  let bridge = new WorkerBridge(worker);
+  let configured = options.engine ? bridge.call(() => engine.configure(options.engine!)) : Promise.resolve();
   let disposed = false;
+
+  /**
+   * Replaces the worker after a GPU out-of-memory failure (onnxruntime's wasm is corrupt
+   * afterwards): a fresh worker with the same engine settings; its weights are in storage.
+   */
+  const replaceWorker = () => {
+    engine[Comlink.releaseProxy]();
+    worker.terminate();
+    bridge.fail(new FluxError('the generator worker was replaced after a GPU out-of-memory failure'));
+    worker = startWorker();
+    engine = Comlink.wrap<EngineApi>(worker);
+    bridge = new WorkerBridge(worker);
+    configured = options.engine ? bridge.call(() => engine.configure(options.engine!)) : Promise.resolve();
+  };
 
   const call = async <T>(task: () => Promise<T>): Promise<T> => {
     if (disposed) throw new FluxError('this generator was disposed');
@@ -113,8 +127,19 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
       const onAbort = () => void engine.cancel(id).catch(() => undefined);
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        const result = await call(() => engine.generate(id, request, progress));
-        return { ...result, backend: 'local', backendReason: LOCAL_REASON };
+        for (;;) {
+          try {
+            const result = await call(() => engine.generate(id, request, progress));
+            return { ...result, backend: 'local', backendReason: LOCAL_REASON };
+          } catch (error) {
+            if (!(error instanceof GpuOutOfMemoryError)) throw error;
+            // Out of GPU memory: a fresh worker, and the request again under the lighter plan.
+            replaceWorker();
+            if (!error.fallbackPlan || signal?.aborted) throw error;
+            request.memory = error.fallbackPlan as EngineGenerateRequest['memory'];
+            request.memoryFallback = error.message;
+          }
+        }
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }

@@ -72,6 +72,22 @@ export class DeviceCapabilityError extends FluxError {
   }
 }
 
+/**
+ * The GPU ran out of memory (or was lost) while a memory plan loaded or ran. The engine's
+ * WebGPU runtime is unusable afterwards, so the page replaces the worker and runs the
+ * request again under `fallbackPlan` (null: no lighter plan is left).
+ */
+export class GpuOutOfMemoryError extends DeviceCapabilityError {
+  constructor(
+    message: string,
+    public readonly plan: string,
+    public readonly fallbackPlan: string | null,
+    bytes?: { neededBytes: number; availableBytes: number },
+  ) {
+    super(message, ['gpu-memory'], bytes);
+  }
+}
+
 /** Not enough browser storage for the model files (from navigator.storage.estimate()). */
 export class StorageQuotaError extends FluxError {
   constructor(
@@ -116,6 +132,7 @@ const errorClasses: Record<string, new (...args: never[]) => FluxError> = {
   ModelPackageError,
   AbortedError,
   DeviceCapabilityError,
+  GpuOutOfMemoryError,
   StorageQuotaError,
   DownloadError,
   IntegrityError,

@@ -16,13 +16,15 @@ export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/
 export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
 export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
-export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+export type { DeviceCheckOptions, DeviceMemoryReport, DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+export { MEMORY_OPTIONS, MEMORY_PLANS, type MemoryOption, type MemoryPlan } from './engine/memory-plan.ts';
 export {
   AbortedError,
   CheckpointError,
   DeviceCapabilityError,
   DownloadError,
   FluxError,
+  GpuOutOfMemoryError,
   IntegrityError,
   InvalidParameterError,
   ModelPackageError,

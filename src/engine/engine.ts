@@ -8,7 +8,7 @@
  */
 import { releaseProxy } from 'comlink';
 import { DEFAULTS } from '../defaults.ts';
-import { AbortedError, DeviceCapabilityError, InvalidParameterError } from '../errors.ts';
+import { AbortedError, DeviceCapabilityError, FluxError, GpuOutOfMemoryError, InvalidParameterError } from '../errors.ts';
 import { graphByRole, hasTextEncoders, type Manifest } from '../package/manifest.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
@@ -84,6 +84,8 @@ export class Engine implements EngineApi {
   private readonly running = new Map<string, AbortController>();
   private memoryInstance?: DeviceMemory;
   private readonly promptCache = new PromptCache();
+  /** Set after an out-of-memory failure: onnxruntime's wasm state is broken, the worker must be replaced. */
+  private broken?: string;
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
@@ -235,6 +237,15 @@ export class Engine implements EngineApi {
     });
   }
 
+  /** Releases every session and the GPU device; the next call creates a fresh device. */
+  private async resetGpu(): Promise<void> {
+    await this.unload();
+    const context = await this.gpuContext?.catch(() => undefined);
+    this.gpuContext = undefined;
+    this.memory.reset();
+    context?.device.destroy();
+  }
+
   /** Releases the loaded package's sessions. */
   private async unload(): Promise<void> {
     const loaded = this.loaded;
@@ -248,6 +259,7 @@ export class Engine implements EngineApi {
    * @param manifest the package's manifest when the caller fetched and checked it already
    */
   private async loadNow(url: string, progress: (event: ProgressEvent) => void, signal?: AbortSignal, manifest?: Manifest): Promise<LoadedModel> {
+    if (this.broken) throw new FluxError(`This worker's GPU runtime failed earlier (${this.broken}); start a new worker.`);
     const started = performance.now();
     const gpu = await this.gpu();
     if (this.loaded?.url === url) return this.describe(this.loaded, 0);
@@ -292,6 +304,7 @@ export class Engine implements EngineApi {
     progress: (event: ProgressEvent) => void,
   ): Promise<EngineGenerateResult> {
     throwIfAborted(signal);
+    if (this.broken) throw new FluxError(`This worker's GPU runtime failed earlier (${this.broken}); start a new worker.`);
     const started = performance.now();
     const url = packageUrlOf(request.model);
     const memoryOption = checkMemoryOption(request.memory);
@@ -303,64 +316,59 @@ export class Engine implements EngineApi {
     this.preflight(manifest, valid, gpu);
     const { budget, choice } = await this.memory.plan(manifest, gpu, valid.width, valid.height, memoryOption);
     if (!choice.plan) throw gpuMemoryError(manifest.modelId, choice);
-    let plan: MemoryPlan = choice.plan;
-    let reason = choice.reason;
-    progress({ stage: 'plan', plan, reason, neededBytes: choice.neededBytes, availableBytes: choice.availableBytes });
+    const plan: MemoryPlan = choice.plan;
+    const reason = request.memoryFallback ? `${plan}: ${formatBytes(budget.plans[plan].neededBytes)} needed; ${request.memoryFallback}` : choice.reason;
+    progress({ stage: 'plan', plan, reason, neededBytes: budget.plans[plan].neededBytes, availableBytes: choice.availableBytes });
     const loadInfo = await this.loadNow(url, progress, signal, manifest);
-
-    for (;;) {
-      const loaded = this.loaded!;
-      const counter = this.memory.counter(gpu);
-      const refusedBefore = counter.snapshot().refusedAllocations;
-      try {
-        const ran = await runPlan({
-          plan,
-          packageUrl: url,
-          runtime: loaded.runtime,
-          tokenizers: loaded.tokenizers,
-          request: valid,
-          signal,
-          progress,
-          promptCache: this.promptCache,
-          counter,
-          keepIntermediates: request.keepIntermediates,
-          preview: request.preview,
-        });
-        progress({ stage: 'done' });
-        return {
-          images: ran.images,
-          seed: valid.seed,
-          width: valid.width,
-          height: valid.height,
-          steps: valid.steps,
-          timings: { ...ran.timings, loadMs: loadInfo.loadMs + ran.timings.loadMs, totalMs: performance.now() - started },
-          warnings: [...valid.warnings, ...ran.warnings],
-          ...(ran.intermediates ? { intermediates: { ...ran.intermediates } } : {}),
-          memoryPlan: plan,
-          memoryPlanReason: reason,
-          gpuPeakBytes: ran.gpuPeakBytes,
-          gpuStages: ran.gpuStages,
-        };
-      } catch (error) {
-        const lost = gpu.isLost;
-        if (signal.aborted || (!lost && !isOutOfMemory(error, counter.snapshot().refusedAllocations > refusedBefore))) throw error;
-        // Out of GPU memory (or the device was lost) while loading or running: free every
-        // session and run the request again under the next lighter plan.
-        const failed = plan;
-        const next = lighterPlan(failed);
-        const what = lost ? 'lost the GPU device' : 'ran out of GPU memory';
-        if (lost) this.memory.reset();
-        await (lost ? this.unload() : loaded.runtime.releaseAll());
-        const failedNeed = budget.plans[failed].neededBytes;
-        if (!next) {
-          throw gpuMemoryError(manifest.modelId, { reason: `${failed} ${what} (${errorMessage(error)})`, neededBytes: failedNeed, availableBytes: choice.availableBytes });
-        }
-        plan = next;
-        reason = `${next}: ${formatBytes(budget.plans[next].neededBytes)} needed; ${failed} ${what} (${errorMessage(error)}); first choice was ${choice.reason}`;
-        progress({ stage: 'plan', plan, reason, neededBytes: budget.plans[next].neededBytes, availableBytes: choice.availableBytes });
-        gpu = await this.gpu();
-        if (!this.loaded) await this.loadNow(url, progress, signal, manifest);
-      }
+    const loaded = this.loaded!;
+    const counter = this.memory.counter(gpu);
+    const refusedBefore = counter.snapshot().refusedAllocations;
+    try {
+      const ran = await runPlan({
+        plan,
+        packageUrl: url,
+        runtime: loaded.runtime,
+        tokenizers: loaded.tokenizers,
+        request: valid,
+        signal,
+        progress,
+        promptCache: this.promptCache,
+        counter,
+        keepIntermediates: request.keepIntermediates,
+        preview: request.preview,
+      });
+      progress({ stage: 'done' });
+      return {
+        images: ran.images,
+        seed: valid.seed,
+        width: valid.width,
+        height: valid.height,
+        steps: valid.steps,
+        timings: { ...ran.timings, loadMs: loadInfo.loadMs + ran.timings.loadMs, totalMs: performance.now() - started },
+        warnings: [...valid.warnings, ...ran.warnings],
+        ...(ran.intermediates ? { intermediates: { ...ran.intermediates } } : {}),
+        memoryPlan: plan,
+        memoryPlanReason: reason,
+        gpuPeakBytes: ran.gpuPeakBytes,
+        gpuStages: ran.gpuStages,
+      };
+    } catch (error) {
+      const lost = gpu.isLost;
+      if (signal.aborted || (!lost && !isOutOfMemory(error, counter.snapshot().refusedAllocations > refusedBefore))) throw error;
+      // Out of GPU memory (or the device was lost) while loading or running. onnxruntime's
+      // wasm state is corrupt after a failed allocation (later sessions fail to create, even
+      // on a fresh device), so this worker is done: the page replaces it and runs the
+      // request again under the next lighter plan.
+      const what = lost ? 'lost the GPU device' : 'ran out of GPU memory';
+      this.broken = `${plan} ${what}`;
+      await this.resetGpu().catch(() => undefined);
+      const next = lighterPlan(plan);
+      throw new GpuOutOfMemoryError(
+        `${plan} ${what} (${errorMessage(error)})${next ? `; ${next} needs ${formatBytes(budget.plans[next].neededBytes)}` : '; no lighter memory plan is left'}`,
+        plan,
+        next,
+        { neededBytes: budget.plans[next ?? plan].neededBytes, availableBytes: choice.availableBytes },
+      );
     }
   }
 

@@ -25,6 +25,8 @@ export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | '
   keepIntermediates?: boolean;
   /** Memory plan (default 'auto': the fastest that fits the measured GPU memory). */
   memory?: MemoryOption;
+  /** Set by the page when it runs a request again under a lighter plan: why (goes into `memoryPlanReason`). */
+  memoryFallback?: string;
 }
 
 /** What the worker returns for one generation. */

@@ -92,17 +92,111 @@ describe('memory plans on the demo package', () => {
     needs = { resident: memory.plans.resident.neededBytes, staged: memory.plans.staged.neededBytes, streaming: memory.plans.streaming.neededBytes };
     expect(needs.resident).toBeGreaterThan(needs.staged);
     expect(needs.staged).toBeGreaterThan(needs.streaming);
-    // Unlimited by a failure: the probe stopped at the largest working set.
+    // Not stopped by a refusal: the probe went up to the largest working set and no further.
     expect(memory.availableAtLeast).toBe(true);
     expect(memory.availableBytes).toBeGreaterThanOrEqual(needs.resident);
+    expect(memory.availableBytes).toBeLessThan(needs.resident + 64 * 2 ** 20);
     expect(memory.reason).toMatch(/^resident: .*needed, at least .* available/);
   }, 120_000);
 
   it('runs resident when everything fits, and counts its GPU bytes', async () => {
-    const run = await generate('free', { ...REQUEST, memory: undefined });
+    const run = await generate('free', REQUEST);
     expect(run.error).toBeUndefined();
     expect(run.result!.memoryPlan).toBe('resident');
     expectPeakMatchesPrediction(run.result, 'resident');
     residentImage = run.result!.images[0].bytes;
+    const plans = (await events('free')).filter((e) => e.stage === 'plan');
+    expect(plans).toEqual([expect.objectContaining({ plan: 'resident', reason: run.result!.memoryPlanReason })]);
+  }, 300_000);
+
+  it('auto picks staged when the GPU has less than resident needs: same pixels, stages released, prompt cached', async () => {
+    const cap = Math.round((needs.staged + needs.resident) / 2);
+    await pageCall('create', 'staged', { model: '/models/demo/', allowAnySize: true, engine: { gpuMemoryCap: { probeBytes: cap } } });
+    const run = await generate('staged', REQUEST);
+    expect(run.error).toBeUndefined();
+    expect(run.result!.memoryPlan).toBe('staged');
+    expect(run.result!.memoryPlanReason).toMatch(/^staged: .* needed, .* available \(resident needs .*\)$/);
+    expect(run.result!.images[0].bytes).toEqual(residentImage);
+    expectPeakMatchesPrediction(run.result, 'staged');
+    // Each stage's sessions were released before the next stage loaded: nothing stayed on the GPU.
+    expect(run.result!.gpuStages.map((s) => s.stage)).toEqual(['text', 'transformer', 'vae']);
+    for (const stage of run.result!.gpuStages) expect(stage.liveBytes, stage.stage).toBe(0);
+    expect((await events('staged')).find((e) => e.stage === 'plan')).toMatchObject({ plan: 'staged' });
+
+    // "Generate again" with another seed: the prompt's embeddings come from the cache, no text encoder runs.
+    const again = await generate('staged', { ...REQUEST, seed: REQUEST.seed + 1 }, 'staged-again');
+    expect(again.error).toBeUndefined();
+    expect(again.result!.gpuStages.map((s) => s.stage)).toEqual(['transformer', 'vae']);
+    expect((await events('staged-again')).map((e) => e.stage)).not.toContain('encode');
+    expect(again.result!.images[0].bytes).not.toEqual(residentImage);
+  }, 300_000);
+
+  it('auto picks streaming on a still smaller GPU: same pixels, one graph at a time', async () => {
+    const cap = Math.round((needs.streaming + needs.staged) / 2);
+    await pageCall('create', 'streaming', { model: '/models/demo/', allowAnySize: true, engine: { gpuMemoryCap: { probeBytes: cap } } });
+    const run = await generate('streaming', REQUEST);
+    expect(run.error).toBeUndefined();
+    expect(run.result!.memoryPlan).toBe('streaming');
+    expect(run.result!.images[0].bytes).toEqual(residentImage);
+    expectPeakMatchesPrediction(run.result, 'streaming');
+    expect(run.result!.gpuPeakBytes).toBeLessThanOrEqual(cap);
+  }, 300_000);
+});
+
+describe('too little GPU memory for any plan', () => {
+  const tiny = () => ({ model: '/models/untouched/', allowAnySize: true, engine: { gpuMemoryCap: { probeBytes: Math.round(needs.streaming / 2) } } });
+
+  it('local-only: a DeviceCapabilityError with the numbers, and not one package file requested', async () => {
+    await pageCall('create', 'local-only', { ...tiny(), privacy: 'local-only' });
+    const report = await pageCall<{ value: { ok: boolean; shortfalls: { capability: string }[]; memory: MemoryReport } }>('call', 'local-only', 'checkDevice', { width: 64, height: 64 });
+    expect(report.value.ok).toBe(false);
+    expect(report.value.memory.plan).toBeNull();
+    expect(report.value.shortfalls.map((s) => s.capability)).toEqual(['gpu-memory']);
+    const run = await generate('local-only', REQUEST);
+    expect(run.ok).toBe(false);
+    expect(run.error).toMatchObject({ name: 'DeviceCapabilityError', instanceOf: { DeviceCapabilityError: true } });
+    expect(run.error!.fields).toMatchObject({ missing: ['gpu-memory'], neededBytes: needs.streaming, availableBytes: Math.round(needs.streaming / 2) });
+    expect(run.error!.message).toMatch(/no memory plan fits: even streaming needs .* the GPU gave/);
+    expect(fileRequests('untouched')).toEqual([]);
+  }, 120_000);
+
+  it('prefer-local: the provider runs it, and the reason gives the numbers', async () => {
+    const before = provider.requests.length;
+    await pageCall('create', 'prefer-local', { ...tiny(), privacy: 'prefer-local', providers: [{ kind: 'bfl', apiKey: 'k', baseUrl: provider.baseUrl, pollIntervalMs: 50 }] });
+    const run = await generate('prefer-local', { ...REQUEST, width: 256, height: 256 });
+    expect(run.error).toBeUndefined();
+    expect(run.result!.backend).toBe('bfl');
+    expect(run.result!.backendReason).toMatch(/gpu-memory: no memory plan fits: even streaming needs .* the GPU gave .*sent to/);
+    expect(provider.requests.length).toBeGreaterThan(before);
+    expect(fileRequests('untouched')).toEqual([]);
+  }, 120_000);
+});
+
+describe('out of GPU memory while running', () => {
+  it('falls back to a lighter plan with the same pixels, and the next request works', async () => {
+    // The probe sees plenty, but allocations beyond the cap fail: resident (forced) runs out.
+    const cap = Math.round((needs.staged + needs.resident) / 2);
+    await pageCall('create', 'oom', { model: '/models/demo/', allowAnySize: true, memory: 'resident', engine: { gpuMemoryCap: { allocationBytes: cap } } });
+    const run = await generate('oom', REQUEST);
+    expect(run.error).toBeUndefined();
+    expect(run.result!.memoryPlan).toBe('staged');
+    expect(run.result!.memoryPlanReason).toMatch(/^staged: .* needed; resident ran out of GPU memory/);
+    expect(run.result!.images[0].bytes).toEqual(residentImage);
+    expect((await events('oom')).filter((e) => e.stage === 'plan').map((e) => e.plan)).toEqual(['resident', 'staged']);
+    const next = await generate('oom', { ...REQUEST, seed: REQUEST.seed + 1 }, 'oom-next');
+    expect(next.error).toBeUndefined();
+    expect(next.result!.memoryPlan).toBe('staged');
+  }, 300_000);
+
+  it('prefer-local hands the request to the provider when even the lightest plan runs out', async () => {
+    await pageCall('create', 'oom-remote', {
+      model: '/models/demo/', allowAnySize: true, memory: 'streaming', privacy: 'prefer-local',
+      providers: [{ kind: 'bfl', apiKey: 'k', baseUrl: provider.baseUrl, pollIntervalMs: 50 }],
+      engine: { gpuMemoryCap: { allocationBytes: Math.round(needs.streaming / 3) } },
+    });
+    const run = await generate('oom-remote', { ...REQUEST, width: 256, height: 256 });
+    expect(run.error).toBeUndefined();
+    expect(run.result!.backend).toBe('bfl');
+    expect(run.result!.backendReason).toMatch(/could not run this request locally .*streaming ran out of GPU memory/);
   }, 300_000);
 });
