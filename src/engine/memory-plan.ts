@@ -59,9 +59,10 @@ export function stageOf(graph: GraphEntry): MemoryStage {
 /**
  * Calibration of the activation estimates, in float32 tensors of one token's width per
  * token (transformer, text encoders) or in largest feature maps (VAE). Measured with the
- * counting device wrapper (gpu-memory-counter.ts) on onnxruntime-web 1.30's WebGPU EP
- * (`npm run bench -- --only memory`), per graph, on two widths (inner dim 32 and 128:
- * the peaks scale exactly with the width) and 272–1280 tokens: its MultiHeadAttention
+ * counting device wrapper (gpu-memory-counter.ts) on onnxruntime-web 1.30's WebGPU EP,
+ * one session per graph, on two widths (inner dim 32 and 128: the peaks scale exactly
+ * with the width) and 272–1280 tokens (`npm run bench -- --only browser` compares every
+ * plan's prediction with its counted peak on the demo package): its MultiHeadAttention
  * never materialises the [heads, L, L] scores, freed buffers wait for the next flush and
  * are then kept in size buckets, so a graph's peak holds many more tensors than its data
  * flow needs at once; it does not grow with the blocks per shard. Each constant is the
