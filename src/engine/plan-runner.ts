@@ -113,7 +113,7 @@ export async function runPlan(run: PlanRunRequest): Promise<PlanRunResult> {
   };
 
   let loadMs = 0;
-  if (plan === 'resident') loadMs = await stage('load', () => loadAllSessions(runtime, progress, signal));
+  if (plan === 'resident' && loadOrder(runtime.manifest).some((g) => !runtime.has(g))) loadMs = await stage('load', () => loadAllSessions(runtime, progress, signal));
   else await runtime.setResidency(plan === 'streaming' ? 'one' : 'all');
 
   // Text conditioning, shared by every image of the request.
