@@ -45,6 +45,17 @@ export interface GenerateParams {
 }
 
 /** Milliseconds spent per stage. */
+/**
+ * Options of `load()`: `load({signal, onProgress})`, or `load(onProgress, {signal})`.
+ * Aborting the signal cancels the download (bytes stored so far are kept; the next
+ * `load()` resumes) and rejects with AbortedError.
+ */
+export interface LoadOptions {
+  signal?: AbortSignal;
+  /** Download progress (including `status: 'retrying'` events) and graph loading. Must not throw. */
+  onProgress?: ProgressCallback;
+}
+
 export interface GenerateTimings {
   loadMs: number;
   encodeMs: number;

@@ -8,17 +8,18 @@
  * the library's own worker/wasm files); the prompt never leaves this device.
  */
 import * as Comlink from 'comlink';
-import type { GenerateParams, GenerateResult } from './api-types.ts';
-import { AbortedError, FluxError, GpuOutOfMemoryError } from './errors.ts';
+import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
+import { AbortedError, FluxError, GpuOutOfMemoryError, InvalidParameterError } from './errors.ts';
 import type { ProgressCallback } from './progress.ts';
 import { fromWireError, isWireError, type DeviceCheckOptions, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
 import { checkMemoryOption, type MemoryOption } from './engine/memory-plan.ts';
 import { packageUrlOf } from './engine/manifest-fetch.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
-import workerUrl from '../workers/generator.worker.ts?worker&url';
+import { resolveWasmUrl, startGeneratorWorker, type WorkerLocation } from './engine/worker-url.ts';
+import { workerLoadError } from './engine/library-files.ts';
 
 /** Options of `createLocalGenerator`. */
-export interface GeneratorOptions {
+export interface GeneratorOptions extends WorkerLocation {
   /** URL of the web model package folder (or its manifest.json); relative URLs resolve against the page. */
   model: string;
   /**
@@ -35,7 +36,7 @@ export interface GeneratorOptions {
    * and VAE one after another), 'streaming' (one graph at a time: least memory, slowest).
    */
   memory?: MemoryOption;
-  /** A worker running `workers/generator.worker.ts`, instead of starting the bundled one. */
+  /** A worker running `workers/generator.worker.ts` (e.g. from `startWorker()`), instead of starting one; `workerUrl` is then not used. */
   worker?: Worker;
 }
 
@@ -51,8 +52,14 @@ export interface Generator {
    * @throws AbortedError when `params.signal` aborts
    */
   generate(params: GenerateParams): Promise<GenerateResult>;
-  /** Downloads (once; resumable) and loads the model. */
-  load(onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Downloads (once; resumable, with automatic retries) and loads the model:
+   * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
+   * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
+   */
+  load(options?: LoadOptions): Promise<LoadedModel>;
+  load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
   /**
    * What the device offers and whether the model fits, with the GPU memory each plan needs
    * at `options`' size (default 1024×1024) and what the device gave; downloads only the manifest.
@@ -86,10 +93,12 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
   }
   const model = packageUrlOf(options.model);
   const memory = checkMemoryOption(options.memory);
-  let worker = options.worker ?? startWorker();
+  const wasmUrl = options.wasmPaths === undefined ? undefined : resolveWasmUrl(options.wasmPaths);
+  let worker = options.worker ?? startWorker({ workerUrl: options.workerUrl });
   let engine = Comlink.wrap<EngineApi>(worker);
   let bridge = new WorkerBridge(worker);
-  let configured = options.engine ? bridge.call(() => engine.configure(options.engine!)) : Promise.resolve();
+  const settings = wasmUrl ? { ...options.engine, wasmUrl } : options.engine;
+  let configured = settings ? bridge.call(() => engine.configure(settings)) : Promise.resolve();
   let disposed = false;
 
   /**
@@ -100,10 +109,10 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
     engine[Comlink.releaseProxy]();
     worker.terminate();
     bridge.fail(new FluxError('the generator worker was replaced after a GPU out-of-memory failure'));
-    worker = startWorker();
+    worker = startWorker({ workerUrl: options.workerUrl });
     engine = Comlink.wrap<EngineApi>(worker);
     bridge = new WorkerBridge(worker);
-    configured = options.engine ? bridge.call(() => engine.configure(options.engine!)) : Promise.resolve();
+    configured = settings ? bridge.call(() => engine.configure(settings)) : Promise.resolve();
   };
 
   const call = async <T>(task: () => Promise<T>): Promise<T> => {
@@ -145,10 +154,20 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
       }
     },
 
-    async load(onProgress?: ProgressCallback): Promise<LoadedModel> {
+    async load(first?: ProgressCallback | LoadOptions, second?: LoadOptions): Promise<LoadedModel> {
+      const { signal, onProgress } = loadOptions(first, second);
+      if (signal?.aborted) throw new AbortedError();
       // Persistent storage can only be requested from the page, not from the worker.
       void requestPersistentStorage();
-      return call(() => engine.load(model, onProgress ? Comlink.proxy(onProgress) : undefined, { memory }));
+      // The signal cannot cross to the worker: an id does, and an abort cancels it there.
+      const id = `load-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      const onAbort = () => void engine.cancel(id).catch(() => undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await call(() => engine.load(model, onProgress ? Comlink.proxy(onProgress) : undefined, id, { memory }));
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
     },
 
     checkDevice: (checkOptions?: DeviceCheckOptions) => call(() => engine.checkDevice(model, { memory, ...checkOptions })),
@@ -171,23 +190,34 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
 }
 
 /**
- * Starts the generator worker from the bundled worker file beside this module. A page
- * may import the library from another origin (a CDN); browsers refuse cross-origin
- * worker URLs, so the worker then starts from a same-origin blob that imports the real
- * worker module (CORS applies, and the worker's own relative URLs, e.g. the wasm, still
- * resolve against the CDN).
+ * The options of `load()` from either call form: `load(options)` or `load(onProgress, options)`.
+ * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
  */
-export function startWorker(): Worker {
-  const url = new URL(workerUrl, import.meta.url);
-  const options: WorkerOptions = { type: 'module', name: 'flux-webgpu-generator' };
-  if (typeof location === 'undefined' || url.origin === location.origin) return new Worker(url, options);
-  const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
-  try {
-    return new Worker(bootstrap, options);
-  } finally {
-    // The worker has fetched the blob by the time it runs; a short delay keeps slow starts safe.
-    setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
+export function loadOptions(first?: ProgressCallback | LoadOptions | null, second?: LoadOptions | null): LoadOptions {
+  let options: LoadOptions;
+  if (typeof first === 'function') {
+    if (second !== undefined && (second === null || typeof second !== 'object')) throw new InvalidParameterError('options', 'an object such as { signal }', second);
+    options = { ...second, onProgress: first };
+  } else if (first === undefined) {
+    options = { ...(second ?? {}) };
+  } else if (first !== null && typeof first === 'object') {
+    options = first;
+  } else {
+    throw new InvalidParameterError('onProgress', 'a function, or an options object { signal, onProgress }', first);
   }
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new InvalidParameterError('signal', 'an AbortSignal', options.signal);
+  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') throw new InvalidParameterError('onProgress', 'a function', options.onProgress);
+  return options;
+}
+
+/**
+ * Starts a generator worker (the one bundled with the library, or `workerUrl`); with
+ * `wasmPaths`, onnxruntime in it loads its wasm from there. Hand it to `createGenerator`
+ * as `worker` to share one worker between generators.
+ * @throws InvalidParameterError naming `workerUrl` or `wasmPaths` when one is not a URL
+ */
+export function startWorker(where: WorkerLocation = {}): Worker {
+  return startGeneratorWorker(where);
 }
 
 /**
@@ -202,7 +232,7 @@ class WorkerBridge {
   constructor(worker: Worker) {
     worker.addEventListener('error', (event) => {
       event.preventDefault();
-      this.fail(new FluxError(`the generator worker failed: ${event.message || 'its script could not be loaded'}`));
+      this.fail(event.message ? new FluxError(`the generator worker failed: ${event.message}`) : workerLoadError());
     });
     worker.addEventListener('messageerror', () => this.fail(new FluxError('the generator worker sent a message that could not be read')));
   }

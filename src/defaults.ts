@@ -12,9 +12,30 @@ export const DEFAULTS = {
   outputFormat: 'png' as const,
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
+  /** Bytes per chunk the converter hashes for the manifest's `chunkSha256` (8 MiB, the weight store's chunk size). */
+  chunkHashBytes: 8 * 1024 * 1024,
   weights: 'q4' as const,
   /** Memory plan: 'auto' picks the fastest of resident, staged, streaming that fits the measured GPU memory. */
   memory: 'auto' as const,
+  /**
+   * Converter graph choices (tools/gpu-kit measures the alternatives; a variant becomes the
+   * default only once the kit has checked it against the fp32 path and timed it on a GPU).
+   */
+  graph: {
+    /** MatMulNBits accuracy_level: 0 = float activations. */
+    accuracyLevel: 0 as 0 | 4,
+    /** 'fused' = com.microsoft.MultiHeadAttention (flash attention on WebGPU). */
+    attention: 'fused' as 'fused' | 'explicit',
+    /** Transformer block activations. */
+    computePrecision: 'fp32' as 'fp32' | 'fp16',
+  },
+  /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
+  hubUrl: 'https://huggingface.co',
+  /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
+  hubRetries: 5,
+  hubRetryDelayMs: 1000,
+  /** A Hub download that receives nothing for this long (ms) is dropped and resumed. */
+  hubIdleTimeoutMs: 60_000,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */

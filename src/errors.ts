@@ -120,6 +120,25 @@ export class IntegrityError extends FluxError {
   }
 }
 
+/** Why the Hugging Face Hub (or the server at `hubUrl`) refused a source. */
+export type HubErrorReason = 'repo-not-found' | 'revision-not-found' | 'file-not-found' | 'gated' | 'token-rejected' | 'forbidden' | 'rate-limited';
+
+/**
+ * The Hub refused a source request; `reason` says which case, the message what to do
+ * (check the name, accept a gated repository's licence and give a token, …). `url`
+ * never carries the token (it only ever travels in a request header).
+ */
+export class HubError extends FluxError {
+  constructor(
+    message: string,
+    public readonly reason: HubErrorReason,
+    public readonly url?: string,
+    public readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
 function formatReceived(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   return String(value);
@@ -136,6 +155,7 @@ const errorClasses: Record<string, new (...args: never[]) => FluxError> = {
   StorageQuotaError,
   DownloadError,
   IntegrityError,
+  HubError,
 };
 
 /**
@@ -294,3 +314,71 @@ export class OpenAIRequestError extends FluxError {
 }
 
 Object.assign(errorClasses, { BflValidationError, OpenAIRequestError });
+
+// ---------------------------------------------------------------------------
+// Redirects of provider calls and retried downloads.
+
+/**
+ * A provider call was redirected where this client will not follow: to another origin
+ * while it carries the API key (the key is never sent across a redirect), a redirect the
+ * browser hides from the page (`opaqueredirect`: its target cannot be checked), or a
+ * redirect loop. `location` is the target's origin and path, when it could be read.
+ */
+export class ProviderRedirectError extends ProviderError {
+  constructor(
+    message: string,
+    provider = '',
+    status?: number,
+    public readonly location?: string,
+  ) {
+    super(message, provider, status);
+  }
+}
+
+/**
+ * A model file kept failing after the automatic retries of one `load()`/`ensureFiles` call
+ * ran out. `attempts` counts the requests made for the file in the call; `fault` names the
+ * last failure: 'stalled' (no bytes within the idle timeout), 'dropped' (the connection
+ * closed early), 'http' (408, 429 or 5xx), 'range' (the server kept mis-answering Range
+ * requests) or 'chunk' (a chunk kept failing its sha256). Bytes already stored are kept.
+ */
+export class DownloadRetriesExhaustedError extends DownloadError {
+  constructor(
+    message: string,
+    url: string | undefined,
+    status: number | undefined,
+    public readonly attempts: number,
+    public readonly fault: string,
+  ) {
+    super(message, url, status);
+  }
+}
+
+Object.assign(errorClasses, { ProviderRedirectError, DownloadRetriesExhaustedError });
+
+/** An optional dependency a feature needs is not installed (the Node CLI's onnxruntime-node). `dependency` names it. */
+export class MissingDependencyError extends FluxError {
+  constructor(
+    public readonly dependency: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The library's own worker script or onnxruntime's wasm could not be loaded from where it
+ * was looked for (a bundler that did not emit it, a server answering with an HTML page).
+ * `asset` says which, `url` where it was looked for (when known).
+ */
+export class LibraryAssetError extends FluxError {
+  constructor(
+    public readonly asset: 'worker' | 'wasm',
+    message: string,
+    public readonly url?: string,
+  ) {
+    super(message);
+  }
+}
+
+Object.assign(errorClasses, { LibraryAssetError });

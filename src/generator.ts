@@ -3,11 +3,12 @@
  * device (the WebGPU worker of client.ts) or to a hosted provider, by privacy mode, and
  * offers BFL- and OpenAI-shaped facades over the same routing.
  */
-import type { GenerateParams, GenerateResult } from './api-types.ts';
+import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import { DEFAULTS } from './defaults.ts';
 import { createLocalGenerator, type Generator as LocalGenerator, type GeneratorOptions as LocalOptions } from './client.ts';
 import type { DeviceCheckOptions, DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { validateRequest } from './engine/request.ts';
+import { checkWorkerLocation } from './engine/worker-url.ts';
 import { AbortedError, DeviceCapabilityError, FluxError, InvalidParameterError } from './errors.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
@@ -48,8 +49,13 @@ export interface Generator {
   route(size?: { width?: number; height?: number }): Promise<RouteDecision>;
   /** Checks parameters as `generate` does, without generating. @throws InvalidParameterError */
   validate(params: GenerateParams): void;
-  /** Downloads (once) and loads the local model. */
-  load(onProgress?: ProgressCallback): Promise<LoadedModel>;
+  /**
+   * Downloads (once; resumable, with automatic retries) and loads the local model:
+   * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
+   * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   */
+  load(options?: LoadOptions): Promise<LoadedModel>;
+  load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
   /** The device, and the package's GPU memory per plan at `options`' size (default 1024×1024). */
   checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
   listModels(): Promise<StoredModel[]>;
@@ -78,6 +84,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
   const privacy = options.privacy ?? (providers.length ? 'prefer-local' : 'local-only');
   if (!PRIVACY_MODES.includes(privacy)) throw new InvalidParameterError('privacy', PRIVACY_MODES.join(', '), privacy);
   if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model);
+  checkWorkerLocation(options);
 
   let local: LocalGenerator | undefined;
   const localGenerator = () => {
@@ -148,7 +155,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     generate,
     route,
     validate,
-    load: (onProgress) => localGenerator().load(onProgress),
+    load: (first?: ProgressCallback | LoadOptions, second?: LoadOptions) => localGenerator().load(first as ProgressCallback, second),
     checkDevice,
     listModels: () => localGenerator().listModels(),
     deleteModel: (url) => localGenerator().deleteModel(url),

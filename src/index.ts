@@ -9,13 +9,15 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator } from './client.ts';
+export { createLocalGenerator, startWorker } from './client.ts';
+export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
 export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
-export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
-export type { ProgressCallback, ProgressEvent } from './progress.ts';
+export type { GenerateParams, GenerateResult, GenerateTimings, LoadOptions, OutputFormat, PromptEmbeddings } from './api-types.ts';
+export type { DownloadRetryEvent, ProgressCallback, ProgressEvent } from './progress.ts';
+export type { DownloadRetryOptions } from './store/download-retry.ts';
 export type { DeviceCheckOptions, DeviceMemoryReport, DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export { MEMORY_OPTIONS, MEMORY_PLANS, type MemoryOption, type MemoryPlan } from './engine/memory-plan.ts';
 export {
@@ -27,6 +29,7 @@ export {
   GpuOutOfMemoryError,
   IntegrityError,
   InvalidParameterError,
+  LibraryAssetError,
   ModelPackageError,
   StorageQuotaError,
   ProviderError,
@@ -39,4 +42,5 @@ export {
   BflValidationError,
   OpenAIRequestError,
 } from './errors.ts';
+export { DownloadRetriesExhaustedError, ProviderNetworkError, ProviderRedirectError } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

@@ -9,13 +9,43 @@ import type { PreviewImage } from './pipeline/preview.ts';
  */
 export type ProgressEvent =
   | { stage: 'plan'; plan: MemoryPlan; reason: string; neededBytes: number; availableBytes: number }
-  | { stage: 'download'; file: string; loaded: number; total: number; totalLoaded: number; totalBytes: number }
+  | { stage: 'download'; status?: 'downloading'; file: string; loaded: number; total: number; totalLoaded: number; totalBytes: number }
+  | DownloadRetryEvent
   | { stage: 'load'; graph: string; index: number; count: number }
   | { stage: 'encode' }
   | { stage: 'denoise'; step: number; steps: number; image: number; images: number; preview?: PreviewImage }
   | { stage: 'decode'; image: number; images: number }
   | RemoteProgressEvent
   | { stage: 'done' };
+
+/**
+ * A model download waits before retrying a request (a dropped or stalled connection, HTTP
+ * 408/429/5xx, a chunk that failed its sha256). Byte fields as in the other `download`
+ * events; `message` says it for people, e.g. "the connection dropped; retrying in 4 s
+ * (attempt 2 of 6)".
+ */
+export interface DownloadRetryEvent {
+  stage: 'download';
+  status: 'retrying';
+  /** The file being downloaded (path in the package). */
+  file: string;
+  /** Bytes of `file` held so far (the retry resumes from here). */
+  loaded: number;
+  total: number;
+  totalLoaded: number;
+  totalBytes: number;
+  /** What failed: 'stalled', 'network', 'dropped', 'http', 'range' or 'chunk'. */
+  fault: 'stalled' | 'network' | 'dropped' | 'http' | 'range' | 'chunk';
+  /** The HTTP status, for `fault: 'http'`. */
+  httpStatus?: number;
+  /** The request about to be made, counting from 1 since the last byte stored. */
+  attempt: number;
+  /** Requests allowed in a row without a new byte stored. */
+  maxAttempts: number;
+  /** Milliseconds until the retry. */
+  delayMs: number;
+  message: string;
+}
 
 /** What a remote task is doing. */
 export type RemoteStatus =

@@ -17,9 +17,9 @@ import {
   type MemoryBudget,
 } from '../src/engine/memory-plan.ts';
 import { PromptCache } from '../src/engine/prompt-cache.ts';
-import { estimatedManifest } from '../tools/convert/estimated-manifest.ts';
-import { FLUX_SCHNELL_TEXT_ENCODER, FLUX_SCHNELL_TEXT_ENCODER_2, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../tools/convert/flux-schnell-configs.ts';
-import { estimatePackageWeightBytes } from '../tools/convert/size-estimate.ts';
+import { estimatedManifest } from '../src/convert/estimated-manifest.ts';
+import { FLUX_SCHNELL_TEXT_ENCODER, FLUX_SCHNELL_TEXT_ENCODER_2, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../src/convert/flux-schnell-configs.ts';
+import { estimatePackageWeightBytes } from '../src/convert/size-estimate.ts';
 
 const GiB = 2 ** 30;
 const fluxConfigs = { transformer: FLUX_SCHNELL_TRANSFORMER, vae: FLUX_SCHNELL_VAE, textEncoder: FLUX_SCHNELL_TEXT_ENCODER, textEncoder2: FLUX_SCHNELL_TEXT_ENCODER_2 };

@@ -12,6 +12,7 @@ import { AbortedError, DeviceCapabilityError, FluxError, GpuOutOfMemoryError, In
 import { graphByRole, hasTextEncoders, type Manifest } from '../package/manifest.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { DeviceMemory, gpuMemoryError, memoryReport, type GpuMemoryCap } from './device-memory.ts';
@@ -37,6 +38,8 @@ export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
   weightStore?: WeightStoreOptions;
   /** Tests: make the GPU look smaller than it is. */
   gpuMemoryCap?: GpuMemoryCap;
+  /** Idle timeout and retries of model downloads. */
+  download?: DownloadRetryOptions;
 }
 
 /** A package with its sessions. */
@@ -68,6 +71,14 @@ function safeProgress(callback?: ProgressCallback): (event: ProgressEvent) => vo
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** `task`, or AbortedError as soon as `signal` aborts (the task still settles on its own). */
+function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
+  task.catch(() => undefined);
+  aborted.catch(() => undefined);
+  return Promise.race([task, aborted]);
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
@@ -124,6 +135,7 @@ export class Engine implements EngineApi {
   /** Changes options (threads, log level, session residency); only before the first load. */
   async configure(settings: EngineSettings): Promise<void> {
     if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late');
+    if (settings.download !== undefined) resolveRetryPolicy([settings.download], 'download');
     this.options = { ...this.options, ...settings };
   }
 
@@ -174,20 +186,30 @@ export class Engine implements EngineApi {
     };
   }
 
-  load(model: string, onProgress?: ProgressCallback, options: { memory?: MemoryOption } = {}): Promise<LoadedModel> {
+  async load(model: string, onProgress?: ProgressCallback, id?: string, options: { memory?: MemoryOption } = {}): Promise<LoadedModel> {
     const memory = checkMemoryOption(options.memory);
-    return this.queue
-      .run(async () => {
-        const progress = safeProgress(onProgress);
-        const loaded = await this.loadNow(packageUrlOf(model), progress);
-        // Sessions are created now only where the resident plan would run (at the default size).
-        const gpu = await this.gpu();
-        const { choice } = await this.memory.plan(this.loaded!.manifest, gpu, DEFAULTS.width, DEFAULTS.height, memory);
-        if (choice.plan !== 'resident') return loaded;
-        const loadMs = await loadAllSessions(this.loaded!.runtime, progress);
-        return { ...loaded, loadMs: loaded.loadMs + loadMs };
-      })
-      .finally(() => releaseCallback(onProgress));
+    const url = packageUrlOf(model);
+    if (id === undefined) return this.queue.run(() => this.loadPlanned(url, safeProgress(onProgress), memory)).finally(() => releaseCallback(onProgress));
+    // Cancellable by id, as generate() is: at once when queued, at the next check when running.
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    try {
+      return await untilAborted(this.queue.run(() => this.loadPlanned(url, safeProgress(onProgress), memory, controller.signal)), controller.signal);
+    } finally {
+      this.running.delete(id);
+      releaseCallback(onProgress);
+    }
+  }
+
+  /** `loadNow`, then every session too where the memory plan at the default size is resident. */
+  private async loadPlanned(url: string, progress: (event: ProgressEvent) => void, memory: MemoryOption, signal?: AbortSignal): Promise<LoadedModel> {
+    const loaded = await this.loadNow(url, progress, signal);
+    const gpu = await this.gpu();
+    const { choice } = await this.memory.plan(this.loaded!.manifest, gpu, DEFAULTS.width, DEFAULTS.height, memory);
+    if (choice.plan !== 'resident') return loaded;
+    const loadMs = await loadAllSessions(this.loaded!.runtime, progress, signal);
+    return { ...loaded, loadMs: loaded.loadMs + loadMs };
   }
 
   async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
@@ -271,7 +293,7 @@ export class Engine implements EngineApi {
     }
     throwIfAborted(signal);
     configureOrt(this.options);
-    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId });
+    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId, retry: this.options.download });
     const store = this.store;
     const runtime = new WebModelRuntime(manifest, { get: (path) => store.getFile(url, path) }, gpu.device, this.options);
     try {

@@ -4,12 +4,14 @@
  * directly inside the generator worker (no `env.wasm.proxy`: GPU tensors cannot cross
  * ORT's proxy worker).
  *
- * The wasm binary is imported as a URL, so the bundler emits it beside the worker chunk
- * and the URL is relative to the module itself: a static host (or a sub-path) works
- * without configuration.
+ * The wasm binary is referenced as `new URL(…, import.meta.url)`: Vite and webpack 5 emit it
+ * as an asset (the library build as `./ort-wasm-simd-threaded.asyncify.wasm` beside the
+ * worker), so a static host, a sub-path or a consumer's bundle works without
+ * configuration; `wasmPaths` (see worker-url.ts) points elsewhere.
  */
 import * as ort from 'onnxruntime-web/webgpu';
-import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
+import type { LibraryAssetError } from '../errors.ts';
+import { checkWasmFile } from './library-files.ts';
 
 export { ort };
 
@@ -25,6 +27,8 @@ export interface OrtSettings {
   numThreads?: number;
   /** onnxruntime's log level (default 'error': its routine warnings would read as errors in a page's console; 'verbose' shows node placement). */
   logLevel?: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
+  /** Absolute URL of `ort-wasm-simd-threaded.asyncify.wasm` (default: the one shipped beside the worker). */
+  wasmUrl?: string;
 }
 
 let configured = false;
@@ -40,9 +44,23 @@ export function wasmThreads(requested: number | undefined): number {
 export function configureOrt(settings: OrtSettings = {}): typeof ort {
   if (configured) return ort;
   configured = true;
-  ort.env.wasm.wasmPaths = { wasm: new URL(wasmUrl, import.meta.url).href };
+  // Keep this expression literal: Vite and webpack recognize exactly this form and emit the file.
+  ort.env.wasm.wasmPaths = { wasm: settings.wasmUrl ?? new URL('onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm', import.meta.url).href };
   ort.env.wasm.numThreads = wasmThreads(settings.numThreads);
   ort.env.wasm.proxy = false;
   ort.env.logLevel = settings.logLevel ?? 'error';
   return ort;
+}
+
+let wasmCheck: Promise<LibraryAssetError | undefined> | undefined;
+
+/**
+ * After a failed session creation: whether onnxruntime's wasm is the cause (not where it
+ * was looked for, or not wasm). Checked once; reads only the file's first bytes.
+ */
+export function wasmLoadFailure(): Promise<LibraryAssetError | undefined> {
+  const paths = ort.env.wasm.wasmPaths;
+  const url = typeof paths === 'object' ? paths?.wasm : undefined;
+  if (typeof url !== 'string') return Promise.resolve(undefined);
+  return (wasmCheck ??= checkWasmFile(url));
 }

@@ -9,6 +9,7 @@ import type { ProgressCallback } from '../progress.ts';
 import type { GpuMemoryCap } from './device-memory.ts';
 import type { MemoryOption, MemoryPlan, MemoryStage } from './memory-plan.ts';
 import type { GpuStageMemory } from './plan-runner.ts';
+import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
 /** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
 export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
@@ -162,6 +163,10 @@ export interface EngineSettings {
   preferredLayout?: 'NCHW' | 'NHWC';
   /** Tests: make the GPU look smaller (see `GpuMemoryCap`). */
   gpuMemoryCap?: GpuMemoryCap;
+  /** Absolute URL of onnxruntime's wasm (set from the `wasmPaths` option; default: beside the worker). */
+  wasmUrl?: string;
+  /** Idle timeout and automatic retries of the model download (see `DownloadRetryOptions` for the defaults). */
+  download?: DownloadRetryOptions;
 }
 
 /**
@@ -177,11 +182,15 @@ export interface EngineApi {
    * memory each plan needs at `options`' size). Never throws for a shortfall: see `ok`.
    */
   checkDevice(model?: string, options?: DeviceCheckOptions): Promise<DeviceReport>;
-  /** Manifest → capability check → download/verify → sessions (under the resident plan, when it fits). */
-  load(model: string, onProgress?: ProgressCallback, options?: { memory?: MemoryOption }): Promise<LoadedModel>;
+  /**
+   * Manifest → capability check → download/verify → sessions (created now only where the
+   * resident plan would run). With `id`, `cancel(id)` aborts it (queued or running) with
+   * AbortedError; stored bytes are kept.
+   */
+  load(model: string, onProgress?: ProgressCallback, id?: string, options?: { memory?: MemoryOption }): Promise<LoadedModel>;
   /** Queued behind earlier calls; loads the package first when needed. */
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
-  /** Cancels a queued or running generation; it rejects with AbortedError. Unknown ids are ignored. */
+  /** Cancels a queued or running generation or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
   listModels(): Promise<StoredModel[]>;
   /** Removes a package from storage (and unloads it when loaded). */

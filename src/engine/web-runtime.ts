@@ -7,7 +7,7 @@
 import type { GraphEntry, GraphRole, Manifest } from '../package/manifest.ts';
 import { ModelPackageError } from '../errors.ts';
 import type { GraphSession, ModelRuntime } from '../pipeline/runtime.ts';
-import { ort } from './ort.ts';
+import { ort, wasmLoadFailure } from './ort.ts';
 import type { GpuDevice } from './webgpu-types.ts';
 
 /** Reads the files of one package (from the weight store). */
@@ -135,13 +135,16 @@ export class WebModelRuntime implements ModelRuntime {
       const model = new Uint8Array(await (await this.files.get(graph.model)).arrayBuffer());
       const externalData = graph.data ? [{ path: dataLocation(graph), data: await this.files.get(graph.data) }] : undefined;
       const gpuOutputs = this.residency === 'all' && GPU_OUTPUT_ROLES.has(graph.role);
+      // Float16 lookups need shader-f16 on the GPU; without it they run on the CPU kernels.
+      const float16OnCpu = this.device.features.has('shader-f16') ? [] : (graph.float16Nodes ?? []);
+      const cpuNodes = [...(this.options.forceCpuNodeNames ?? []), ...float16OnCpu];
       try {
         return await ort.InferenceSession.create(model, {
           executionProviders: [
             {
               name: 'webgpu',
               device: this.device as unknown as ort.InferenceSession.WebGpuExecutionProviderOption['device'],
-              ...(this.options.forceCpuNodeNames?.length ? { forceCpuNodeNames: this.options.forceCpuNodeNames } : {}),
+              ...(cpuNodes.length ? { forceCpuNodeNames: cpuNodes } : {}),
               ...(this.options.preferredLayout ? { preferredLayout: this.options.preferredLayout } : {}),
             },
           ],
@@ -152,7 +155,7 @@ export class WebModelRuntime implements ModelRuntime {
           logId: graph.name,
         });
       } catch (error) {
-        throw new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model);
+        throw (await wasmLoadFailure()) ?? new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model);
       }
     });
     this.creating = next.catch(() => undefined);

@@ -55,6 +55,12 @@ export interface GraphEntry {
   blocks?: { double: [number, number]; single: [number, number] };
   /** For T5 block shards: the half-open range of encoder layers. */
   layers?: [number, number];
+  /**
+   * Nodes that read float16 data at run time (embedding lookups from a float16 table).
+   * onnxruntime's WebGPU kernels need `shader-f16` for them, so on GPUs without it the
+   * engine runs these few nodes on onnxruntime's CPU kernels. Absent when there are none.
+   */
+  float16Nodes?: string[];
 }
 
 /** Where a tokenizer's files are in the package and how long its sequences are. */
@@ -74,6 +80,35 @@ export interface PackageFile {
   size: number;
   /** Lower-case hex sha256 of the whole file. */
   sha256: string;
+  /**
+   * Bytes per hashed chunk (8 MiB from the converter). With `chunkSha256`, the weight
+   * store verifies each chunk as it arrives; absent in packages from older converters
+   * (then the whole file is hashed).
+   */
+  chunkSize?: number;
+  /** Lower-case hex sha256 of each `chunkSize`-byte chunk in order (the last may be short): ceil(size / chunkSize) entries. */
+  chunkSha256?: string[];
+}
+
+/** Smallest and largest `chunkSize` a manifest may give (64 KiB – 256 MiB). */
+export const CHUNK_SIZE_RANGE = { min: 64 * 1024, max: 256 * 1024 * 1024 } as const;
+
+/**
+ * Checks a file entry's chunk hashes, when it has them.
+ * @returns what is wrong, or undefined
+ */
+export function chunkHashProblem(file: PackageFile): string | undefined {
+  const { chunkSize, chunkSha256 } = file;
+  if (chunkSize === undefined && chunkSha256 === undefined) return undefined;
+  if (!Number.isInteger(chunkSize) || chunkSize! < CHUNK_SIZE_RANGE.min || chunkSize! > CHUNK_SIZE_RANGE.max) {
+    return `"chunkSize" must be an integer from ${CHUNK_SIZE_RANGE.min} to ${CHUNK_SIZE_RANGE.max} (got ${JSON.stringify(chunkSize)})`;
+  }
+  const count = Math.ceil(file.size / chunkSize!);
+  if (!Array.isArray(chunkSha256) || chunkSha256.length !== count) {
+    return `"chunkSha256" must list ${count} hashes (one per ${chunkSize}-byte chunk of ${file.size} bytes; got ${Array.isArray(chunkSha256) ? chunkSha256.length : JSON.stringify(chunkSha256)})`;
+  }
+  const bad = chunkSha256.findIndex((hash) => typeof hash !== 'string' || !/^[0-9a-f]{64}$/i.test(hash));
+  return bad >= 0 ? `"chunkSha256"[${bad}] must be 64 hex characters` : undefined;
 }
 
 /** What a device needs to run the package (checked before anything is downloaded). */
@@ -130,10 +165,17 @@ export function parseManifest(value: unknown, source = 'manifest.json'): Manifes
   if (!Array.isArray(m.files)) fail('"files" must be a list');
   if (!m.configs?.transformer || !m.configs?.vae) fail('"configs" must hold the transformer and vae configs');
   if (!m.requirements) fail('"requirements" is missing');
+  for (const file of m.files!) {
+    const problem = chunkHashProblem(file);
+    if (problem) fail(`file ${file.path}: ${problem}`);
+  }
   const files = new Set(m.files!.map((f) => f.path));
   for (const graph of m.graphs!) {
     if (!files.has(graph.model)) fail(`graph ${graph.name}: model file ${graph.model} is not listed in "files"`);
     if (graph.data && !files.has(graph.data)) fail(`graph ${graph.name}: data file ${graph.data} is not listed in "files"`);
+    if (graph.float16Nodes !== undefined && !(Array.isArray(graph.float16Nodes) && graph.float16Nodes.every((n) => typeof n === 'string'))) {
+      fail(`graph ${graph.name}: "float16Nodes" must be a list of node names`);
+    }
   }
   for (const role of ['transformer-embed', 'transformer-blocks', 'transformer-head', 'vae-decoder'] as const) {
     if (!m.graphs!.some((g) => g.role === role)) fail(`no graph with role "${role}"`);

@@ -2,7 +2,14 @@
  * One hosted generation's HTTP life: the caller's AbortSignal and an overall deadline
  * linked into one signal; bounded retries of 429 (honouring `Retry-After`, seconds or an
  * HTTP date) and 5xx (exponential backoff); every failure turned into a typed error that
- * says what to do; the API key attached only to hosts allowed to see it; progress events.
+ * says what to do; the API key attached only to hosts allowed to see it, and never carried
+ * across a redirect to another origin (provider-fetch.ts); progress events.
+ *
+ * Secrets: this is the one place where provider answers become text. Parsed answers,
+ * error bodies, progress events and every error leaving a call pass through the call's
+ * {@link SecretRedactor}, so the key (and the value of every credential header sent) never
+ * reaches an error message, an event, the DOM or a log, even when a provider or a proxy
+ * echoes it.
  * Browser-safe: global `fetch`, `AbortController`, `setTimeout` only.
  */
 import {
@@ -14,6 +21,7 @@ import {
   ProviderError,
   ProviderNetworkError,
   ProviderProtocolError,
+  ProviderRedirectError,
   ProviderRequestError,
   ProviderServerError,
   ProviderTaskNotFoundError,
@@ -27,6 +35,8 @@ import { PROVIDER_DEFAULTS } from './config.ts';
 import { sniffImage, type ImageInfo } from './image-bytes.ts';
 import type { RemoteProgressEvent, RemoteStatus } from '../progress.ts';
 import type { ProviderGenerateOptions } from './image-engine.ts';
+import { classifyNodeFailure, diagnoseBrowserFailure, fetchKeepingKeyHome, RedirectRefusedError, type FailureKind, type RedirectRefusal } from './provider-fetch.ts';
+import { isCredentialHeader, SecretRedactor } from './redact.ts';
 
 /** Settings of one provider instance, resolved from its config and PROVIDER_INFO. */
 export interface ProviderSettings {
@@ -151,6 +161,9 @@ export class RemoteCall {
   private readonly timer: ReturnType<typeof setTimeout>;
   private timedOut = false;
   private readonly unlink: () => void;
+  /** Credential values sent in this call (the key, credential headers): never shown. */
+  private readonly secrets = new Set<string>();
+  private redactorInstance?: SecretRedactor;
 
   constructor(
     readonly settings: ProviderSettings,
@@ -166,6 +179,22 @@ export class RemoteCall {
       this.controller.abort();
     }, settings.timeoutMs);
     if (caller?.aborted) this.controller.abort();
+    if (settings.auth) this.secrets.add(settings.auth.value);
+  }
+
+  /** Redacts the key and every credential header value this call sent (see redact.ts). */
+  get redactor(): SecretRedactor {
+    this.redactorInstance ??= new SecretRedactor([...this.secrets]);
+    return this.redactorInstance;
+  }
+
+  /** Records the credential header values of a request before it is sent. */
+  private noteSecrets(headers: Record<string, string>): void {
+    for (const [name, value] of Object.entries(headers)) {
+      if (!isCredentialHeader(name) || this.secrets.has(value)) continue;
+      this.secrets.add(value);
+      this.redactorInstance = undefined;
+    }
   }
 
   /** Stops the deadline timer and unlinks the caller's signal. */
@@ -190,6 +219,8 @@ export class RemoteCall {
   }
 
   private emit(event: Parameters<NonNullable<ProviderGenerateOptions['onProgress']>>[0]): void {
+    // Event texts come from the provider's answers (statuses, details): redact them.
+    if (event.stage === 'remote' && event.detail !== undefined) event = { ...event, detail: this.redactor.text(event.detail) };
     try {
       this.options.onProgress?.(event);
     } catch {
@@ -227,12 +258,16 @@ export class RemoteCall {
     });
   }
 
-  /** Turns anything thrown during the call into a typed error (a bare abort into AbortedError / ProviderTimeoutError). */
+  /**
+   * Turns anything thrown during the call into a typed error (a bare abort into
+   * AbortedError / ProviderTimeoutError), with every secret redacted from its message,
+   * stack and fields.
+   */
   typed(error: unknown): Error {
-    if (error instanceof FluxError) return error;
+    if (error instanceof FluxError) return this.redactor.error(error);
     if (this.signal.aborted) return this.abortError();
-    if (error instanceof Error) return error;
-    return new ProviderError(`${this.settings.label} failed: ${String(error)}`, this.settings.id);
+    if (error instanceof Error) return this.redactor.error(error);
+    return new ProviderError(`${this.settings.label} failed: ${this.redactor.text(String(error))}`, this.settings.id);
   }
 
   /** Aborts the call's own signal (e.g. sibling tasks after one failed); the caller's signal is untouched. */
@@ -261,11 +296,12 @@ export class RemoteCall {
     try {
       text = await response.text();
     } catch (error) {
-      throw this.fetchFailure(error, url, phase);
+      throw await this.fetchFailure(error, url, phase, headers);
     }
     let data: unknown;
     try {
-      data = text === '' ? undefined : JSON.parse(text);
+      // Whatever a provider code reads from the answer is free of secrets from here on.
+      data = text === '' ? undefined : this.redactor.json(JSON.parse(text));
     } catch {
       throw new ProviderProtocolError(
         `${this.settings.label} answered ${describeUrl(url)} with something that is not JSON (HTTP ${response.status}, content-type ${response.headers.get('content-type') ?? 'none'}). Check baseUrl${this.settings.customBaseUrl ? ' and the proxy' : ''}.`,
@@ -289,7 +325,7 @@ export class RemoteCall {
     try {
       bytes = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
-      throw this.fetchFailure(error, url, 'image');
+      throw await this.fetchFailure(error, url, 'image', {});
     }
     return this.imageFromBytes(bytes, index, response.headers.get('content-type'));
   }
@@ -315,35 +351,48 @@ export class RemoteCall {
     if (!url) return;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 5_000);
-    fetch(url, { method, headers: this.headersFor(url), signal: controller.signal })
+    const headers = this.headersFor(url);
+    fetchKeepingKeyHome(url, { method, headers, signal: controller.signal }, this.credentialHeaderNames(headers))
       .then((response) => response.body?.cancel())
       .catch(() => undefined)
       .finally(() => clearTimeout(timer));
   }
 
+  /** The names of `headers` that carry credentials (the auth header, and any that look like one). */
+  private credentialHeaderNames(headers: Record<string, string>): string[] {
+    const names = Object.keys(headers).filter(isCredentialHeader).map((name) => name.toLowerCase());
+    if (this.settings.auth) names.push(this.settings.auth.name.toLowerCase());
+    return names;
+  }
+
   /** fetch with the bounded retries of 429 and 5xx, then status → typed error. */
   private async send(method: string, url: string, phase: CallPhase, init: { headers: Record<string, string>; body?: string }): Promise<Response> {
     const { maxRetries, retryBaseMs, maxRetryAfterMs, timeoutMs } = this.settings;
+    this.noteSecrets(init.headers);
     for (let attempt = 0; ; attempt++) {
       this.throwIfAborted();
       let response: Response;
       try {
-        response = await fetch(url, { method, headers: init.headers, body: init.body, signal: this.signal });
+        response = await fetchKeepingKeyHome(url, { method, headers: init.headers, body: init.body, signal: this.signal }, this.credentialHeaderNames(init.headers));
       } catch (error) {
-        throw this.fetchFailure(error, url, phase);
+        if (error instanceof RedirectRefusedError) throw this.redirectRefused(error.refusal);
+        throw await this.fetchFailure(error, url, phase, init.headers);
       }
       if (response.ok) return response;
 
       const retryAfterMs = retryAfterFromHeaders(response.headers);
       const retryable = response.status === 429 || (response.status >= 500 && response.status !== 501 && response.status !== 505);
       if (!retryable) throw await this.statusFailure(response, url, phase);
-      const detail = await readDetail(response);
+      const detail = await readDetail(response, this.redactor);
       if (response.status === 429) {
+        // A browser hides Retry-After from a cross-origin page unless the server exposes it.
+        const hidden = retryAfterMs === undefined && response.type === 'cors';
         const wait = retryAfterMs ?? retryBaseMs * 2 ** attempt;
         if (attempt >= maxRetries || wait > maxRetryAfterMs || this.elapsedMs() + wait > timeoutMs) {
-          throw this.rateLimited(detail, retryAfterMs ?? (attempt >= maxRetries ? undefined : wait), attempt);
+          throw this.rateLimited(detail, retryAfterMs ?? (attempt >= maxRetries ? undefined : wait), attempt, hidden);
         }
-        this.progress('waiting', { detail: `rate limited (HTTP 429), retrying in ${formatSeconds(wait)}` });
+        const blind = hidden ? ', no Retry-After readable: backing off' : '';
+        this.progress('waiting', { detail: `rate limited (HTTP 429${blind}), retrying in ${formatSeconds(wait)}` });
         await this.sleep(wait);
         continue;
       }
@@ -360,33 +409,115 @@ export class RemoteCall {
     }
   }
 
-  private rateLimited(detail: string, retryAfterMs: number | undefined, attempt: number): RateLimitedError {
+  /**
+   * @param hidden the answer came through CORS without a readable Retry-After: the browser
+   *   hides it unless the server sends `Access-Control-Expose-Headers: Retry-After`
+   */
+  private rateLimited(detail: string, retryAfterMs: number | undefined, attempt: number, hidden = false): RateLimitedError {
     const when = retryAfterMs === undefined ? 'wait a minute and try again' : `try again in ${formatSeconds(retryAfterMs)} (after ${new Date(Date.now() + retryAfterMs).toISOString()})`;
     const tries = attempt === 0 ? '' : ` after ${attempt + 1} attempts`;
-    return new RateLimitedError(`${this.settings.label} is rate limiting requests (HTTP 429${detail ? `: ${detail}` : ''})${tries}; ${this.settings.info.rateLimitHint}. ${capitalize(when)}.`, this.settings.id, retryAfterMs);
+    const blind = hidden
+      ? ` No Retry-After header was readable, so the retries waited blindly (exponential backoff): a browser shows Retry-After to a page on another origin only when the provider or proxy sends "Access-Control-Expose-Headers: Retry-After".`
+      : '';
+    return new RateLimitedError(
+      `${this.settings.label} is rate limiting requests (HTTP 429${detail ? `: ${detail}` : ''})${tries}; ${this.settings.info.rateLimitHint}. ${capitalize(when)}.${blind}`,
+      this.settings.id,
+      retryAfterMs,
+    );
   }
 
-  /** A rejected fetch: abort, or network/CORS failure. */
-  private fetchFailure(error: unknown, url: string, phase: CallPhase): Error {
-    if (this.signal.aborted) return this.abortError();
-    const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-    const where = describeUrl(url);
-    if (isBrowserContext()) {
-      const what = phase === 'image' ? `the result image at ${where}` : `${this.settings.label} at ${where}`;
-      const corsNote = this.settings.info.cors === 'no' ? `${this.settings.label} sends no CORS headers, so` : 'Either the provider sends no CORS headers for this page (then';
-      const advice =
-        this.settings.info.cors === 'no'
-          ? `${corsNote} a web page can only reach it through a proxy on your own server: set baseUrl to that proxy.`
-          : `${corsNote} route it through a proxy on your own server and set baseUrl to it) or the network is down.`;
-      return new ProviderCorsError(`The browser could not read ${what}. ${advice}`, this.settings.id);
+  /** A redirect that was not followed → ProviderRedirectError saying why and what to change. */
+  private redirectRefused(refusal: RedirectRefusal): ProviderRedirectError {
+    const { label, id } = this.settings;
+    const from = describeUrl(refusal.from);
+    switch (refusal.kind) {
+      case 'cross-origin': {
+        const to = describeUrl(refusal.to);
+        return new ProviderRedirectError(
+          `${label} at ${from} redirected the request (HTTP ${refusal.status}) to another origin, ${to}. The API key is never sent across a redirect to another host, so the redirect was not followed. If ${new URL(refusal.to).origin} is the provider's real endpoint, set baseUrl to it; otherwise check the proxy's configuration.`,
+          id,
+          refusal.status,
+          to,
+        );
+      }
+      case 'opaque':
+        return new ProviderRedirectError(
+          `${label} at ${from} answered with a redirect. A browser hides where a redirect points, so this page cannot check that the new address may receive the API key, and does not follow it. Set baseUrl to the address the provider or proxy redirects to (often the same URL with https:// or without a trailing slash), or make the proxy answer without redirecting.`,
+          id,
+        );
+      case 'loop':
+        return new ProviderRedirectError(
+          `${label} at ${from} redirects in a loop (more than ${refusal.hops - 1} redirects in a row, the last to ${describeUrl(refusal.to)}). Check baseUrl and the proxy's redirect rules.`,
+          id,
+          refusal.status,
+          describeUrl(refusal.to),
+        );
     }
-    return new ProviderNetworkError(`Could not reach ${this.settings.label} at ${where} (${cause}). Check the network connection and baseUrl.`, this.settings.id);
+  }
+
+  /**
+   * A rejected fetch: abort, or a network failure told apart from a CORS block. In a
+   * browser every failure is the same TypeError, so a few GET requests find out which it
+   * was (see `diagnoseBrowserFailure`); in Node the error's cause says it.
+   */
+  private async fetchFailure(error: unknown, url: string, phase: CallPhase, headers: Record<string, string>): Promise<Error> {
+    if (this.signal.aborted) return this.abortError();
+    let kind: FailureKind;
+    let cause = '';
+    if (isBrowserContext()) kind = await diagnoseBrowserFailure(url, Object.keys(headers), this.signal);
+    else ({ kind, cause } = classifyNodeFailure(error));
+    if (this.signal.aborted) return this.abortError();
+    return this.failureError(kind, url, phase, Object.keys(headers), cause);
+  }
+
+  /** The typed error and advice for one kind of failed request. */
+  private failureError(kind: FailureKind, url: string, phase: CallPhase, headerNames: string[], cause: string): Error {
+    const { label, id, info } = this.settings;
+    const where = describeUrl(url);
+    const what = phase === 'image' ? `the result image at ${where}` : `${label} at ${where}`;
+    const because = cause ? ` (${cause})` : '';
+    switch (kind) {
+      case 'redirect':
+        return new ProviderRedirectError(
+          `${capitalize(what)} redirects in a way that cannot be followed${because}: a redirect loop, or a redirect to a host that sends no CORS headers. Check baseUrl (use the final address) and the proxy's redirect rules.`,
+          id,
+        );
+      case 'no-cors': {
+        const advice =
+          info.cors === 'no'
+            ? `${label} sends no CORS headers, so a web page can only reach it through a proxy on your own server: set baseUrl to that proxy.`
+            : `The server answers, but sends no CORS headers for this page: route the calls through a proxy on your own server and set baseUrl to it (or make the proxy send Access-Control-Allow-Origin).`;
+        return new ProviderCorsError(`The browser could not read ${what}. ${advice}`, id);
+      }
+      case 'preflight': {
+        const names = headerNames.filter((name) => !/^accept$/i.test(name)).join(', ');
+        return new ProviderCorsError(
+          `The browser blocked the request to ${what}: the server answers this page, but its CORS preflight (OPTIONS) does not allow the request's method or headers. The server or proxy must answer OPTIONS with "Access-Control-Allow-Headers: ${names}" and allow the method in "Access-Control-Allow-Methods".`,
+          id,
+        );
+      }
+      case 'dropped':
+        return new ProviderNetworkError(
+          `The connection to ${what} was reset or closed before the answer arrived${because}. The server is reachable${isBrowserContext() ? ' and allows this page (CORS is not the problem)' : ''}; a proxy, a firewall or an overloaded server cut the connection. Try again.`,
+          id,
+        );
+      case 'no-cors-or-unreachable':
+        return new ProviderCorsError(
+          `The browser could not read ${what}: either the server sends no CORS headers for this page, or it cannot be reached (connection refused or reset, unknown host, offline). This page is cross-origin isolated (COOP/COEP), which keeps the browser from telling the two apart. If the address works from elsewhere, route the calls through a proxy on your own server that sends CORS headers, and set baseUrl to it.`,
+          id,
+        );
+      case 'unreachable':
+        return new ProviderNetworkError(
+          `Could not connect to ${what}${because}: the connection was refused or reset, the host is unknown, or the network is down. Check the network connection and baseUrl.`,
+          id,
+        );
+    }
   }
 
   /** A non-retryable HTTP status → typed error. */
   private async statusFailure(response: Response, url: string, phase: CallPhase): Promise<Error> {
     const { status } = response;
-    const detail = await readDetail(response);
+    const detail = await readDetail(response, this.redactor);
     const { label, id, info, customBaseUrl } = this.settings;
     const where = describeUrl(url);
     if (phase === 'image') {
@@ -447,8 +578,11 @@ export async function runRemoteCall<T>(settings: ProviderSettings, options: Prov
   }
 }
 
-/** A short reason from an error body; '' when none. Never throws. */
-async function readDetail(response: Response): Promise<string> {
+/**
+ * A short reason from an error body, with every secret redacted (before it is cut short,
+ * so no part of a secret survives the cut); '' when none. Never throws.
+ */
+async function readDetail(response: Response, redactor: SecretRedactor): Promise<string> {
   let text = '';
   try {
     text = await response.text();
@@ -461,7 +595,7 @@ async function readDetail(response: Response): Promise<string> {
   } catch {
     // Not JSON: keep the text (an HTML error page is cut short below).
   }
-  reason = reason.replace(/\s+/g, ' ').trim();
+  reason = redactor.text(reason.replace(/\s+/g, ' ').trim());
   if (/^<(!doctype|html)/i.test(reason)) return '';
   return reason.length > 300 ? `${reason.slice(0, 300)}…` : reason;
 }

@@ -44,6 +44,12 @@ export interface StoredFileRecord {
   chunkCount: number;
   /** Lower-case hex sha256 of each chunk stored so far (the last one may be partial). */
   chunkSha256: string[];
+  /**
+   * The manifest's sha256 of each chunk, when it gives them (then `chunkSize` is the
+   * manifest's): every full chunk was checked against these before it was stored, so the
+   * file is not hashed again when it is read.
+   */
+  expectedChunkSha256?: string[];
   /** Bytes of the file stored so far, a prefix of the file. */
   bytesStored: number;
   /** True once every byte is stored and the whole-file sha256 matched the manifest. */
@@ -83,9 +89,13 @@ export function chunkLength(size: number, chunkSize: number, index: number): num
   return Math.max(0, Math.min(chunkSize, size - index * chunkSize));
 }
 
-/** A new, empty file record (nothing stored yet). */
-export function emptyFileRecord(packageUrl: string, path: string, url: string, size: number, sha256: string, chunkSize: number): StoredFileRecord {
+/**
+ * A new, empty file record (nothing stored yet).
+ * @param expectedChunkSha256 the manifest's per-chunk sha256 (then `chunkSize` must be the manifest's chunk size)
+ */
+export function emptyFileRecord(packageUrl: string, path: string, url: string, size: number, sha256: string, chunkSize: number, expectedChunkSha256?: string[]): StoredFileRecord {
   return {
+    ...(expectedChunkSha256 ? { expectedChunkSha256: expectedChunkSha256.map((hash) => hash.toLowerCase()) } : {}),
     packageUrl,
     path,
     url,

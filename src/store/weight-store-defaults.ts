@@ -27,4 +27,16 @@ export const WEIGHT_STORE_DEFAULTS = {
   quotaHeadroomBytes: 64 * 1024 * 1024,
   /** Proportional headroom added to the bytes still to download, as a fraction (0.02 = 2 %). */
   quotaHeadroomFraction: 0.02,
+  /** No body bytes for this long → the request is aborted and retried, in milliseconds. */
+  idleTimeoutMs: 30_000,
+  /** Retries in a row of one file without a new byte stored in between (0 turns retries off). */
+  maxRetries: 5,
+  /** Retries of one `ensureFiles` call (one `load()`), all files together. */
+  maxTotalRetries: 30,
+  /** First wait before a retry, in milliseconds; doubled per retry in a row, ±25 % jitter. */
+  retryBaseMs: 1_000,
+  /** Longest wait before a retry (also caps a server's Retry-After), in milliseconds. */
+  retryMaxMs: 30_000,
+  /** Times one chunk that failed its manifest sha256 is fetched again before IntegrityError. */
+  maxChunkRepairs: 2,
 } as const;

@@ -19,6 +19,7 @@ import type { PackageFile } from '../package/manifest.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { ChunkedFileStore, emptyFileRecord, type StoredFileRecord } from './chunked-file-store.ts';
 import { downloadFileToStore, throwIfAborted } from './download.ts';
+import { resolveRetryPolicy, RetryBudget, type DownloadRetryOptions } from './download-retry.ts';
 import { sha256Hex } from './sha256.ts';
 import { assertStorageAvailable, requestPersistentStorage } from './storage-quota.ts';
 import { WEIGHT_STORE_DEFAULTS } from './weight-store-defaults.ts';
@@ -39,6 +40,8 @@ export interface WeightStoreOptions {
   chunkSizeBytes?: number;
   /** Least time between two progress events, in milliseconds (default 100; 0 reports every piece of every body). */
   progressIntervalMs?: number;
+  /** Idle timeout and automatic retries of downloads (see {@link DownloadRetryOptions} for the defaults). */
+  retry?: DownloadRetryOptions;
 }
 
 /** Options of {@link WeightStore.ensureFiles}. */
@@ -55,11 +58,17 @@ export interface EnsureFilesOptions {
   fetch?: typeof fetch;
   /** Model id to show in {@link WeightStore.listPackages} (e.g. the manifest's `modelId`). */
   modelId?: string;
+  /** Idle timeout and retries for this call (over the store's `retry` option). */
+  retry?: DownloadRetryOptions;
 }
 
 /** Options of {@link WeightStore.getFile}. */
 export interface GetFileOptions {
-  /** Check every chunk's sha256 before returning (default true): reads the whole file once from disk. */
+  /**
+   * Check every chunk's sha256 before returning: reads the whole file once from disk.
+   * Default: true for files stored without the manifest's chunk hashes; false for files
+   * whose every chunk was checked against the manifest when it was written.
+   */
   verify?: boolean;
 }
 
@@ -98,9 +107,15 @@ export class WeightStore {
   private readonly files: ChunkedFileStore;
   private readonly chunkSize: number;
   private readonly progressIntervalMs: number;
+  private readonly retry?: DownloadRetryOptions;
 
-  /** Opens (lazily) the store; nothing is read or written until a method is called. */
+  /**
+   * Opens (lazily) the store; nothing is read or written until a method is called.
+   * @throws InvalidParameterError naming a `retry` field that is not a whole number ≥ 0
+   */
   constructor(options: WeightStoreOptions = {}) {
+    resolveRetryPolicy([options.retry]);
+    this.retry = options.retry;
     this.files = new ChunkedFileStore(options.dbName ?? WEIGHT_STORE_DEFAULTS.dbName, options.storeName ?? WEIGHT_STORE_DEFAULTS.storeName);
     this.chunkSize = Math.max(64 * 1024, Math.floor(options.chunkSizeBytes ?? WEIGHT_STORE_DEFAULTS.chunkSizeBytes));
     this.progressIntervalMs = Math.max(0, options.progressIntervalMs ?? WEIGHT_STORE_DEFAULTS.progressIntervalMs);
@@ -115,13 +130,19 @@ export class WeightStore {
    * @param packageUrl URL of the package folder (relative URLs resolve against the page/worker location)
    * @param files the manifest's files: path relative to the package, size in bytes, sha256 in hex
    * @throws StorageQuotaError before any request when the quota is short, or when a write is refused
-   * @throws DownloadError on a network failure or HTTP error (stored bytes are kept; call again to resume)
+   * Faults are retried (see {@link DownloadRetryOptions}): an idle timeout per request,
+   * backoff with jitter, resumption at the exact byte; each retry is announced by a
+   * `download` event with `status: 'retrying'`.
+   * @throws DownloadError on an HTTP error that is not retried (404, …) (stored bytes are kept; call again to resume)
+   * @throws DownloadRetriesExhaustedError when the retries ran out (stored bytes are kept)
    * @throws AbortedError when `signal` aborts (stored bytes are kept)
-   * @throws IntegrityError when a file does not match its size or sha256 (its data is dropped; calling again downloads it anew)
+   * @throws IntegrityError when a file does not match its size or whole-file sha256 (its data is dropped; calling again downloads it anew), or a chunk keeps failing its manifest sha256 (the chunks before it are kept)
+   * @throws InvalidParameterError naming a `retry` field that is not a whole number ≥ 0
    */
   async ensureFiles(packageUrl: string, files: readonly PackageFile[], options: EnsureFilesOptions = {}): Promise<void> {
     const { signal, onProgress, modelId } = options;
     const base = normalizePackageUrl(packageUrl);
+    const policy = resolveRetryPolicy([this.retry, options.retry]);
     throwIfAborted(signal);
 
     const records = await Promise.all(files.map((file) => this.currentRecord(base, file)));
@@ -135,11 +156,14 @@ export class WeightStore {
     await assertStorageAvailable(totalBytes - storedBefore);
 
     let totalLoadedOfOthers = records.reduce((sum, record) => sum + (record.complete ? record.size : 0), 0);
+    const budget = new RetryBudget(policy);
     for (const pendingRecord of pending) {
       throwIfAborted(signal);
       const file = pendingRecord.path;
       let lastEmit = -Infinity;
+      let loadedNow = pendingRecord.bytesStored;
       const emit = (loaded: number, force: boolean) => {
+        loadedNow = loaded;
         const now = Date.now();
         if (!onProgress || (!force && now - lastEmit < this.progressIntervalMs)) return;
         lastEmit = now;
@@ -148,14 +172,20 @@ export class WeightStore {
       let started = false;
       await withFileLock(`${base}${file}`, signal, async () => {
         // Another tab or call may have stored the file meanwhile.
-        const record = await this.currentRecord(base, { path: file, size: pendingRecord.size, sha256: pendingRecord.sha256 });
+        const record = await this.currentRecord(base, files[records.indexOf(pendingRecord)]);
         if (record.complete) return;
         await downloadFileToStore(this.files, record, {
           signal,
           fetch: options.fetch,
+          retry: policy,
+          budget,
           onBytes: (loaded) => {
             emit(loaded, !started);
             started = true;
+          },
+          onRetry: (notice) => {
+            const { size } = pendingRecord;
+            onProgress?.({ stage: 'download', status: 'retrying', file, loaded: loadedNow, total: size, totalLoaded: totalLoadedOfOthers + loadedNow, totalBytes, ...notice });
           },
         });
       });
@@ -183,7 +213,7 @@ export class WeightStore {
       throw new ModelPackageError(`${path} of ${base} is not in the weight store${stored}; call ensureFiles first`, path);
     }
     const chunks = await this.files.getChunks(base, path, record.chunkCount);
-    if (options.verify ?? true) {
+    if (options.verify ?? record.expectedChunkSha256 === undefined) {
       for (let index = 0; index < chunks.length; index++) {
         const chunk = chunks[index];
         const expectedLength = Math.min(record.chunkSize, record.size - index * record.chunkSize);
@@ -269,13 +299,29 @@ export class WeightStore {
   /**
    * The file's stored record, reset (data dropped) when it was stored for a different
    * size or sha256 than the manifest now gives; a new empty record when there is none.
+   * With the manifest's chunk hashes (then chunks have the manifest's size), a record
+   * stored without them adopts them: chunks whose own sha256 matches are kept, the file is
+   * cut back at the first that does not (a string comparison; nothing is re-read).
    */
   private async currentRecord(base: string, file: PackageFile): Promise<StoredFileRecord> {
     const stored = await this.files.getFileRecord(base, file.path);
     const url = new URL(file.path, base).href;
-    if (stored && stored.size === file.size && stored.sha256 === file.sha256.toLowerCase() && stored.url === url) return stored;
+    const expected = file.chunkSha256 && file.chunkSize ? file.chunkSha256.map((hash) => hash.toLowerCase()) : undefined;
+    const chunkSize = expected ? file.chunkSize! : this.chunkSize;
+    if (stored && stored.size === file.size && stored.sha256 === file.sha256.toLowerCase() && stored.url === url) {
+      if (!expected || sameList(stored.expectedChunkSha256, expected)) return stored;
+      if (stored.chunkSize === chunkSize) {
+        const fullChunks = stored.complete ? stored.chunkCount : Math.floor(stored.bytesStored / chunkSize);
+        let matching = 0;
+        while (matching < fullChunks && stored.chunkSha256[matching] === expected[matching]) matching++;
+        const adopted = matching === fullChunks ? stored : await this.files.truncateFile(stored, matching);
+        const record: StoredFileRecord = { ...adopted, expectedChunkSha256: expected };
+        await this.files.putFileRecord(record);
+        return record;
+      }
+    }
     if (stored && stored.bytesStored > 0) await this.files.truncateFile(stored, 0);
-    return emptyFileRecord(base, file.path, url, file.size, file.sha256, this.chunkSize);
+    return emptyFileRecord(base, file.path, url, file.size, file.sha256, chunkSize, expected);
   }
 
   private async recordPackage(packageUrl: string, modelId: string | undefined, downloading: boolean): Promise<void> {
@@ -283,6 +329,10 @@ export class WeightStore {
     if (existing && !downloading && (modelId === undefined || existing.modelId === modelId)) return;
     await this.files.putPackage({ packageUrl, modelId: modelId ?? existing?.modelId, updatedAt: Date.now() });
   }
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((value, i) => value === b[i]);
 }
 
 /**

@@ -20,6 +20,8 @@
  * | `preview` | `pixelated`, `smooth`, `off` (live preview while denoising) | `pixelated` |
  * | `layout` | `compact` (a card) or `page` (two columns on wide screens) | `compact` |
  * | `theme` | `light`, `dark`, `auto` (follows the visitor's setting) | `light` |
+ * | `worker-url` | URL of the library's `generator.worker.js` hosted elsewhere (a CDN) | beside the library |
+ * | `wasm-paths` | URL of the folder with `ort-wasm-simd-threaded.asyncify.wasm` (or of the file) | beside the worker |
  *
  * API keys are refused in attributes (they would sit in the page's source for every
  * visitor to read): give the provider a proxy `baseUrl` that adds the key on the server,
@@ -27,13 +29,14 @@
  */
 import type { OutputFormat } from '../api-types.ts';
 import { DEFAULTS, LIMITS } from '../defaults.ts';
+import { checkWorkerLocation } from '../engine/worker-url.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 
 /** Attributes that change which generator the element uses. */
-export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'memory', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers'] as const;
+export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'memory', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers', 'worker-url', 'wasm-paths'] as const;
 /** Attributes that only change the form's defaults or the look. */
 export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
 
@@ -53,6 +56,10 @@ export interface GeneratorConfig {
   memory: MemoryOption;
   providers: (AnyProviderConfig | ImageEngine)[];
   allowAnySize: boolean;
+  /** `worker-url`: the worker script elsewhere (the first widget of a model starts its shared worker). */
+  workerUrl?: string;
+  /** `wasm-paths`: onnxruntime's wasm elsewhere. */
+  wasmPaths?: string;
 }
 
 /** The form's starting values and the look. */
@@ -131,7 +138,15 @@ export function readGeneratorConfig(read: Read): GeneratorConfig {
   const privacy = privacyValue === null || privacyValue === '' ? undefined : oneOf('privacy', privacyValue, PRIVACY_MODES, 'local-only');
   const model = read('model')?.trim() || undefined;
   const memory = oneOf('memory', read('memory'), MEMORY_OPTIONS, DEFAULTS.memory);
-  return { model, privacy, memory, providers, allowAnySize: read('allow-any-size') !== null && read('allow-any-size') !== 'false' };
+  const workerUrl = read('worker-url')?.trim() || undefined;
+  const wasmPaths = read('wasm-paths')?.trim() || undefined;
+  try {
+    checkWorkerLocation({ workerUrl, wasmPaths });
+  } catch (error) {
+    if (!(error instanceof InvalidParameterError)) throw error;
+    throw new InvalidParameterError(error.field === 'workerUrl' ? 'worker-url' : 'wasm-paths', error.allowed, error.received);
+  }
+  return { model, privacy, memory, providers, allowAnySize: read('allow-any-size') !== null && read('allow-any-size') !== 'false', workerUrl, wasmPaths };
 }
 
 /**

@@ -89,7 +89,10 @@ async function webGpuAvailable(generator: Generator | undefined, privacy: Privac
 }
 
 /** The `<flux-generator>` element. */
-export class FluxGeneratorElement extends HTMLElement {
+/** HTMLElement, or a stand-in where there is none (server-side rendering imports this module too). */
+const ElementBase: typeof HTMLElement = globalThis.HTMLElement ?? (class {} as unknown as typeof HTMLElement);
+
+export class FluxGeneratorElement extends ElementBase {
   static get observedAttributes(): string[] {
     return [...GENERATOR_ATTRIBUTES, ...FORM_ATTRIBUTES];
   }
@@ -515,8 +518,8 @@ export class FluxGeneratorElement extends HTMLElement {
 }
 
 /** Defines `<flux-generator>` once (a second copy of the script is harmless). */
-export function defineFluxGenerator(registry: CustomElementRegistry = customElements): void {
-  if (!registry.get(TAG_NAME)) registry.define(TAG_NAME, FluxGeneratorElement);
+export function defineFluxGenerator(registry: CustomElementRegistry | undefined = globalThis.customElements): void {
+  if (registry && !registry.get(TAG_NAME)) registry.define(TAG_NAME, FluxGeneratorElement);
 }
 
 declare global {

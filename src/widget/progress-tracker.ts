@@ -54,6 +54,9 @@ export class ProgressTracker {
       case 'plan':
         return { stage: 'Planning GPU memory', detail: event.reason, fraction: null };
       case 'download': {
+        if (event.status === 'retrying') {
+          return { stage: 'Downloading the model (once)', detail: `${formatBytes(event.totalLoaded)} of ${formatBytes(event.totalBytes)} · ${event.message}`, fraction: event.totalBytes ? event.totalLoaded / event.totalBytes : null };
+        }
         this.download ??= { at: t, bytes: event.totalLoaded };
         const rate = (event.totalLoaded - this.download.bytes) / Math.max(1, t - this.download.at);
         const left = event.totalBytes - event.totalLoaded;

@@ -74,7 +74,7 @@ export function acquireGenerator(config: GeneratorConfig): GeneratorLease {
     const workerKey = config.model ? packageUrlOf(config.model, location.href) : undefined;
     let workerEntry = workerKey ? workers.get(workerKey) : undefined;
     const newWorker = workerKey && !workerEntry;
-    if (newWorker) workerEntry = { worker: startWorker(), refs: 0 };
+    if (newWorker) workerEntry = { worker: startWorker({ workerUrl: config.workerUrl, wasmPaths: config.wasmPaths }), refs: 0 };
     let generator: Generator;
     try {
       generator = createGenerator({

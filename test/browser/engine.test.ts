@@ -15,7 +15,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
-import { convertCheckpoint } from '../../tools/convert/convert.ts';
+import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
 import { percentileAbsDiff } from '../support/compare.ts';
 import { goldenRuns, goldenTensors, TINY_FLUX_A, type GoldenRun } from '../support/golden.ts';
@@ -141,6 +141,8 @@ beforeAll(async () => {
     '/models/toobig/': join(tmp, 'toobig'),
     '/models/bigact/': join(tmp, 'bigact'),
     '/models/demo/': join(tmp, 'demo'),
+    // The demo again under another URL: a package of its own in the weight store.
+    '/models/demo-load/': join(tmp, 'demo'),
   });
   browser = await launchBrowser();
   page = await browser.newPage();
@@ -253,7 +255,7 @@ describe('library served from another origin (a CDN)', () => {
       )) as PageGenerateResult;
       expectMatchesGolden(result, run1);
       const fromCdn = cdn.requests.map((r) => r.url);
-      expect(fromCdn).toEqual(expect.arrayContaining(['/flux/index.js', expect.stringMatching(/^\/flux\/generator\.worker-.*\.js$/), expect.stringMatching(/^\/flux\/ort-wasm-simd-threaded\.asyncify-.*\.wasm$/)]));
+      expect(fromCdn).toEqual(expect.arrayContaining(['/flux/index.js', '/flux/generator.worker.js', '/flux/ort-wasm-simd-threaded.asyncify.wasm']));
     } finally {
       await other.close();
       await cdn.close();
@@ -371,5 +373,46 @@ describe('demo package with text encoders', () => {
     await pageCall('call', 'demo', 'deleteModel');
     const after = await pageCall<{ value: { packageUrl: string }[] }>('call', 'demo', 'listModels');
     expect(after.value.some((m) => m.packageUrl.endsWith('/models/demo/'))).toBe(false);
+  });
+});
+
+describe('load() with a signal, and automatic download retries, through the worker', () => {
+  it('load({signal}) aborts a stalled download (bytes kept); load(onProgress, {}) resumes there and retries a 503 by itself', async () => {
+    const data = demoManifest.files.filter((f) => f.path.endsWith('.onnx_data')).sort((a, b) => b.size - a.size)[0];
+    const path = `/models/demo-load/${data.path}`;
+    const dataGets = () => server.requests.filter((r) => r.method === 'GET' && r.url === path);
+    server.faults.push({ match: (p) => p === path, stallAfterBytes: 4096 });
+    // A long idle timeout: only the signal can end the stalled request in time.
+    await pageCall('create', 'loader', { model: '/models/demo-load/', engine: { download: { idleTimeoutMs: 120_000, retryBaseMs: 50 } } });
+    const pending = pageCall<{ ok: boolean; error?: PageError; progress: Record<string, unknown>[] }>('loadWith', 'loader', { form: 'options' });
+    // Once the server has sent the bytes before its stall (and they had time to be read), abort.
+    await expect.poll(() => server.bodyBytesSent.get(path) ?? 0, { timeout: 60_000, interval: 50 }).toBe(4096);
+    await new Promise((done) => setTimeout(done, 1_000));
+    await pageCall('abortLoads');
+    const aborted = await pending;
+    expect(aborted.error).toMatchObject({ name: 'AbortedError', className: 'AbortedError' });
+    expect(dataGets()).toHaveLength(1);
+
+    server.faults.push({ match: (p) => p === path, status: 503, retryAfter: '0' });
+    const loaded = await pageCall<{ ok: boolean; error?: PageError; progress: Record<string, unknown>[] }>('loadWith', 'loader', { form: 'callback' });
+    expect(loaded.error).toBeUndefined();
+    expect(loaded.ok).toBe(true);
+    // The retry was announced across the worker boundary, in words.
+    const retry = loaded.progress.find((e) => e.status === 'retrying');
+    expect(retry).toMatchObject({ stage: 'download', file: data.path, fault: 'http', httpStatus: 503, attempt: 2 });
+    expect(retry!.message).toMatch(/HTTP 503; retrying now \(attempt 2 of 6\)|HTTP 503; retrying in/);
+    // Both requests of the second load resumed at the byte the aborted one had stored.
+    const requests = dataGets();
+    expect(requests).toHaveLength(3);
+    expect(requests.slice(1).map((r) => r.headers.range)).toEqual(['bytes=4096-', 'bytes=4096-']);
+  }, 120_000);
+
+  it('load() refuses a signal that is not an AbortSignal, naming it', async () => {
+    const result = await page.evaluate(async () => {
+      const t = (window as unknown as { fluxTest: { call(k: string, m: string, ...a: unknown[]): Promise<{ ok: boolean; error?: { name: string; message: string } }> } }).fluxTest;
+      return t.call('loader', 'load', { signal: 'stop' });
+    });
+    expect(result.error).toMatchObject({ name: 'InvalidParameterError' });
+    expect(result.error!.message).toContain('signal must be an AbortSignal');
   });
 });

@@ -3,11 +3,13 @@
  * driven by playwright-core, and a real static HTTP server on 127.0.0.1 that records
  * every request, serves byte ranges, sends COOP/COEP headers and can inject faults.
  */
-import { existsSync, statSync, createReadStream } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+import { createServer as createViteServer } from 'vite';
 
 /** Finds a Chromium: $CHROMIUM_PATH, then Playwright's own, then Debian's /usr/bin/chromium. */
 export function findChromium(): string {
@@ -57,8 +59,18 @@ export interface Fault {
   match: (path: string) => boolean;
   /** Send only this many bytes of the body, then destroy the connection. */
   cutAfterBytes?: number;
+  /** Send only this many bytes of the body, then send nothing more (the connection stays open). */
+  stallAfterBytes?: number;
   /** Answer with this status instead. */
   status?: number;
+  /** With `status`: a Retry-After header. */
+  retryAfter?: string;
+  /** Invert the byte at this file offset in the body (when the body covers it). */
+  flipByteAt?: number;
+  /** Answer a Range request with 206 but from byte 0 (`Content-Range: bytes 0-…`), as a broken server does. */
+  rangeFromZero?: boolean;
+  /** Only requests with a Range header (e.g. a resumption) are affected. */
+  onlyRanged?: boolean;
   /** How many times to apply it (default once). */
   times?: number;
 }
@@ -69,6 +81,8 @@ export interface StaticServer {
   origin: string;
   requests: RecordedRequest[];
   faults: Fault[];
+  /** File body bytes handed to the network per URL path (error bodies not counted). */
+  bodyBytesSent: Map<string, number>;
   close(): Promise<void>;
 }
 
@@ -91,6 +105,7 @@ const TYPES: Record<string, string> = {
 export async function startStaticServer(mounts: Record<string, string>, headers: Record<string, string> = {}): Promise<StaticServer> {
   const requests: RecordedRequest[] = [];
   const faults: Fault[] = [];
+  const bodyBytesSent = new Map<string, number>();
   const prefixes = Object.keys(mounts).sort((a, b) => b.length - a.length);
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -109,7 +124,7 @@ export async function startStaticServer(mounts: Record<string, string>, headers:
     res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'Range');
-    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges');
+    res.setHeader('Access-Control-Expose-Headers', 'Content-Range, Content-Length, Accept-Ranges, Retry-After');
     res.setHeader('Cache-Control', 'no-store');
     if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
@@ -121,9 +136,9 @@ export async function startStaticServer(mounts: Record<string, string>, headers:
     if (existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
     if (!existsSync(file)) return void res.writeHead(404).end('not found');
 
-    const fault = faults.find((f) => f.match(path) && (f.times ?? 1) > 0);
+    const fault = faults.find((f) => f.match(path) && (f.times ?? 1) > 0 && (!f.onlyRanged || req.headers.range !== undefined));
     if (fault) fault.times = (fault.times ?? 1) - 1;
-    if (fault?.status) return void res.writeHead(fault.status).end('injected failure');
+    if (fault?.status) return void res.writeHead(fault.status, fault.retryAfter === undefined ? {} : { 'Retry-After': fault.retryAfter }).end('injected failure');
 
     const size = statSync(file).size;
     let start = 0;
@@ -135,24 +150,48 @@ export async function startStaticServer(mounts: Record<string, string>, headers:
       start = Number(range[1]);
       end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
       if (start >= size) return void res.writeHead(416, { 'Content-Range': `bytes */${size}` }).end();
+      if (fault?.rangeFromZero) start = 0;
       res.writeHead(206, { 'Content-Range': `bytes ${start}-${end}/${size}`, 'Content-Length': end - start + 1 });
     } else res.writeHead(200, { 'Content-Length': size });
     if (req.method === 'HEAD') return void res.end();
-    const stream = createReadStream(file, { start, end });
-    if (fault?.cutAfterBytes !== undefined) {
+    void sendBody(res, path, file, start, end, fault);
+  };
+
+  /**
+   * Sends bytes `start…end` of `file` in 64 KiB pieces, each after the previous one was
+   * handed to the network (so `bodyBytesSent` counts what really left, and a cut or a
+   * stall happens exactly at its byte), applying the fault's flip, cut or stall.
+   */
+  const sendBody = async (res: ServerResponse, path: string, file: string, start: number, end: number, fault: Fault | undefined) => {
+    let handle: FileHandle | undefined;
+    let closed = false;
+    res.on('close', () => (closed = true));
+    const limit = fault?.cutAfterBytes ?? fault?.stallAfterBytes ?? Infinity;
+    try {
+      handle = await open(file, 'r');
       let sent = 0;
-      stream.on('data', (chunk) => {
-        const buffer = chunk as Buffer;
-        const room = fault.cutAfterBytes! - sent;
-        if (room <= 0) return;
-        res.write(buffer.subarray(0, room));
-        sent += Math.min(room, buffer.length);
-        if (sent >= fault.cutAfterBytes!) {
-          stream.destroy();
-          setTimeout(() => res.destroy(), 50);
-        }
-      });
-    } else stream.pipe(res);
+      for (let pos = start; pos <= end && !closed; ) {
+        const length = Math.min(64 * 1024, end + 1 - pos, limit - sent);
+        if (length <= 0) break;
+        const piece = Buffer.allocUnsafe(length);
+        await handle.read(piece, 0, length, pos);
+        const flip = fault?.flipByteAt;
+        if (flip !== undefined && flip >= pos && flip < pos + length) piece[flip - pos] ^= 0xff;
+        const ok = await new Promise<boolean>((done) => res.write(piece, (error) => done(!error)));
+        if (!ok) break;
+        sent += length;
+        pos += length;
+        bodyBytesSent.set(path, (bodyBytesSent.get(path) ?? 0) + length);
+      }
+      if (closed) return;
+      if (sent >= limit && fault?.cutAfterBytes !== undefined) res.destroy();
+      else if (sent >= limit) return; // a stall: the connection stays open until the client gives up or the server closes
+      else res.end();
+    } catch {
+      res.destroy();
+    } finally {
+      await handle?.close();
+    }
   };
 
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
@@ -161,9 +200,38 @@ export async function startStaticServer(mounts: Record<string, string>, headers:
     origin: `http://127.0.0.1:${port}`,
     requests,
     faults,
+    bodyBytesSent,
     close: () => new Promise<void>((done) => {
       server.closeAllConnections();
       server.close(() => done());
     }),
   };
+}
+
+/** A Vite dev server over the repository's sources (pages import `src/` directly). */
+export interface SourceServer {
+  /** e.g. http://127.0.0.1:5173 */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the repository's sources on 127.0.0.1 with a Vite dev server (no HMR, no
+ * pre-bundling: idb-keyval, @noble/hashes and hash-wasm are served as they are), for test
+ * and bench pages such as `/test/browser/pages/weight-store.html`.
+ * @param cacheDir a temporary folder for Vite's cache
+ */
+export async function startSourceServer(cacheDir: string): Promise<SourceServer> {
+  const vite = await createViteServer({
+    configFile: false,
+    root: resolve(import.meta.dirname, '../..'),
+    logLevel: 'error',
+    cacheDir,
+    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
+    optimizeDeps: { noDiscovery: true, include: [] },
+  });
+  await vite.listen();
+  const address = vite.httpServer!.address();
+  if (!address || typeof address === 'string') throw new Error('vite did not listen');
+  return { origin: `http://127.0.0.1:${address.port}`, close: () => vite.close() };
 }

@@ -6,17 +6,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { PackageFile } from '../../src/package/manifest.ts';
+import type { DownloadRetryOptions } from '../../src/store/download-retry.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../src/store/weight-store-defaults.ts';
-import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
+import { launchBrowser, startSourceServer, startStaticServer, type SourceServer, type StaticServer } from './harness.ts';
 import type {} from './pages/weight-store-page.ts';
 
 const CHUNK = WEIGHT_STORE_DEFAULTS.chunkSizeBytes;
-const ROOT = resolve(import.meta.dirname, '../..');
 
 interface TestFile extends PackageFile {
   bytes: Buffer;
@@ -32,7 +31,7 @@ const manifestEntry = ({ path, size, sha256 }: TestFile): PackageFile => ({ path
 
 let tmp: string;
 let server: StaticServer;
-let vite: ViteDevServer;
+let vite: SourceServer;
 let browser: Browser;
 let page: Page;
 let pageUrl: string;
@@ -61,7 +60,10 @@ async function reload(): Promise<void> {
   await page.waitForFunction(() => 'weightStoreTest' in window);
 }
 
-const ensure = (pkg: string, files: PackageFile[], options: { abortAfterBytes?: number; stallAfterBytes?: number; stripRange?: boolean; modelId?: string } = {}) =>
+/** Automatic retries off: the call fails on the first fault, as before retries existed. */
+const NO_RETRY = { retry: { maxRetries: 0 } };
+
+const ensure = (pkg: string, files: PackageFile[], options: { abortAfterBytes?: number; stallAfterBytes?: number; stripRange?: boolean; modelId?: string; retry?: DownloadRetryOptions } = {}) =>
   page.evaluate(([p, f, o]) => window.weightStoreTest.ensure(p, f, o), [pkg, files, options] as const);
 const getFile = (pkg: string, path: string, probeOffset = 0) => page.evaluate(([p, f, o]) => window.weightStoreTest.getFile(p, f, o), [pkg, path, probeOffset] as const);
 const fileRecord = (pkg: string, path: string) => page.evaluate(([p, f]) => window.weightStoreTest.fileRecord(p, f), [pkg, path] as const);
@@ -88,19 +90,8 @@ beforeAll(async () => {
   server = await startStaticServer({ '/pkg-a/': dirA, '/pkg-b/': dirB });
   pkgA = `${server.origin}/pkg-a/`;
   pkgB = `${server.origin}/pkg-b/`;
-  vite = await createServer({
-    configFile: false,
-    root: ROOT,
-    logLevel: 'error',
-    cacheDir: join(tmp, 'vite-cache'),
-    server: { host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null },
-    // Serve idb-keyval and @noble/hashes as they are (ESM): no pre-bundling, no reloads.
-    optimizeDeps: { noDiscovery: true, include: [] },
-  });
-  await vite.listen();
-  const address = vite.httpServer!.address();
-  if (!address || typeof address === 'string') throw new Error('vite did not listen');
-  pageUrl = `http://127.0.0.1:${address.port}/test/browser/pages/weight-store.html`;
+  vite = await startSourceServer(join(tmp, 'vite-cache'));
+  pageUrl = `${vite.origin}/test/browser/pages/weight-store.html`;
 
   browser = await launchBrowser();
   page = await (await browser.newContext()).newPage();
@@ -214,7 +205,7 @@ describe('WeightStore in Chromium', () => {
   it('resumes after a dropped connection with a Range request from where it stopped', async () => {
     const cut = 20_000_000;
     server.faults.push({ match: (p) => p.endsWith(big.path), cutAfterBytes: cut });
-    const first = await ensure(pkgA, [manifestEntry(big)]);
+    const first = await ensure(pkgA, [manifestEntry(big)], NO_RETRY);
     expect(first.error).toMatchObject({ name: 'DownloadError' });
     const stored = (await fileRecord(pkgA, big.path))!.bytesStored;
     // What Chrome handed over before the error was kept, the last partial chunk included
@@ -272,7 +263,7 @@ describe('WeightStore in Chromium', () => {
 
   it('skips the stored bytes when the server ignores Range and answers 200', async () => {
     server.faults.push({ match: (p) => p.endsWith(big.path), cutAfterBytes: 10_000_000 });
-    expect((await ensure(pkgA, [manifestEntry(big)])).error).toMatchObject({ name: 'DownloadError' });
+    expect((await ensure(pkgA, [manifestEntry(big)], NO_RETRY)).error).toMatchObject({ name: 'DownloadError' });
     const stored = (await fileRecord(pkgA, big.path))!.bytesStored;
     expect(stored).toBeGreaterThan(0);
 
@@ -326,7 +317,7 @@ describe('WeightStore in Chromium', () => {
 
   it('turns an HTTP 500 into a DownloadError, and the next call succeeds', async () => {
     server.faults.push({ match: (p) => p.endsWith(small.path), status: 500 });
-    const { error } = await ensure(pkgA, [manifestEntry(small)]);
+    const { error } = await ensure(pkgA, [manifestEntry(small)], NO_RETRY);
     expect(error).toMatchObject({ name: 'DownloadError', status: 500 });
     expect(error!.message).toContain('500');
     expect((await ensure(pkgA, [manifestEntry(small)])).error).toBeNull();
@@ -358,7 +349,7 @@ describe('WeightStore in Chromium', () => {
     expect((await ensure(pkgB, [manifestEntry(other)], { modelId: 'test/b' })).error).toBeNull();
     // A partly stored package shows as incomplete.
     server.faults.push({ match: (p) => p.endsWith(big.path), cutAfterBytes: 9_000_000 });
-    expect((await ensure(pkgA, [manifestEntry(big)])).error).toMatchObject({ name: 'DownloadError' });
+    expect((await ensure(pkgA, [manifestEntry(big)], NO_RETRY)).error).toMatchObject({ name: 'DownloadError' });
     const partial = (await fileRecord(pkgA, big.path))!.bytesStored;
 
     let packages = await page.evaluate(() => window.weightStoreTest.listPackages());

@@ -31,6 +31,8 @@ export interface RecordedRequest {
   rawBody: string;
   /** The JSON body, when there was one. */
   body: unknown;
+  /** The response (for scripted redirects and resets). */
+  res?: http.ServerResponse;
 }
 
 /** What the fake does. Every field is optional: by default a fast, successful generation. */
@@ -61,6 +63,22 @@ export interface FakeScript {
   defaultSeed?: number;
   /** Send CORS headers (and answer preflights) as a browser-friendly API or proxy would. Default false. */
   cors?: boolean;
+  /** With `cors`: the value of Access-Control-Expose-Headers (e.g. 'Retry-After'); none by default, as most APIs. */
+  exposeHeaders?: string;
+  /** With `cors`: the value of Access-Control-Allow-Headers (default: every header the clients send). */
+  allowHeaders?: string;
+  /**
+   * Every error answer (401, 422, 429, 5xx, …) echoes the request's headers in its body, as
+   * a careless proxy or debug endpoint does; BFL's task errors and statuses echo them too.
+   */
+  echoHeaders?: boolean;
+  /**
+   * Requests of phase `on` (default submit) answer `status` (default 307) with this Location
+   * (absolute, or relative for loops): the first `times`, or all when `times` is omitted.
+   */
+  redirect?: { location: string; status?: number; on?: FakePhase; times?: number };
+  /** Requests of this phase get their connection destroyed instead of an answer (a reset). */
+  reset?: FakePhase;
 }
 
 /** A running fake provider. */
@@ -145,9 +163,10 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
   async function handle(server: 'api' | 'poll', req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (script.cors) {
       res.setHeader('Access-Control-Allow-Origin', '*');
-      res.setHeader('Access-Control-Allow-Headers', 'authorization, content-type, prefer, x-key');
+      res.setHeader('Access-Control-Allow-Headers', script.allowHeaders ?? 'authorization, content-type, prefer, x-key');
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, OPTIONS');
       res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+      if (script.exposeHeaders) res.setHeader('Access-Control-Expose-Headers', script.exposeHeaders);
       if (req.method === 'OPTIONS') return void res.writeHead(204).end();
     }
     const chunks: Buffer[] = [];
@@ -161,8 +180,13 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
     }
     const url = new URL(req.url ?? '/', 'http://fake');
     const record: RecordedRequest = { server, phase: 'unknown', method: req.method ?? 'GET', url: req.url ?? '/', path: url.pathname, headers: req.headers, rawBody, body };
+    Object.defineProperty(record, 'res', { value: res, enumerable: false });
     requests.push(record);
     const reply: Reply = (status, answer, headers = {}) => {
+      if (script.echoHeaders && status >= 400) {
+        const credential = req.headers['x-key'] ?? req.headers.authorization;
+        answer = { detail: `${describe(answer)} (credentials received: ${credential}); request headers were ${JSON.stringify(req.headers)}` };
+      }
       const text = JSON.stringify(omitPath(answer, script.omit));
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
       res.end(text);
@@ -194,6 +218,14 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
     const n = (counts.get(phase) ?? 0) + 1;
     counts.set(phase, n);
     if (script.hang === phase) return true; // never answer
+    if (script.reset === phase) {
+      record.res?.socket?.destroy();
+      return true;
+    }
+    if (script.redirect && (script.redirect.on ?? 'submit') === phase && n <= (script.redirect.times ?? Infinity)) {
+      record.res?.writeHead(script.redirect.status ?? 307, { location: script.redirect.location, 'content-type': 'text/plain' }).end('moved');
+      return true;
+    }
     if (script.expectKey !== undefined && phase !== 'image' && !hasKey(kind, record.headers, script.expectKey)) {
       reply(401, { detail: 'Not authenticated' });
       return true;
@@ -247,7 +279,7 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
         }
         switch (script.outcome ?? 'ready') {
           case 'error':
-            return reply(200, { id: task.id, status: 'Error', result: null, details: { message: 'Internal generation failure' } });
+            return reply(200, { id: task.id, status: 'Error', result: null, details: { message: 'Internal generation failure', ...(script.echoHeaders ? { request_headers: record.headers } : {}) } });
           case 'content-moderated':
           case 'nsfw':
             return reply(200, { id: task.id, status: 'Content Moderated', result: null, details: { 'Moderation Reasons': ['Derivative Works Filter'] } });
@@ -436,6 +468,12 @@ function hasKey(kind: FakeKind, headers: http.IncomingHttpHeaders, key: string):
   if (kind === 'bfl') return headers['x-key'] === key;
   if (kind === 'fal') return headers.authorization === `Key ${key}`;
   return headers.authorization === `Bearer ${key}`;
+}
+
+/** A short text of an answer body (its `detail` when it has one). */
+function describe(answer: unknown): string {
+  const detail = (answer as { detail?: unknown } | null)?.detail;
+  return typeof detail === 'string' ? detail : JSON.stringify(answer);
 }
 
 function notFound(reply: Reply): void {

@@ -8,8 +8,8 @@
  */
 import { graphActivationBytes, graphWeightBytes, memoryBudget, MEMORY_PLANS, type MemoryBudget } from '../../src/engine/memory-plan.ts';
 import type { WeightPrecision } from '../../src/package/manifest.ts';
-import { estimatedManifest } from '../convert/estimated-manifest.ts';
-import { FLUX_SCHNELL_TEXT_ENCODER, FLUX_SCHNELL_TEXT_ENCODER_2, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../convert/flux-schnell-configs.ts';
+import { estimatedManifest } from '../../src/convert/estimated-manifest.ts';
+import { FLUX_SCHNELL_TEXT_ENCODER, FLUX_SCHNELL_TEXT_ENCODER_2, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../../src/convert/flux-schnell-configs.ts';
 import type { Bench, BenchOptions, BenchSummary } from './bench.ts';
 import { table } from './measure.ts';
 

@@ -13,13 +13,16 @@ import { arch, cpus, platform, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Bench, BenchOptions, BenchSummary } from './bench.ts';
 import { browserBench } from './browser-bench.ts';
+import { downloadFaultsBench } from './download-faults.ts';
 import { fullWidthBench } from './full-width.ts';
+import { gpuKitBench } from './gpu-kit-size.ts';
 import { memoryPlansBench } from './memory-plans.ts';
+import { packageBench } from './package-size.ts';
 import { t5LayerBench } from './t5-layer.ts';
 import { formatBytes, formatMs, table } from './measure.ts';
 
 /** Every benchmark, in the order they run. Add new ones here (each in its own file). */
-const BENCHES: Bench[] = [fullWidthBench, t5LayerBench, browserBench, memoryPlansBench];
+const BENCHES: Bench[] = [fullWidthBench, t5LayerBench, browserBench, downloadFaultsBench, gpuKitBench, packageBench, memoryPlansBench];
 
 function integer(flag: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;

@@ -4,6 +4,7 @@
 const flux = await import(new URLSearchParams(location.search).get('lib') ?? '/lib/index.js');
 
 const generators = new Map();
+const loadControllers = new Set();
 const events = [];
 
 function errorInfo(error) {
@@ -86,6 +87,28 @@ window.fluxTest = {
     } catch (error) {
       return { ok: false, error: errorInfo(error), progress };
     }
+  },
+  /**
+   * load() in either new call form — `load({signal, onProgress})` or
+   * `load(onProgress, {signal})`; `abortLoads()` aborts the signals of those running.
+   */
+  async loadWith(key, { form = 'options' } = {}) {
+    const controller = new AbortController();
+    loadControllers.add(controller);
+    const progress = [];
+    const onProgress = (e) => progress.push(e);
+    const generator = generators.get(key);
+    try {
+      const value = form === 'options' ? await generator.load({ signal: controller.signal, onProgress }) : await generator.load(onProgress, { signal: controller.signal });
+      return { ok: true, value, progress };
+    } catch (error) {
+      return { ok: false, error: errorInfo(error), progress };
+    } finally {
+      loadControllers.delete(controller);
+    }
+  },
+  abortLoads() {
+    for (const controller of loadControllers) controller.abort();
   },
   async dispose(key) {
     await generators.get(key)?.dispose();

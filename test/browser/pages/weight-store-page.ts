@@ -7,6 +7,7 @@ import { createStore, set } from 'idb-keyval';
 import type { PackageFile } from '../../../src/package/manifest.ts';
 import { chunkKey, ChunkedFileStore } from '../../../src/store/chunked-file-store.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../../src/store/weight-store-defaults.ts';
+import type { DownloadRetryOptions } from '../../../src/store/download-retry.ts';
 import { WeightStore, type DownloadProgressEvent } from '../../../src/store/weight-store.ts';
 
 /** How the page disturbs a download (through the `fetch` option). */
@@ -24,6 +25,8 @@ interface SerializedError {
   message: string;
   file?: string;
   status?: number;
+  attempts?: number;
+  fault?: string;
   neededBytes?: number;
   availableBytes?: number;
 }
@@ -39,6 +42,8 @@ function serialize(error: unknown): SerializedError {
     message: e?.message ?? String(error),
     file: e?.file as string | undefined,
     status: e?.status as number | undefined,
+    attempts: e?.attempts as number | undefined,
+    fault: e?.fault as string | undefined,
     neededBytes: e?.neededBytes as number | undefined,
     availableBytes: e?.availableBytes as number | undefined,
   };
@@ -70,7 +75,7 @@ async function sha256Hex(blob: Blob): Promise<string> {
 
 const api = {
   /** Runs ensureFiles; returns the progress events and the error, if any. */
-  async ensure(packageUrl: string, files: readonly PackageFile[], options: Disturbance & { modelId?: string } = {}) {
+  async ensure(packageUrl: string, files: readonly PackageFile[], options: Disturbance & { modelId?: string; retry?: DownloadRetryOptions } = {}) {
     const events: DownloadProgressEvent[] = [];
     const controller = new AbortController();
     try {
@@ -79,6 +84,7 @@ const api = {
         onProgress: (event) => events.push(event),
         fetch: disturbingFetch(options, controller),
         modelId: options.modelId,
+        retry: options.retry,
       });
       return { events, error: null };
     } catch (error) {
@@ -135,7 +141,39 @@ const api = {
     };
   },
   persistCalls: () => persistCalls.length,
+  /** Starts counting crypto.subtle.digest calls (returns nothing; read with `digestCalls`). */
+  countDigests() {
+    const subtle = crypto.subtle;
+    const original = subtle.digest.bind(subtle);
+    digestCalls.length = 0;
+    subtle.digest = ((algorithm: AlgorithmIdentifier, data: BufferSource) => {
+      digestCalls.push(Date.now());
+      return original(algorithm, data);
+    }) as typeof subtle.digest;
+  },
+  digestCalls: () => digestCalls.length,
+  /** Runs ensureFiles and aborts its signal `afterMs` after the first retry event. */
+  async ensureAbortingWhileRetrying(packageUrl: string, files: readonly PackageFile[], retry: DownloadRetryOptions, afterMs: number) {
+    const events: DownloadProgressEvent[] = [];
+    const controller = new AbortController();
+    const started = performance.now();
+    let abortedAt = 0;
+    try {
+      await store.ensureFiles(packageUrl, files, {
+        signal: controller.signal,
+        retry,
+        onProgress: (event) => {
+          events.push(event);
+          if (event.status === 'retrying' && !abortedAt) setTimeout(() => ((abortedAt = performance.now()), controller.abort()), afterMs);
+        },
+      });
+      return { events, error: null, settledAfterAbortMs: 0 };
+    } catch (error) {
+      return { events, error: serialize(error), settledAfterAbortMs: performance.now() - (abortedAt || started) };
+    }
+  },
 };
+const digestCalls: number[] = [];
 
 declare global {
   interface Window {
