@@ -7,7 +7,6 @@
 import { DeviceCapabilityError } from '../errors.ts';
 import type { Manifest } from '../package/manifest.ts';
 import type { GpuContext } from './gpu-device.ts';
-import { formatBytes } from './gpu-device.ts';
 import { countGpuMemory, type GpuMemoryCounter } from './gpu-memory-counter.ts';
 import { choosePlan, largestWorkingSet, memoryBudget, MEMORY_PLANS, type AvailableMemory, type MemoryBudget, type MemoryOption, type MemoryPlan, type PlanChoice } from './memory-plan.ts';
 import { probeGpuMemory } from './memory-probe.ts';
@@ -56,10 +55,11 @@ export class DeviceMemory {
     return { bytes: this.memo.totalBytes, atLeast: this.memo.atLeast };
   }
 
-  /** Per-plan needs at the size, the probed bytes, and the plan to run. */
+  /** Per-plan needs at the size, the probed bytes (up to the largest need; a forced plan's own), and the plan to run. */
   async plan(manifest: Manifest, gpu: GpuContext, width: number, height: number, option: MemoryOption): Promise<{ budget: MemoryBudget; available: AvailableMemory; choice: PlanChoice }> {
     const budget = memoryBudget(manifest, width, height);
-    const available = await this.available(gpu, largestWorkingSet(budget));
+    // A forced plan needs to know only whether its own working set fits.
+    const available = await this.available(gpu, option === 'auto' ? largestWorkingSet(budget) : budget.plans[option].neededBytes);
     return { budget, available, choice: choosePlan(budget, available, option) };
   }
 
@@ -87,9 +87,4 @@ export function gpuMemoryError(modelId: string, choice: Pick<PlanChoice, 'reason
     ['gpu-memory'],
     { neededBytes: choice.neededBytes, availableBytes: choice.availableBytes },
   );
-}
-
-/** A one-line summary for people, e.g. "staged (9.6 GiB needed, 11.2 GiB available)". */
-export function describePlan(plan: MemoryPlan, neededBytes: number, availableBytes: number): string {
-  return `${plan} (${formatBytes(neededBytes)} needed, ${formatBytes(availableBytes)} available)`;
 }

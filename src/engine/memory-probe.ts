@@ -32,14 +32,19 @@ export interface ProbeResult {
 
 const MIB = 1024 * 1024;
 
-/** Creates one chunk and writes its last bytes (so lazily allocating drivers commit it); null when refused. */
-async function tryChunk(device: GpuDevice, size: number): Promise<{ buffer?: GpuBuffer; error?: string }> {
+/**
+ * Creates a buffer of `size` bytes (a multiple of 4) and writes its last bytes, so that a
+ * lazily allocating driver commits it, under 'out-of-memory' and 'validation' error
+ * scopes; the counting wrapper does not see it. The caller destroys the buffer.
+ * @returns the buffer, or the GPU's error when the allocation was refused
+ */
+export async function allocateTouched(device: GpuDevice, size: number, label: string): Promise<{ buffer?: GpuBuffer; error?: string }> {
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   let buffer: GpuBuffer | undefined;
   let thrown: string | undefined;
   try {
-    buffer = uncountedCreateBuffer(device, { size, usage: GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_DST, label: 'flux-webgpu memory probe' });
+    buffer = uncountedCreateBuffer(device, { size, usage: GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_DST, label });
     device.queue.writeBuffer(buffer, size - 4, new Uint8Array(4));
     await device.queue.onSubmittedWorkDone();
   } catch (error) {
@@ -71,7 +76,7 @@ export async function probeGpuMemory(device: GpuDevice, ceilingBytes: number, op
   try {
     while (bytes < wall) {
       const size = Math.ceil(Math.min(chunk, wall - bytes) / 4) * 4;
-      const { buffer, error } = await tryChunk(device, size);
+      const { buffer, error } = await allocateTouched(device, size, 'flux-webgpu memory probe');
       if (buffer) {
         buffers.push(buffer);
         bytes += size;
