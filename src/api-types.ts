@@ -34,6 +34,8 @@ export interface GenerateParams {
   numImages?: number;
   /** Default png. */
   outputFormat?: OutputFormat;
+  /** 0–1, the encoder quality of jpeg and webp images (default the browser's, 0.92). */
+  quality?: number;
   /**
    * Local engine only: attach a cheap RGB preview (latent resolution, 1/8 of each side) to
    * every `denoise` progress event. Default false. Hosted providers ignore it.
@@ -44,7 +46,6 @@ export interface GenerateParams {
   onProgress?: ProgressCallback;
 }
 
-/** Milliseconds spent per stage. */
 /**
  * Options of `load()`: `load({signal, onProgress})`, or `load(onProgress, {signal})`.
  * Aborting the signal cancels the download (bytes stored so far are kept; the next
@@ -56,6 +57,7 @@ export interface LoadOptions {
   onProgress?: ProgressCallback;
 }
 
+/** Milliseconds spent per stage. */
 export interface GenerateTimings {
   loadMs: number;
   encodeMs: number;

@@ -38,6 +38,21 @@ export const DEFAULTS = {
   hubIdleTimeoutMs: 60_000,
 };
 
+/** The widget's form and look (a smaller side than the library's: 1024 is slow on small GPUs). */
+export const WIDGET_DEFAULTS = {
+  /** Width and height of the form, in pixels. */
+  side: 512,
+  preview: 'pixelated' as const,
+  layout: 'compact' as const,
+  theme: 'light' as const,
+};
+
+/** What the BFL- and OpenAI-shaped facades default to, as those APIs do. */
+export const FACADE_DEFAULTS = {
+  bfl: { width: 1024, height: 768, outputFormat: 'jpeg' as const },
+  openai: { size: '1024x1024', n: 1, responseFormat: 'url' as const, outputFormat: 'png' as const },
+};
+
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */
 export const LIMITS = {
   sizeMultiple: 16,

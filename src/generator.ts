@@ -1,23 +1,25 @@
 /**
  * `createGenerator()`: the library's entry. One generator routes each request to this
- * device (the WebGPU worker of client.ts) or to a hosted provider, by privacy mode, and
- * offers BFL- and OpenAI-shaped facades over the same routing.
+ * device (the worker-backed local generator) or to a hosted provider, by privacy mode,
+ * and offers BFL- and OpenAI-shaped facades over the same routing. A request is checked
+ * once, here (`validateRequest`), and travels on as one `ValidRequest`.
  */
 import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import { DEFAULTS } from './defaults.ts';
-import { createLocalGenerator, type Generator as LocalGenerator, type GeneratorOptions as LocalOptions } from './client.ts';
 import type { DeviceCheckOptions, DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
-import { validateRequest } from './engine/request.ts';
+import { DeviceCapabilityError, FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
 import { checkWorkerLocation } from './engine/worker-url.ts';
-import { AbortedError, DeviceCapabilityError, FluxError, InvalidParameterError } from './errors.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
+import { checkGeneratorOptions } from './generator-options.ts';
+import { createLocalGenerator, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
 import type { ProgressCallback } from './progress.ts';
-import { createProvider, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
-import { decideRoute, PRIVACY_MODES, type PrivacyMode, type RouteDecision } from './routing.ts';
+import { createProvider, isEngine, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
+import { validateRequest, type ValidRequest } from './request.ts';
+import { decideRoute, type PrivacyMode, type RouteDecision } from './routing.ts';
 
 /** Options of `createGenerator`. */
-export interface GeneratorOptions extends Partial<Omit<LocalOptions, 'model'>> {
+export interface GeneratorOptions extends Partial<Omit<LocalGeneratorOptions, 'model'>> {
   /** URL of the web model package. Required unless `privacy` is 'remote-only'. */
   model?: string;
   /**
@@ -36,27 +38,34 @@ export interface Generator {
   readonly providers: readonly ImageEngine[];
   /**
    * Generates images where `route()` says. The result's `backend` and `backendReason`
-   * say where it ran and why.
+   * say where it ran and why. `params` may be a ValidRequest from `validate()` (with
+   * `signal`/`onProgress` spread in): it is not checked again.
    * @throws InvalidParameterError naming a field out of range (nothing is sent)
    * @throws DeviceCapabilityError in local-only mode on a device that cannot run the model
+   * @throws DeviceLostError / WorkerCrashedError when the GPU device or the worker died meanwhile (the next call recovers)
    * @throws AbortedError when `params.signal` aborts
    */
-  generate(params: GenerateParams): Promise<GenerateResult>;
+  generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
   /**
    * Where a generation of `size` (default 1024×1024) will run and why (checks the device
    * and its GPU memory for that size; downloads only the manifest).
    */
   route(size?: { width?: number; height?: number }): Promise<RouteDecision>;
-  /** Checks parameters as `generate` does, without generating. @throws InvalidParameterError */
-  validate(params: GenerateParams): void;
+  /** Checks parameters as `generate` does, without generating. @returns the checked request @throws InvalidParameterError */
+  validate(params: GenerateParams): ValidRequest;
   /**
    * Downloads (once; resumable, with automatic retries) and loads the local model:
    * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
    * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
    */
   load(options?: LoadOptions): Promise<LoadedModel>;
   load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
-  /** The device, and the package's GPU memory per plan at `options`' size (default 1024×1024). */
+  /**
+   * What the device offers and whether the model fits, with the GPU memory each memory
+   * plan needs at `options`' size (default 1024×1024) and what the device gave (probed
+   * once per session, again after a device loss).
+   */
   checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
   listModels(): Promise<StoredModel[]>;
   deleteModel(url?: string): Promise<void>;
@@ -67,10 +76,6 @@ export interface Generator {
   readonly images: OpenAIImagesFacade;
 }
 
-function isEngine(p: AnyProviderConfig | ImageEngine): p is ImageEngine {
-  return typeof (p as ImageEngine).generate === 'function';
-}
-
 /**
  * Creates a generator.
  *
@@ -78,71 +83,62 @@ function isEngine(p: AnyProviderConfig | ImageEngine): p is ImageEngine {
  * const generator = createGenerator({ model: './models/flux1-schnell-q4/', privacy: 'local-only' });
  * const { images, seed, backend } = await generator.generate({ prompt: 'a lighthouse at dusk', width: 512, height: 512 });
  * ```
+ * @throws InvalidParameterError naming the option for every option that is not allowed
  */
 export function createGenerator(options: GeneratorOptions): Generator {
-  const providers = (options.providers ?? []).map((p) => (isEngine(p) ? p : createProvider(p)));
+  checkGeneratorOptions(options);
+  const providers = (options.providers ?? []).map((p, i) => (isEngine(p) ? p : providerAt(i, p)));
   const privacy = options.privacy ?? (providers.length ? 'prefer-local' : 'local-only');
-  if (!PRIVACY_MODES.includes(privacy)) throw new InvalidParameterError('privacy', PRIVACY_MODES.join(', '), privacy);
-  if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model);
+  if (privacy !== 'remote-only' && !options.model) throw new InvalidParameterError('model', 'the URL of a web model package (unless privacy is remote-only)', options.model, 'missing');
   checkWorkerLocation(options);
+  const rules = { sizes: options.allowAnySize ? ('any' as const) : ('web' as const) };
 
   let local: LocalGenerator | undefined;
   const localGenerator = () => {
-    if (!options.model) throw new FluxError('this generator has no local model (remote-only)');
-    local ??= createLocalGenerator({ ...options, model: options.model });
+    if (!options.model) throw new FluxError('this generator has no local model (remote-only)', 'no-local-model');
+    local ??= createLocalGenerator({ model: options.model, allowAnySize: options.allowAnySize, engine: options.engine, memory: options.memory, worker: options.worker, workerUrl: options.workerUrl, wasmPaths: options.wasmPaths });
     return local;
   };
-  // One device check per size (the engine remembers its probe, so later sizes are cheap).
-  const devices = new Map<string, Promise<DeviceReport>>();
-  const checkDevice = (check: DeviceCheckOptions = {}) => {
-    const key = `${check.width ?? DEFAULTS.width}x${check.height ?? DEFAULTS.height}`;
-    let device = devices.get(key);
-    if (!device) {
-      device = localGenerator().checkDevice(check);
-      devices.set(key, device);
-      device.catch(() => devices.delete(key));
-    }
-    return device;
-  };
-  const validate = (params: GenerateParams) => {
-    validateRequest({ ...params, model: '', allowAnySize: options.allowAnySize });
-  };
-  const route = (size: { width?: number; height?: number } = {}) => decideRoute(privacy, providers, () => checkDevice({ width: size.width, height: size.height }));
+  // The worker keeps the device report (once per package, dropped on device loss; a new
+  // worker starts without one) and its memory probe, so a check per size is cheap.
+  const checkDevice = (check: DeviceCheckOptions = {}) => localGenerator().checkDevice(check);
+  const validate = (params: GenerateParams) => validateRequest(params, rules);
+  const route = (size: { width?: number; height?: number } = {}) =>
+    decideRoute(privacy, providers, () => checkDevice({ width: size.width ?? DEFAULTS.width, height: size.height ?? DEFAULTS.height }));
 
-  const runRemote = async (provider: ImageEngine, params: GenerateParams, seed: number, reason: string, warnings: string[]): Promise<GenerateResult> => {
-    if (!params.prompt) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, params.prompt);
+  const runRemote = async (provider: ImageEngine, request: ValidRequest, params: GenerateParams, reason: string): Promise<GenerateResult> => {
+    if (request.prompt === undefined) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, undefined, 'missing');
     const started = performance.now();
-    const result = await provider.generate(
-      { prompt: params.prompt, width: params.width ?? 1024, height: params.height ?? 1024, steps: params.steps, seed, numImages: params.numImages ?? 1, outputFormat: params.outputFormat ?? 'png' },
-      { signal: params.signal, onProgress: params.onProgress },
-    );
+    const result = await provider.generate(request, { signal: params.signal, onProgress: params.onProgress });
     const totalMs = performance.now() - started;
     return {
       images: result.images,
-      seed: result.seed ?? seed,
+      seed: result.seed ?? request.seed,
       width: result.width,
       height: result.height,
-      steps: params.steps ?? 4,
+      steps: request.steps,
       backend: provider.id,
       backendReason: reason,
       timings: { loadMs: 0, encodeMs: 0, denoiseMs: totalMs, decodeMs: 0, totalMs },
-      warnings: [...warnings, ...result.adjustments],
+      warnings: [...request.warnings, ...result.adjustments],
     };
   };
 
-  const generate = async (params: GenerateParams): Promise<GenerateResult> => {
-    if (params?.signal?.aborted) throw new AbortedError();
-    // Validate here first: a bad request is refused before anything runs or is sent.
-    const { seed, warnings } = validateRequest({ ...params, model: '', allowAnySize: options.allowAnySize });
-    const decision = await route({ width: params.width, height: params.height });
-    if (decision.provider) return runRemote(decision.provider, params, seed, decision.reason, warnings);
+  const generate = async (params: GenerateParams | ValidRequest): Promise<GenerateResult> => {
+    // Checked here, once: a bad request is refused before anything runs or is sent.
+    const request = validateRequest(params, rules);
+    const call = params as GenerateParams;
+    throwIfAborted(call.signal);
+    const decision = await route({ width: request.width, height: request.height });
+    if (decision.provider) return runRemote(decision.provider, request, call, decision.reason);
     try {
-      const result = await localGenerator().generate({ ...params, seed });
+      const result = await localGenerator().generate({ ...request, signal: call.signal, onProgress: call.onProgress });
       return { ...result, backendReason: decision.reason };
     } catch (error) {
-      // A size this device cannot hold is found only when loading; prefer-local then hands over.
+      // A size this device cannot hold, or a GPU that ran out of memory under the lightest
+      // plan, is found only when loading or running; prefer-local then hands over.
       if (error instanceof DeviceCapabilityError && privacy === 'prefer-local' && providers.length) {
-        return runRemote(providers[0], params, seed, `This device could not run this request locally (${error.message}), so the prompt was sent to ${providers[0].label}.`, warnings);
+        return runRemote(providers[0], request, call, `This device could not run this request locally (${error.message}), so the prompt was sent to ${providers[0].label}.`);
       }
       throw error;
     }
@@ -165,4 +161,15 @@ export function createGenerator(options: GeneratorOptions): Generator {
     bfl: createBflFacade(target),
     images: createOpenAIImagesFacade(target),
   };
+}
+
+/** Builds provider `i` of the options; its errors name `providers[i].field`. */
+function providerAt(index: number, config: AnyProviderConfig): ImageEngine {
+  try {
+    return createProvider(config);
+  } catch (error) {
+    if (!(error instanceof InvalidParameterError)) throw error;
+    const field = error.field === 'config' ? `providers[${index}]` : `providers[${index}].${error.field}`;
+    throw new InvalidParameterError(field, error.allowed, error.received, error.reason);
+  }
 }

@@ -9,7 +9,8 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator, startWorker } from './client.ts';
+export { createLocalGenerator, startWorker, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+export type { ValidRequest } from './request.ts';
 export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
@@ -24,6 +25,8 @@ export {
   AbortedError,
   CheckpointError,
   DeviceCapabilityError,
+  DeviceLostError,
+  WorkerCrashedError,
   DownloadError,
   FluxError,
   GpuOutOfMemoryError,
@@ -41,6 +44,17 @@ export {
   ContentModeratedError,
   BflValidationError,
   OpenAIRequestError,
+  ERROR_CLASSES,
+} from './errors.ts';
+export type {
+  InvalidParameterReason,
+  DeviceCapabilityReason,
+  WorkerCrashReason,
+  ModelPackageReason,
+  DownloadReason,
+  IntegrityReason,
+  StorageQuotaReason,
+  ProviderErrorReason,
 } from './errors.ts';
 export { DownloadRetriesExhaustedError, ProviderNetworkError, ProviderRedirectError } from './errors.ts';
 export { DEFAULTS, LIMITS } from './defaults.ts';

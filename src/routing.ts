@@ -56,17 +56,17 @@ const REMOTE = (provider: ImageEngine, reason: string): RouteDecision => ({ back
  */
 export async function decideRoute(mode: PrivacyMode, providers: readonly ImageEngine[], checkDevice: () => Promise<DeviceVerdict>): Promise<RouteDecision> {
   if (mode === 'remote-only') {
-    if (!providers.length) throw new InvalidParameterError('providers', 'at least one hosted provider in remote-only mode', 'none');
+    if (!providers.length) throw new InvalidParameterError('providers', 'at least one hosted provider in remote-only mode', 'none', 'no-provider');
     return REMOTE(providers[0], `Remote-only mode: the prompt is sent to ${providers[0].label}.`);
   }
   const device = await checkDevice();
   if (device.ok) return LOCAL(`This device can run the model${device.memory?.plan ? ` (${device.memory.reason})` : ''}: the prompt stays here.`);
   const why = device.reasons.join(' ');
   if (mode === 'local-only') {
-    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Local-only mode sends nothing to any provider; use a device with a larger GPU, or allow a hosted provider.`, missing(device), memoryBytes(device));
+    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Local-only mode sends nothing to any provider; use a device with a larger GPU, or allow a hosted provider.`, missing(device), undefined, memoryBytes(device));
   }
   if (!providers.length) {
-    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Configure a hosted provider to generate anyway.`, missing(device), memoryBytes(device));
+    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Configure a hosted provider to generate anyway.`, missing(device), undefined, memoryBytes(device));
   }
   return REMOTE(providers[0], `This device cannot run the model locally (${why}), so the prompt is sent to ${providers[0].label}.`);
 }

@@ -171,7 +171,8 @@ describe('overrides by hf: reference', () => {
       { HF_TOKEN: 'hf_good' },
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/MiB downloaded/);
+    // Sizes in the one unit convention (src/format-bytes.ts: decimal, as browsers show storage).
+    expect(r.stdout).toMatch(/\d (B|KB|MB|GB) downloaded/);
     expect(`${r.stdout}${r.stderr}`).not.toContain('hf_good');
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
     expect(manifest.files.filter((f) => f.path.endsWith('.onnx_data'))).toEqual(reference.files.filter((f) => f.path.endsWith('.onnx_data')));

@@ -49,19 +49,19 @@ describe('plan choice from budgets and available bytes', () => {
   it('says which plan and why, with the numbers', () => {
     const choice = choosePlan(budget, { bytes: 12 * GiB, atLeast: false });
     expect(choice).toMatchObject({ plan: 'staged', neededBytes: 11 * GiB, availableBytes: 12 * GiB, forced: false });
-    expect(choice.reason).toBe('staged: 11.0 GiB needed, 12.0 GiB available (resident needs 20.0 GiB)');
-    expect(choosePlan(budget, { bytes: 30 * GiB, atLeast: true }).reason).toBe('resident: 20.0 GiB needed, at least 30.0 GiB available');
+    expect(choice.reason).toBe('staged: 11.8 GB needed, 12.9 GB available (resident needs 21.5 GB)');
+    expect(choosePlan(budget, { bytes: 30 * GiB, atLeast: true }).reason).toBe('resident: 21.5 GB needed, at least 32.2 GB available');
   });
 
   it('finds no plan below the lightest need, and the error carries the numbers', () => {
     const choice = choosePlan(budget, { bytes: 4 * GiB, atLeast: false });
     expect(choice.plan).toBeNull();
     expect(choice).toMatchObject({ neededBytes: 6 * GiB, availableBytes: 4 * GiB });
-    expect(choice.reason).toMatch(/no memory plan fits: even streaming needs 6\.00 GiB .* the GPU gave 4\.00 GiB/);
+    expect(choice.reason).toMatch(/no memory plan fits: even streaming needs 6\.4 GB .* the GPU gave 4\.3 GB/);
     const error = gpuMemoryError('black-forest-labs/FLUX.1-schnell', choice);
     expect(error.name).toBe('DeviceCapabilityError');
     expect(error).toMatchObject({ missing: ['gpu-memory'], neededBytes: 6 * GiB, availableBytes: 4 * GiB });
-    expect(error.message).toContain('6.00 GiB');
+    expect(error.message).toContain('6.4 GB');
   });
 
   it('runs a forced plan even when the prediction says it does not fit (an out-of-memory error then falls back)', () => {

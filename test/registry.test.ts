@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatBytes, MODEL_REGISTRY } from '../src/models/registry.ts';
+import { formatBytes } from '../src/format-bytes.ts';
+import { MODEL_REGISTRY } from '../src/models/registry.ts';
 import {
   FLUX_SCHNELL_TEXT_ENCODER,
   FLUX_SCHNELL_TEXT_ENCODER_2,

@@ -1,11 +1,13 @@
 /**
- * `flux-webgpu <command>`: convert | generate | noise. Usage errors exit with code 2,
- * other failures with 1; both print one clear line on stderr.
+ * `flux-webgpu <command>`: convert | generate | demo-model | noise. Usage errors exit
+ * with code 2, other failures with 1; both print one clear line on stderr, then a line
+ * naming the error class, its field (for a bad flag) and its reason.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { OutputFormat } from '../src/api-types.ts';
+import type { RequestFlags } from './cli-request.ts';
 import { createProvider, PROVIDER_INFO, type ProviderKind } from '../src/providers/index.ts';
 import { DEFAULTS, LIMITS } from '../src/defaults.ts';
 import { FluxError, InvalidParameterError } from '../src/errors.ts';
@@ -13,7 +15,10 @@ import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/fo
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../src/package/manifest.ts';
 import { graphByRole, hasTextEncoders } from '../src/package/manifest.ts';
 import { encodePrompt, loadTokenizers } from '../src/pipeline/text-encoding.ts';
-import { checkImageSide, checkPrompt, checkSeed, checkSteps, randomSeed, stepsBeyondRecommended } from '../src/params.ts';
+import { checkSeed } from '../src/request.ts';
+import { formatBytes } from '../src/format-bytes.ts';
+import { droppedTextWarnings } from '../src/pipeline/text-encoding.ts';
+import { requestFromFlags } from './cli-request.ts';
 import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
 import { encodePng } from '../src/pipeline/image.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
@@ -59,11 +64,20 @@ demo-model writes a complete tiny package (CLIP, T5, transformer, VAE, tokenizer
 noise     writes torch.randn(shape, generator=torch.Generator().manual_seed(S)) as key "noise".`;
 
 /** A usage error: printed with a pointer to --help, exit code 2. */
-class UsageError extends FluxError {}
+class UsageError extends FluxError {
+  static override readonly errorName = 'UsageError';
+  static override readonly defaultReason = 'usage';
+}
+
+/** The last stderr line of a failure: "(InvalidParameterError: field --width, reason out-of-range)". */
+function errorCode(error: FluxError): string {
+  const field = error instanceof InvalidParameterError ? `field ${error.field}, ` : '';
+  return `(${error.name}: ${field}reason ${error.reason})`;
+}
 
 function integerFlag(flag: string, raw: string | undefined, fallback?: number): number | undefined {
   if (raw === undefined) return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) throw new InvalidParameterError(flag, 'an integer', raw);
+  if (!/^-?\d+$/.test(raw.trim())) throw new InvalidParameterError(flag, 'an integer', raw, 'wrong-type');
   return Number(raw);
 }
 
@@ -86,7 +100,7 @@ async function convert(args: string[]): Promise<void> {
     transformer: { type: 'string' }, 'text-encoder-2': { type: 'string' }, vae: { type: 'string' }, 'hub-url': { type: 'string' }, 'hf-token': { type: 'string' },
   });
   const weights = (v.weights as string | undefined) ?? DEFAULTS.weights;
-  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError('--weights', `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights);
+  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError('--weights', `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights, 'not-one-of');
   const maxShardMb = integerFlag('--max-shard-mb', v['max-shard-mb'] as string | undefined, DEFAULTS.maxShardMb)!;
   if (maxShardMb < LIMITS.maxShardMb.min || maxShardMb > LIMITS.maxShardMb.max) {
     throw new InvalidParameterError('--max-shard-mb', `an integer from ${LIMITS.maxShardMb.min} to ${LIMITS.maxShardMb.max}`, maxShardMb);
@@ -108,12 +122,12 @@ async function convert(args: string[]): Promise<void> {
     hub: { hubUrl, token: token || undefined, onBytes: (_, bytes) => (downloaded += bytes) },
     log: (line) => {
       if (line.startsWith('warning:')) console.warn(line);
-      else console.log(downloaded && line.startsWith('  ') ? `${line} (${(downloaded / 2 ** 20).toFixed(1)} MiB downloaded so far)` : line);
+      else console.log(downloaded && line.startsWith('  ') ? `${line} (${formatBytes(downloaded)} downloaded so far)` : line);
     },
   });
   const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
-  const fetched = downloaded ? `, ${(downloaded / 2 ** 20).toFixed(1)} MiB downloaded` : '';
-  console.log(`wrote ${manifest.files.length} files, ${(total / 2 ** 20).toFixed(1)} MiB, in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}${fetched}`);
+  const fetched = downloaded ? `, ${formatBytes(downloaded)} downloaded` : '';
+  console.log(`wrote ${manifest.files.length} files, ${formatBytes(total)}, in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}${fetched}`);
 }
 
 function readPromptEmbeds(path: string): { promptEmbeds: Float32Array; pooledPromptEmbeds: Float32Array } {
@@ -140,27 +154,20 @@ const FORMATS_BY_EXTENSION: Record<string, OutputFormat> = { png: 'png', jpg: 'j
  */
 async function generateRemote(v: Record<string, string | boolean | undefined>): Promise<void> {
   const kind = v.provider as string;
-  if (!(kind in PROVIDER_INFO)) throw new InvalidParameterError('--provider', `one of ${Object.keys(PROVIDER_INFO).join(', ')}`, kind);
+  if (!(kind in PROVIDER_INFO)) throw new InvalidParameterError('--provider', `one of ${Object.keys(PROVIDER_INFO).join(', ')}`, kind, 'not-one-of');
   if (v['prompt-embeds'] !== undefined || v.dump !== undefined) throw new UsageError('--prompt-embeds and --dump work only with a local --model package');
-  const prompt = checkPrompt('--prompt', required('--prompt', v.prompt as string | undefined));
-  const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!, LIMITS.webSize);
-  const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!, LIMITS.webSize);
-  const stepsFlag = integerFlag('--steps', v.steps as string | undefined);
-  const steps = stepsFlag === undefined ? undefined : checkSteps('--steps', stepsFlag);
-  const seedFlag = integerFlag('--seed', v.seed as string | undefined);
-  const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
-  const numImages = integerFlag('--num-images', v['num-images'] as string | undefined, 1)!;
-  if (numImages < LIMITS.numImages.min || numImages > LIMITS.numImages.max) throw new InvalidParameterError('--num-images', `an integer from ${LIMITS.numImages.min} to ${LIMITS.numImages.max}`, numImages);
   const out = required('--out', v.out as string | undefined);
   const extension = extname(out).slice(1).toLowerCase();
   const outputFormat = FORMATS_BY_EXTENSION[extension];
-  if (!outputFormat) throw new InvalidParameterError('--out', 'a file name ending in .png, .jpg, .jpeg or .webp', out);
+  if (!outputFormat) throw new InvalidParameterError('--out', 'a file name ending in .png, .jpg, .jpeg or .webp', out, 'not-one-of');
+  // The web API's sizes: what the library and the widget accept for a provider.
+  const request = requestFromFlags(v as RequestFlags, { sizes: 'web' }, undefined, outputFormat);
   const apiKey = (v['api-key'] as string | undefined) ?? process.env.FLUX_WEBGPU_API_KEY;
   const provider = createProvider({ kind: kind as ProviderKind, apiKey, baseUrl: v['base-url'] as string | undefined, model: v.model as string | undefined, strict: Boolean(v.strict) });
-  console.log(`sending the prompt to ${provider.label} (seed ${seed}, ${width}x${height})`);
+  console.log(`sending the prompt to ${provider.label} (seed ${request.seed}, ${request.width}x${request.height})`);
   let lastStatus = '';
   const result = await provider.generate(
-    { prompt, width, height, steps, seed, numImages, outputFormat, model: v.model as string | undefined },
+    request,
     {
       onProgress: (e) => {
         if (e.stage !== 'remote' || e.status === lastStatus) return;
@@ -183,18 +190,15 @@ async function generate(args: string[]): Promise<void> {
   });
   if (v.provider !== undefined) return generateRemote(v);
   for (const flag of ['api-key', 'base-url', 'num-images', 'strict']) if (v[flag] !== undefined) throw new UsageError(`--${flag} is for hosted providers: add --provider`);
-  const width = checkImageSide('--width', integerFlag('--width', v.width as string | undefined, DEFAULTS.width)!);
-  const height = checkImageSide('--height', integerFlag('--height', v.height as string | undefined, DEFAULTS.height)!);
-  const steps = checkSteps('--steps', integerFlag('--steps', v.steps as string | undefined, DEFAULTS.steps)!);
-  const seedFlag = integerFlag('--seed', v.seed as string | undefined);
-  const seed = seedFlag === undefined ? randomSeed() : checkSeed('--seed', seedFlag);
-  const model = required('--model', v.model as string | undefined);
-  const out = required('--out', v.out as string | undefined);
   if (v.prompt !== undefined && v['prompt-embeds'] !== undefined) throw new UsageError('give either --prompt or --prompt-embeds, not both');
   if (v.prompt === undefined && v['prompt-embeds'] === undefined) throw new UsageError('--prompt or --prompt-embeds is required');
-  const prompt = v.prompt === undefined ? undefined : checkPrompt('--prompt', v.prompt);
   const fileEmbeds = v['prompt-embeds'] === undefined ? undefined : readPromptEmbeds(v['prompt-embeds'] as string);
-  if (stepsBeyondRecommended(steps)) console.warn(`warning: FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help`);
+  // The CLI's wider sizes (16–2048, for tiny packages and golden checks); every other rule as in the library.
+  const request = requestFromFlags(v as RequestFlags, { sizes: 'any' }, fileEmbeds);
+  const model = required('--model', v.model as string | undefined);
+  const out = required('--out', v.out as string | undefined);
+  const { prompt, width, height, steps, seed } = request;
+  for (const warning of request.warnings) console.warn(`warning: ${warning}`);
   const { openNodeRuntime } = await loadNodeRuntime();
   console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
 
@@ -203,11 +207,10 @@ async function generate(args: string[]): Promise<void> {
     let embeds = fileEmbeds;
     if (prompt !== undefined) {
       if (!hasTextEncoders(runtime.manifest)) {
-        throw new InvalidParameterError('--prompt', 'used with a package that has text encoders (this one has none: use --prompt-embeds)', model);
+        throw new InvalidParameterError('--prompt', 'used with a package that has text encoders (this one has none: use --prompt-embeds)', model, 'no-text-encoders');
       }
       const encoded = await encodePrompt(runtime, await loadTokenizers(runtime), prompt);
-      if (encoded.clipDroppedText) console.warn(`warning: CLIP sees 77 tokens; dropped: "${encoded.clipDroppedText}"`);
-      if (encoded.t5DroppedText) console.warn(`warning: T5 sees 256 tokens; dropped: "${encoded.t5DroppedText}"`);
+      for (const warning of droppedTextWarnings(encoded, runtime.manifest)) console.warn(`warning: ${warning}`);
       embeds = encoded;
     }
     const result = await runFluxPipeline(runtime, {
@@ -252,11 +255,11 @@ async function generate(args: string[]): Promise<void> {
 async function demoModel(args: string[]): Promise<void> {
   const v = parse(args, { out: { type: 'string' }, weights: { type: 'string' }, force: { type: 'boolean' } });
   const weights = (v.weights as string | undefined) ?? 'fp32';
-  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError('--weights', `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights);
+  if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError('--weights', `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights, 'not-one-of');
   const started = Date.now();
   const manifest = await writeDemoModel({ out: required('--out', v.out as string | undefined), weights: weights as WeightPrecision, force: Boolean(v.force) });
   const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
-  console.log(`wrote the demo model (${(total / 2 ** 20).toFixed(2)} MiB, ${weights}) in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}`);
+  console.log(`wrote the demo model (${formatBytes(total)}, ${weights}) in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}`);
   console.log('Its images are noise-like: it has random weights. See the README to build the real FLUX.1 [schnell] package.');
 }
 
@@ -266,7 +269,7 @@ function noise(args: string[]): void {
   const shapeText = required('--shape', v.shape as string | undefined);
   const shape = shapeText.split(',').map((d) => Number(d.trim()));
   if (shape.some((d) => !Number.isInteger(d) || d < 1) || shape.reduce((a, b) => a * b, 1) > 2 ** 28) {
-    throw new InvalidParameterError('--shape', 'comma-separated positive integers (e.g. 1,16,128,128), at most 2^28 elements', shapeText);
+    throw new InvalidParameterError('--shape', 'comma-separated positive integers (e.g. 1,16,128,128), at most 2^28 elements', shapeText, 'malformed');
   }
   const out = required('--out', v.out as string | undefined);
   writeFileSync(out, writeSafetensors({ noise: { dtype: 'F32', shape, data: torchRandn(shape, seed) } }));
@@ -284,14 +287,14 @@ async function main(argv: string[]): Promise<number> {
     else if (command === 'generate') await generate(rest);
     else if (command === 'noise') noise(rest);
     else if (command === 'demo-model') await demoModel(rest);
-    else throw new UsageError(`unknown command "${command}" (expected convert, generate or noise)`);
+    else throw new UsageError(`unknown command "${command}" (expected convert, generate, demo-model or noise)`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof InvalidParameterError) {
-      console.error(`flux-webgpu ${command}: ${(error as Error).message}\nRun "flux-webgpu --help" for usage.`);
+      console.error(`flux-webgpu ${command}: ${(error as Error).message}\nRun "flux-webgpu --help" for usage.\n${errorCode(error)}`);
       return 2;
     }
-    console.error(`flux-webgpu ${command}: ${error instanceof FluxError ? error.message : (error as Error).stack}`);
+    console.error(`flux-webgpu ${command}: ${error instanceof FluxError ? `${error.message}\n${errorCode(error)}` : (error as Error).stack}`);
     return 1;
   }
 }

@@ -1,10 +1,4 @@
-/** The generator worker: exposes the local engine to the page through Comlink. */
-import * as Comlink from 'comlink';
-import { Engine } from '../src/engine/engine.ts';
-import { isWasmThread, sendErrorsWithFields } from '../src/engine/worker-errors.ts';
+/** The generator worker: exposes the local engine to the page through Comlink (see serve-engine.ts). */
+import { serveEngine } from '../src/engine/serve-engine.ts';
 
-// onnxruntime starts its wasm threads from this same script; they are not engines.
-if (!isWasmThread()) {
-  sendErrorsWithFields();
-  Comlink.expose(new Engine());
-}
+serveEngine();

@@ -85,6 +85,7 @@ export function gpuMemoryError(modelId: string, choice: Pick<PlanChoice, 'reason
   return new DeviceCapabilityError(
     `This device cannot run ${modelId} locally: ${choice.reason}.`,
     ['gpu-memory'],
+    'gpu-memory',
     { neededBytes: choice.neededBytes, availableBytes: choice.availableBytes },
   );
 }

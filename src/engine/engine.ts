@@ -8,28 +8,32 @@
  */
 import { releaseProxy } from 'comlink';
 import { DEFAULTS } from '../defaults.ts';
-import { AbortedError, DeviceCapabilityError, FluxError, GpuOutOfMemoryError, InvalidParameterError } from '../errors.ts';
+import { AbortedError, DeviceCapabilityError, DeviceLostError, FluxError, GpuOutOfMemoryError, InvalidParameterError, throwIfAborted, WorkerCrashedError } from '../errors.ts';
+import { formatBytes } from '../format-bytes.ts';
 import { graphByRole, hasTextEncoders, type Manifest } from '../package/manifest.ts';
+import { packageUrlOf } from '../package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { validateRequest, type ValidRequest } from '../request.ts';
 import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
-import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
+import { capabilityError, createGpuContext, describeAdapter, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { DeviceMemory, gpuMemoryError, memoryReport, type GpuMemoryCap } from './device-memory.ts';
-import { fetchManifest, packageUrlOf } from './manifest-fetch.ts';
+import { fetchManifest } from './manifest-fetch.ts';
 import { checkMemoryOption, lighterPlan, type MemoryOption, type MemoryPlan } from './memory-plan.ts';
 import { isOutOfMemory } from './out-of-memory.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
+import { PackageCache } from './package-cache.ts';
 import { loadAllSessions, runPlan } from './plan-runner.ts';
 import { PromptCache } from './prompt-cache.ts';
 import type { DeviceCheckOptions, DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
-import { validateRequest, type ValidRequest } from './request.ts';
+import { isWasmAbort, saysDeviceLost } from './runtime-errors.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
 
 /** The parts of the WeightStore the engine uses (a test or an app may pass its own). */
-export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'listPackages' | 'deletePackage'>;
+export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'getVerifiedFiles' | 'listPackages' | 'deletePackage'>;
 
 /** Options of the engine (fixed for its lifetime). */
 export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
@@ -54,6 +58,14 @@ interface LoadedPackage {
 function releaseCallback(callback?: ProgressCallback): void {
   const release = (callback as unknown as Record<symbol, unknown> | undefined)?.[releaseProxy];
   if (typeof release === 'function') (release as () => void)();
+}
+
+/** A progress callback that also records the stage of the latest event in `stage.current`. */
+function trackStage(stage: { current: string }, progress: (event: ProgressEvent) => void): (event: ProgressEvent) => void {
+  return (event) => {
+    if (event.stage !== 'done') stage.current = event.stage;
+    progress(event);
+  };
 }
 
 /** A progress callback that never throws and ignores a rejected (remote) call. */
@@ -81,10 +93,6 @@ function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
   return Promise.race([task, aborted]);
 }
 
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AbortedError();
-}
-
 /** The in-worker engine; see `EngineApi` for each operation's contract. */
 export class Engine implements EngineApi {
   private options: EngineOptions;
@@ -93,10 +101,13 @@ export class Engine implements EngineApi {
   private loaded?: LoadedPackage;
   private readonly queue = new SerialQueue();
   private readonly running = new Map<string, AbortController>();
+  /** Manifests and device reports, once per package (reports again after a device loss). */
+  private readonly cache = new PackageCache();
+  /** Set when onnxruntime's wasm aborted: every later call fails with it (the page then starts a fresh worker). */
+  private broken?: WorkerCrashedError;
   private memoryInstance?: DeviceMemory;
+  /** Text conditioning per package and prompt ("generate again" and seed variations skip the encoders). */
   private readonly promptCache = new PromptCache();
-  /** Set after an out-of-memory failure: onnxruntime's wasm state is broken, the worker must be replaced. */
-  private broken?: string;
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
@@ -122,24 +133,61 @@ export class Engine implements EngineApi {
       if (context?.isLost) await this.unload();
     }
     const created = createGpuContext().then((context) => {
+      // Every buffer onnxruntime creates on this device is counted from the start.
       this.memory.counter(context);
       return context;
     });
     this.gpuContext = created;
-    created.catch(() => {
-      if (this.gpuContext === created) this.gpuContext = undefined;
-    });
+    created.then(
+      // Reports describe this device: a lost device makes them stale.
+      (context) => void context.lost.then(() => this.cache.dropDeviceReports()),
+      () => {
+        if (this.gpuContext === created) this.gpuContext = undefined;
+      },
+    );
     return created;
   }
 
   /** Changes options (threads, log level, session residency); only before the first load. */
   async configure(settings: EngineSettings): Promise<void> {
-    if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late');
+    if (this.loaded || this.gpuContext) throw new InvalidParameterError('configure', 'called before the first load or device check', 'too late', 'conflict');
     if (settings.download !== undefined) resolveRetryPolicy([settings.download], 'download');
     this.options = { ...this.options, ...settings };
   }
 
-  async checkDevice(model?: string, options: DeviceCheckOptions = {}): Promise<DeviceReport> {
+  checkDevice(model?: string, options: DeviceCheckOptions = {}): Promise<DeviceReport> {
+    return this.guard('checkDevice', async () => {
+      if (model === undefined) return this.probeDevice();
+      const url = packageUrlOf(model);
+      const report = await this.cache.deviceReport(url, () => this.probeDevice(url));
+      // Probe GPU memory only when the features and buffer limits fit (it would not change the answer).
+      if (!report.ok) return report;
+      const width = options.width ?? DEFAULTS.width;
+      const height = options.height ?? DEFAULTS.height;
+      const memoryOption = checkMemoryOption(options.memory);
+      const [manifest, gpu] = await Promise.all([this.manifest(url), this.gpu()]);
+      const planned = await this.queue.run(() => this.memory.plan(manifest, gpu, width, height, memoryOption));
+      const shortfalls = [...report.shortfalls];
+      if (planned.choice.plan === null) {
+        shortfalls.push({ capability: 'gpu-memory', needed: planned.choice.neededBytes, available: planned.choice.availableBytes, detail: planned.choice.reason });
+      }
+      return {
+        ...report,
+        ok: shortfalls.length === 0,
+        shortfalls,
+        reasons: shortfalls.map((s) => `${s.capability}: ${s.detail}`),
+        memory: memoryReport(planned.budget, planned.available, planned.choice),
+      };
+    });
+  }
+
+  /** The package's manifest, fetched once per session. */
+  private manifest(url: string): Promise<Manifest> {
+    return this.cache.manifest(url, () => fetchManifest(url));
+  }
+
+  /** What the device offers, and (with a package URL) whether the package fits. */
+  private async probeDevice(url?: string): Promise<DeviceReport> {
     const noGpu = (capability: string, detail: string): DeviceReport => ({
       webgpu: false,
       adapter: { vendor: '', architecture: '', description: '' },
@@ -162,18 +210,9 @@ export class Engine implements EngineApi {
       throw error;
     }
     const report: DeviceReport = { ...(await describeAdapter(gpu.adapter)), ok: true, shortfalls: [], reasons: [], maxPixels: Infinity };
-    if (model === undefined) return report;
-    const url = packageUrlOf(model);
-    const manifest = this.loaded?.url === url ? this.loaded.manifest : await fetchManifest(url);
+    if (url === undefined) return report;
+    const manifest = await this.manifest(url);
     const shortfalls = await packageShortfalls(manifest, gpu);
-    const width = options.width ?? DEFAULTS.width;
-    const height = options.height ?? DEFAULTS.height;
-    const memoryOption = checkMemoryOption(options.memory);
-    // Probe only when the features and buffer limits fit (the probe would not change the answer).
-    const planned = shortfalls.length === 0 ? await this.queue.run(() => this.memory.plan(manifest, gpu, width, height, memoryOption)) : undefined;
-    if (planned && planned.choice.plan === null) {
-      shortfalls.push({ capability: 'gpu-memory', needed: planned.choice.neededBytes, available: planned.choice.availableBytes, detail: planned.choice.reason });
-    }
     return {
       ...report,
       model: { url, modelId: manifest.modelId, weights: manifest.weights, totalFileBytes: manifest.files.reduce((sum, f) => sum + f.size, 0) },
@@ -182,20 +221,22 @@ export class Engine implements EngineApi {
       shortfalls,
       reasons: shortfalls.map((s) => `${s.capability}: ${s.detail}`),
       maxPixels: maxPixelsFor(manifest, gpu.device.limits),
-      ...(planned ? { memory: memoryReport(planned.budget, planned.available, planned.choice) } : {}),
     };
   }
 
   async load(model: string, onProgress?: ProgressCallback, id?: string, options: { memory?: MemoryOption } = {}): Promise<LoadedModel> {
     const memory = checkMemoryOption(options.memory);
-    const url = packageUrlOf(model);
-    if (id === undefined) return this.queue.run(() => this.loadPlanned(url, safeProgress(onProgress), memory)).finally(() => releaseCallback(onProgress));
+    const stage = { current: 'load' };
+    const progress = trackStage(stage, safeProgress(onProgress));
+    if (id === undefined) {
+      return this.guard(() => stage.current, () => this.queue.run(() => this.loadPlanned(packageUrlOf(model), progress, memory))).finally(() => releaseCallback(onProgress));
+    }
     // Cancellable by id, as generate() is: at once when queued, at the next check when running.
-    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
-      return await untilAborted(this.queue.run(() => this.loadPlanned(url, safeProgress(onProgress), memory, controller.signal)), controller.signal);
+      return await untilAborted(this.guard(() => stage.current, () => this.queue.run(() => this.loadPlanned(packageUrlOf(model), progress, memory, controller.signal))), controller.signal);
     } finally {
       this.running.delete(id);
       releaseCallback(onProgress);
@@ -213,19 +254,21 @@ export class Engine implements EngineApi {
   }
 
   async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
-    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
     const controller = new AbortController();
     this.running.set(id, controller);
+    const stage = { current: 'generate' };
     try {
-      // Validate before waiting in the queue or downloading anything.
-      const valid = validateRequest(request);
-      const task = this.queue.run(() => this.generateNow(request, valid, controller.signal, safeProgress(onProgress)));
+      // What a structured clone could break is checked again, by the same function, before
+      // waiting in the queue or downloading anything.
+      const { model, allowAnySize, keepIntermediates, memory, memoryFallback, ...fields } = request;
+      const valid = validateRequest(fields, { sizes: allowAnySize ? 'any' : 'web' });
+      const run = { memory: checkMemoryOption(memory), memoryFallback: typeof memoryFallback === 'string' ? memoryFallback : undefined, keepIntermediates: keepIntermediates === true };
+      const progress = trackStage(stage, safeProgress(onProgress));
+      const task = this.guard(() => stage.current, () => this.queue.run(() => this.generateNow(packageUrlOf(model), valid, run, controller.signal, progress)));
       // A cancelled request rejects at once, queued or running; a running one stops at the
       // next check (between shards and steps) before the queue moves on.
-      const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
-      task.catch(() => undefined);
-      aborted.catch(() => undefined);
-      return await Promise.race([task, aborted]);
+      return await untilAborted(task, controller.signal);
     } finally {
       this.running.delete(id);
       releaseCallback(onProgress);
@@ -245,9 +288,50 @@ export class Engine implements EngineApi {
     const packageUrl = packageUrlOf(url);
     return this.queue.run(async () => {
       if (this.loaded?.url === packageUrl) await this.unload();
+      this.cache.forget(packageUrl);
       this.promptCache.forget(packageUrl);
       await this.store.deletePackage(packageUrl);
     });
+  }
+
+  /**
+   * Runs an operation and types what onnxruntime or WebGPU throw: a lost GPU device is a
+   * DeviceLostError (the device and its reports are dropped; the next call makes a new
+   * one), a wasm abort a WorkerCrashedError (this worker is unusable from then on).
+   * @param stage the stage the operation is in (for the error), or a function giving it
+   */
+  private async guard<T>(stage: string | (() => string), task: () => Promise<T>): Promise<T> {
+    const stageNow = () => (typeof stage === 'string' ? stage : stage());
+    if (this.broken) throw new WorkerCrashedError(this.broken.message, 'wasm-abort', stageNow());
+    try {
+      return await task();
+    } catch (error) {
+      if (isWasmAbort(error)) {
+        this.broken = new WorkerCrashedError(
+          `onnxruntime's WebAssembly aborted during ${stageNow()} (it may have run out of memory); this worker cannot be used any more. The next call starts a new one.`,
+          'wasm-abort',
+          stageNow(),
+        );
+        throw this.broken;
+      }
+      // (GpuOutOfMemoryError is a DeviceCapabilityError: the plan runner typed it already.)
+      if (error instanceof InvalidParameterError || error instanceof AbortedError || error instanceof DeviceCapabilityError || error instanceof DeviceLostError) throw error;
+      if (await this.deviceLost(error)) {
+        await this.unload().catch(() => undefined);
+        this.gpuContext = undefined;
+        this.cache.dropDeviceReports();
+        throw new DeviceLostError(`The GPU device was lost during ${stageNow()} (a driver reset, or the GPU ran out of memory). Try again: the next call creates a new device.`, stageNow());
+      }
+      throw error;
+    }
+  }
+
+  /** Whether the shared GPU device is lost (waits briefly for its \`lost\` promise, which settles after the failing call). */
+  private async deviceLost(error: unknown): Promise<boolean> {
+    const context = await this.gpuContext?.catch(() => undefined);
+    if (!context) return false;
+    if (!context.isLost) await Promise.race([context.lost, new Promise((done) => setTimeout(done, 200))]);
+    return context.isLost || (error instanceof FluxError ? false : saysDeviceLost(error));
   }
 
   dispose(): Promise<void> {
@@ -265,6 +349,7 @@ export class Engine implements EngineApi {
     const context = await this.gpuContext?.catch(() => undefined);
     this.gpuContext = undefined;
     this.memory.reset();
+    this.cache.dropDeviceReports();
     context?.device.destroy();
   }
 
@@ -278,24 +363,27 @@ export class Engine implements EngineApi {
   /**
    * Downloads (when needed) and opens the package unless it is open already; sessions are
    * created by the memory plan that runs (`loadAllSessions` for resident).
-   * @param manifest the package's manifest when the caller fetched and checked it already
+   * @param request when given, it must suit the package and the device (checked before any download)
    */
-  private async loadNow(url: string, progress: (event: ProgressEvent) => void, signal?: AbortSignal, manifest?: Manifest): Promise<LoadedModel> {
-    if (this.broken) throw new FluxError(`This worker's GPU runtime failed earlier (${this.broken}); start a new worker.`);
+  private async loadNow(url: string, progress: (event: ProgressEvent) => void, signal?: AbortSignal, request?: ValidRequest): Promise<LoadedModel> {
     const started = performance.now();
     const gpu = await this.gpu();
-    if (this.loaded?.url === url) return this.describe(this.loaded, 0);
-    await this.unload();
-    if (!manifest) {
-      manifest = await fetchManifest(url, signal);
-      // The device checks come before any weight request.
-      await assertPackageFits(manifest, gpu);
+    if (this.loaded?.url === url) {
+      if (request) this.preflight(this.loaded.manifest, request, gpu);
+      return this.describe(this.loaded, 0);
     }
+    await this.unload();
+    // The manifest and the device report are those routing used (fetched and probed once).
+    const manifest = await this.manifest(url);
+    throwIfAborted(signal);
+    // The device and request checks come before any weight request.
+    const report = await this.cache.deviceReport(url, () => this.probeDevice(url));
+    if (!report.ok) throw capabilityError(manifest, report.shortfalls);
+    if (request) this.preflight(manifest, request, gpu);
     throwIfAborted(signal);
     configureOrt(this.options);
     await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId, retry: this.options.download });
-    const store = this.store;
-    const runtime = new WebModelRuntime(manifest, { get: (path) => store.getFile(url, path) }, gpu.device, this.options);
+    const runtime = new WebModelRuntime(manifest, { get: (path) => this.storedFile(url, manifest, path) }, gpu.device, this.options);
     try {
       const tokenizers = hasTextEncoders(manifest) ? await loadTokenizers(runtime) : undefined;
       this.loaded = { url, manifest, runtime, tokenizers };
@@ -304,6 +392,17 @@ export class Engine implements EngineApi {
       throw error;
     }
     return this.describe(this.loaded, performance.now() - started);
+  }
+
+  /**
+   * A stored file as a Blob; a file whose stored chunks fail their check is downloaded
+   * again (the damaged part only) and read once more.
+   */
+  private async storedFile(url: string, manifest: Manifest, path: string): Promise<Blob> {
+    const file = manifest.files.find((f) => f.path === path);
+    if (!file) return this.store.getFile(url, path);
+    const blobs = await this.store.getVerifiedFiles(url, [file], { modelId: manifest.modelId, retry: this.options.download });
+    return blobs.get(path)!;
   }
 
   private describe(loaded: LoadedPackage, loadMs: number): LoadedModel {
@@ -319,33 +418,39 @@ export class Engine implements EngineApi {
     };
   }
 
+  /**
+   * Runs one checked request on the package at `url` under the memory plan its size and
+   * the measured GPU memory allow (loading the package first when needed). Warnings are
+   * the engine's own (the page has the request's).
+   * @throws DeviceCapabilityError (`missing: ['gpu-memory']`) when no plan fits, before any weight request
+   * @throws GpuOutOfMemoryError when the GPU ran out of memory or was lost while loading or running (the worker is then unusable)
+   */
   private async generateNow(
-    request: EngineGenerateRequest,
+    url: string,
     valid: ValidRequest,
+    run: { memory: MemoryOption; memoryFallback?: string; keepIntermediates: boolean },
     signal: AbortSignal,
     progress: (event: ProgressEvent) => void,
   ): Promise<EngineGenerateResult> {
     throwIfAborted(signal);
-    if (this.broken) throw new FluxError(`This worker's GPU runtime failed earlier (${this.broken}); start a new worker.`);
     const started = performance.now();
-    const url = packageUrlOf(request.model);
-    const memoryOption = checkMemoryOption(request.memory);
-    let gpu = await this.gpu();
+    const gpu = await this.gpu();
     // Every check comes before any weight request: features and buffer limits, the request
     // against the package, and the GPU memory of the plan (the bounded probe).
-    const manifest = this.loaded?.url === url ? this.loaded.manifest : await fetchManifest(url, signal);
-    if (this.loaded?.url !== url) await assertPackageFits(manifest, gpu);
+    const manifest = await this.manifest(url);
+    const report = await this.cache.deviceReport(url, () => this.probeDevice(url));
+    if (!report.ok) throw capabilityError(manifest, report.shortfalls);
     this.preflight(manifest, valid, gpu);
-    const { budget, choice } = await this.memory.plan(manifest, gpu, valid.width, valid.height, memoryOption);
+    const { budget, choice } = await this.memory.plan(manifest, gpu, valid.width, valid.height, run.memory);
     if (!choice.plan) throw gpuMemoryError(manifest.modelId, choice);
     const plan: MemoryPlan = choice.plan;
-    const reason = request.memoryFallback ? `${plan}: ${formatBytes(budget.plans[plan].neededBytes)} needed; ${request.memoryFallback}` : choice.reason;
+    const reason = run.memoryFallback ? `${plan}: ${formatBytes(budget.plans[plan].neededBytes)} needed; ${run.memoryFallback}` : choice.reason;
     progress({ stage: 'plan', plan, reason, neededBytes: budget.plans[plan].neededBytes, availableBytes: choice.availableBytes });
-    const loadInfo = await this.loadNow(url, progress, signal, manifest);
-    const loaded = this.loaded!;
     const counter = this.memory.counter(gpu);
     const refusedBefore = counter.snapshot().refusedAllocations;
     try {
+      const loadInfo = await this.loadNow(url, progress, signal, valid);
+      const loaded = this.loaded!;
       const ran = await runPlan({
         plan,
         packageUrl: url,
@@ -356,8 +461,8 @@ export class Engine implements EngineApi {
         progress,
         promptCache: this.promptCache,
         counter,
-        keepIntermediates: request.keepIntermediates,
-        preview: request.preview,
+        keepIntermediates: run.keepIntermediates,
+        preview: valid.preview,
       });
       progress({ stage: 'done' });
       return {
@@ -367,7 +472,7 @@ export class Engine implements EngineApi {
         height: valid.height,
         steps: valid.steps,
         timings: { ...ran.timings, loadMs: loadInfo.loadMs + ran.timings.loadMs, totalMs: performance.now() - started },
-        warnings: [...valid.warnings, ...ran.warnings],
+        warnings: ran.warnings,
         ...(ran.intermediates ? { intermediates: { ...ran.intermediates } } : {}),
         memoryPlan: plan,
         memoryPlanReason: reason,
@@ -382,7 +487,8 @@ export class Engine implements EngineApi {
       // on a fresh device), so this worker is done: the page replaces it and runs the
       // request again under the next lighter plan.
       const what = lost ? 'lost the GPU device' : 'ran out of GPU memory';
-      this.broken = `${plan} ${what}`;
+      const stage = 'generate';
+      this.broken = new WorkerCrashedError(`The GPU runtime in this worker failed earlier (${plan} ${what}); the next call starts a new worker.`, 'wasm-abort', stage);
       await this.resetGpu().catch(() => undefined);
       const next = lighterPlan(plan);
       throw new GpuOutOfMemoryError(
@@ -402,7 +508,7 @@ export class Engine implements EngineApi {
   private preflight(manifest: Manifest, request: ValidRequest, gpu: GpuContext): void {
     if (request.promptEmbeddings) this.checkEmbeddings(manifest, request.promptEmbeddings);
     else if (!hasTextEncoders(manifest)) {
-      throw new InvalidParameterError('prompt', `used with a package that has text encoders (${manifest.modelId} has none: give promptEmbeddings)`, request.prompt);
+      throw new InvalidParameterError('prompt', `used with a package that has text encoders (${manifest.modelId} has none: give promptEmbeddings)`, request.prompt, 'no-text-encoders');
     }
     this.assertSizeFits(manifest, request.width, request.height, gpu.device.limits);
   }
@@ -415,9 +521,11 @@ export class Engine implements EngineApi {
     const limitName = limits.maxStorageBufferBindingSize <= limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
     const available = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
     const side = Math.floor(Math.sqrt(maxPixels) / 16) * 16;
-    throw capabilityError(manifest, [
-      { capability: limitName, needed, available, detail: `${width}×${height} needs a ${formatBytes(needed)} buffer; the GPU allows ${formatBytes(available)} (about ${side}×${side} at most)` },
-    ]);
+    throw capabilityError(
+      manifest,
+      [{ capability: limitName, needed, available, detail: `${width}×${height} needs a ${formatBytes(needed)} buffer; the GPU allows ${formatBytes(available)} (about ${side}×${side} at most)` }],
+      'size-too-large',
+    );
   }
 
   /** Prompt embeddings must match the package's text dimensions. */
@@ -426,10 +534,10 @@ export class Engine implements EngineApi {
     const jointDim = embed.inputs.find((i) => i.name === 'encoder_hidden_states')?.dims[2];
     const pooledDim = embed.inputs.find((i) => i.name === 'pooled_projections')?.dims[1];
     if (typeof jointDim === 'number' && embeddings.promptEmbeds.length % jointDim !== 0) {
-      throw new InvalidParameterError('promptEmbeddings', `promptEmbeds of [1, tokens, ${jointDim}] float32 values for ${manifest.modelId}`, `${embeddings.promptEmbeds.length} values`);
+      throw new InvalidParameterError('promptEmbeddings', `promptEmbeds of [1, tokens, ${jointDim}] float32 values for ${manifest.modelId}`, `${embeddings.promptEmbeds.length} values`, 'embedding-shape');
     }
     if (typeof pooledDim === 'number' && embeddings.pooledPromptEmbeds.length !== pooledDim) {
-      throw new InvalidParameterError('promptEmbeddings', `pooledPromptEmbeds of [1, ${pooledDim}] float32 values for ${manifest.modelId}`, `${embeddings.pooledPromptEmbeds.length} values`);
+      throw new InvalidParameterError('promptEmbeddings', `pooledPromptEmbeds of [1, ${pooledDim}] float32 values for ${manifest.modelId}`, `${embeddings.pooledPromptEmbeds.length} values`, 'embedding-shape');
     }
     return embeddings;
   }

@@ -4,7 +4,8 @@
  * downloaded — whether this device can run a package (features, buffer limits and a trial
  * allocation of the largest buffer the package needs).
  */
-import { DeviceCapabilityError } from '../errors.ts';
+import { DeviceCapabilityError, type DeviceCapabilityReason } from '../errors.ts';
+import { formatBytes } from '../format-bytes.ts';
 import type { Manifest } from '../package/manifest.ts';
 import { allocateTouched } from './memory-probe.ts';
 import type { DeviceReport, DeviceShortfall } from './protocol.ts';
@@ -154,29 +155,10 @@ export async function packageShortfalls(manifest: Manifest, gpu: GpuContext): Pr
 }
 
 /**
- * Checks that the device can run the package (see `packageShortfalls`). Call before
- * downloading any weight.
- * @throws DeviceCapabilityError whose `missing` names each capability that is short
+ * The error for a package (or a request) that does not fit, naming every shortfall.
+ * @param reason default: from the shortfalls' capabilities (see `capabilityReason`)
  */
-export async function assertPackageFits(manifest: Manifest, gpu: GpuContext): Promise<void> {
-  const shortfalls = await packageShortfalls(manifest, gpu);
-  if (shortfalls.length > 0) throw capabilityError(manifest, shortfalls);
-}
-
-/** The error for a package that does not fit, naming every shortfall. */
-export function capabilityError(manifest: Manifest, shortfalls: DeviceShortfall[]): DeviceCapabilityError {
+export function capabilityError(manifest: Manifest, shortfalls: DeviceShortfall[], reason?: DeviceCapabilityReason): DeviceCapabilityError {
   const reasons = shortfalls.map((s) => `${s.capability} (${s.detail})`).join('; ');
-  return new DeviceCapabilityError(`This device cannot run ${manifest.modelId} locally: ${reasons}.`, shortfalls.map((s) => s.capability));
-}
-
-/** "1.5 GiB", "128 MiB", "512 B". */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+  return new DeviceCapabilityError(`This device cannot run ${manifest.modelId} locally: ${reasons}.`, shortfalls.map((s) => s.capability), reason);
 }

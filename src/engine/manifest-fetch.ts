@@ -3,19 +3,6 @@ import { DownloadError, ModelPackageError } from '../errors.ts';
 import { parseManifest, type Manifest } from '../package/manifest.ts';
 
 /**
- * The package URL made absolute (against `base`, default the current location), without
- * query or fragment, ending in "/": the key under which the weight store keeps it.
- */
-export function packageUrlOf(url: string, base: string | undefined = globalThis.location?.href): string {
-  const parsed = new URL(url, base);
-  parsed.hash = '';
-  parsed.search = '';
-  if (parsed.pathname.endsWith('/manifest.json')) parsed.pathname = parsed.pathname.slice(0, -'manifest.json'.length);
-  if (!parsed.pathname.endsWith('/')) parsed.pathname += '/';
-  return parsed.href;
-}
-
-/**
  * Downloads and checks `<packageUrl>manifest.json`.
  * @throws DownloadError on a network failure or HTTP error
  * @throws ModelPackageError when it is not a valid manifest

@@ -16,7 +16,7 @@
 import { DEFAULTS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
 import type { GraphEntry, GraphRole, Manifest } from '../package/manifest.ts';
-import { formatBytes } from './gpu-device.ts';
+import { formatBytes } from '../format-bytes.ts';
 
 /** How the engine keeps sessions on the GPU during a request. */
 export type MemoryPlan = 'resident' | 'staged' | 'streaming';
@@ -34,7 +34,7 @@ export const MEMORY_OPTIONS: readonly MemoryOption[] = ['auto', ...MEMORY_PLANS]
  */
 export function checkMemoryOption(value: unknown, field = 'memory'): MemoryOption {
   if (value === undefined) return DEFAULTS.memory;
-  if (!MEMORY_OPTIONS.includes(value as MemoryOption)) throw new InvalidParameterError(field, `one of ${MEMORY_OPTIONS.join(', ')}`, value);
+  if (!MEMORY_OPTIONS.includes(value as MemoryOption)) throw new InvalidParameterError(field, `one of ${MEMORY_OPTIONS.join(', ')}`, value, typeof value === 'string' ? 'not-one-of' : 'wrong-type');
   return value as MemoryOption;
 }
 

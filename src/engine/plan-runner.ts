@@ -19,7 +19,7 @@ import type { GpuMemoryCounter } from './gpu-memory-counter.ts';
 import { encodeImage } from './image-encoding.ts';
 import type { MemoryPlan, MemoryStage } from './memory-plan.ts';
 import type { PromptCache } from './prompt-cache.ts';
-import { imageSeed, type ValidRequest } from './request.ts';
+import { imageSeed, type ValidRequest } from '../request.ts';
 import type { WebModelRuntime } from './web-runtime.ts';
 
 /** GPU bytes counted during one stage of a request. */

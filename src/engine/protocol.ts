@@ -9,14 +9,17 @@ import type { ProgressCallback } from '../progress.ts';
 import type { GpuMemoryCap } from './device-memory.ts';
 import type { MemoryOption, MemoryPlan, MemoryStage } from './memory-plan.ts';
 import type { GpuStageMemory } from './plan-runner.ts';
+import { withoutInternalFileNames } from './runtime-errors.ts';
 import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
-/** One generation as sent to the worker (`GenerateParams` without `signal`/`onProgress`). */
+/**
+ * One generation as sent to the worker: a checked request's fields (`requestFields` of a
+ * `ValidRequest`; the worker checks them again with the same `validateRequest`, as a
+ * structured clone may have changed their types) and the package to run it on.
+ */
 export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | 'onProgress'> {
   /** Absolute URL of the model package (ends with "/"). */
   model: string;
-  /** 0–1, for jpeg and webp (default 0.92 as canvases use). */
-  quality?: number;
   /**
    * Accept any multiple of 16 from 16 to 2048 pixels (the CLI's range) instead of the
    * web API's 256–1440. For tiny test models; the device's buffer limits still apply.
@@ -88,7 +91,7 @@ export interface DeviceShortfall {
   detail: string;
 }
 
-/** What `checkDevice()` found. */
+/** What `checkDevice()` found (computed once per package per session, and again after a device loss). */
 export interface DeviceReport {
   /** Whether the browser has WebGPU and an adapter. */
   webgpu: boolean;
@@ -206,15 +209,15 @@ export interface WireError {
   fields: Record<string, unknown>;
 }
 
-/** Turns any thrown value into a structured-cloneable `WireError`. */
+/** Turns any thrown value into a structured-cloneable `WireError` (its message without library-internal file names). */
 export function toWireError(error: unknown): WireError {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error), fields: {} };
+  if (!(error instanceof Error)) return { name: 'Error', message: withoutInternalFileNames(String(error)), fields: {} };
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(error)) {
     if (key === 'name' || key === 'message' || key === 'stack') continue;
     fields[key] = cloneable(value) ? value : String(value);
   }
-  return { name: error.name, message: error.message, fields };
+  return { name: error.name, message: withoutInternalFileNames(error.message), fields };
 }
 
 function cloneable(value: unknown): boolean {

@@ -84,7 +84,7 @@ export class WebModelRuntime implements ModelRuntime {
   }
 
   session(graph: GraphEntry): Promise<GraphSession> {
-    if (this.released) return Promise.reject(new ModelPackageError('the model was unloaded'));
+    if (this.released) return Promise.reject(new ModelPackageError('the model was unloaded', undefined, 'unloaded'));
     let session = this.sessions.get(graph.name);
     if (!session) {
       session = this.residency === 'one' ? this.releaseAll().then(() => this.createSession(graph)) : this.createSession(graph);
@@ -92,11 +92,6 @@ export class WebModelRuntime implements ModelRuntime {
       session.catch(() => this.sessions.delete(graph.name));
     }
     return session;
-  }
-
-  /** Whether the graph's session exists (or is being created). */
-  has(graph: GraphEntry): boolean {
-    return this.sessions.has(graph.name);
   }
 
   async finished(graph: GraphEntry): Promise<void> {
@@ -112,6 +107,11 @@ export class WebModelRuntime implements ModelRuntime {
   /** Releases every session but stays usable: the next `session()` creates it again. */
   async releaseAll(): Promise<void> {
     await Promise.allSettled([...this.sessions.keys()].map((name) => this.releaseSession(name)));
+  }
+
+  /** Whether the graph's session is alive (or being created). */
+  has(graph: GraphEntry): boolean {
+    return this.sessions.has(graph.name);
   }
 
   /** Names of the graphs whose sessions are alive (or being created). */
@@ -155,7 +155,7 @@ export class WebModelRuntime implements ModelRuntime {
           logId: graph.name,
         });
       } catch (error) {
-        throw (await wasmLoadFailure()) ?? new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model);
+        throw (await wasmLoadFailure()) ?? new ModelPackageError(`cannot create a session for graph ${graph.name}: ${errorText(error)}`, graph.model, 'session-failed');
       }
     });
     this.creating = next.catch(() => undefined);

@@ -6,8 +6,9 @@
  * ten minutes). `polling_url` is informative: poll with `getResult`.
  */
 import type { GenerateParams, GenerateResult } from '../api-types.ts';
-import { LIMITS } from '../defaults.ts';
+import { FACADE_DEFAULTS, LIMITS } from '../defaults.ts';
 import { BflValidationError, ContentModeratedError, InvalidParameterError, RequestModeratedError, type BflValidationDetail } from '../errors.ts';
+import type { ValidRequest } from '../request.ts';
 
 /** BFL's task states. */
 export type BflStatus = 'Task not found' | 'Pending' | 'Request Moderated' | 'Content Moderated' | 'Ready' | 'Error';
@@ -44,6 +45,8 @@ export interface BflFacade {
 }
 
 const BFL_SIZE = { min: 256, max: 1440, multiple: 32 };
+/** BFL's aspect ratios run from 21:9 to 9:21. */
+const BFL_ASPECT = { min: 9 / 21, max: 21 / 9 };
 
 function checkBody(model: string, body: BflRequestBody): BflValidationDetail[] {
   const detail: BflValidationDetail[] = [];
@@ -64,12 +67,21 @@ function checkBody(model: string, body: BflRequestBody): BflValidationDetail[] {
     else if (v > BFL_SIZE.max) at(field, `Input should be less than or equal to ${BFL_SIZE.max}`, 'less_than_equal');
     else if (v % BFL_SIZE.multiple !== 0) at(field, `Input should be a multiple of ${BFL_SIZE.multiple}`, 'multiple_of');
   }
-  if (body.aspect_ratio !== undefined && !/^\d+:\d+$/.test(body.aspect_ratio)) at('aspect_ratio', 'Input should match "W:H", e.g. "16:9"', 'string_pattern_mismatch');
+  if (body.aspect_ratio !== undefined) {
+    const ratio = typeof body.aspect_ratio === 'string' ? /^(\d+):(\d+)$/.exec(body.aspect_ratio) : null;
+    if (typeof body.aspect_ratio !== 'string') at('aspect_ratio', 'Input should be a valid string', 'string_type');
+    else if (!ratio || Number(ratio[1]) === 0 || Number(ratio[2]) === 0) at('aspect_ratio', 'Input should match "W:H" with positive W and H, e.g. "16:9"', 'string_pattern_mismatch');
+    else if (Number(ratio[1]) / Number(ratio[2]) < BFL_ASPECT.min - 1e-9 || Number(ratio[1]) / Number(ratio[2]) > BFL_ASPECT.max + 1e-9) at('aspect_ratio', 'Input should be an aspect ratio from 21:9 to 9:21', 'value_error');
+  }
   if (body.seed !== undefined && (!Number.isInteger(body.seed) || body.seed < LIMITS.seed.min || body.seed > LIMITS.seed.max)) {
     at('seed', `Input should be an integer from ${LIMITS.seed.min} to ${LIMITS.seed.max}`, 'int_type');
   }
   if (body.steps !== undefined && !Number.isInteger(body.steps)) at('steps', 'Input should be a valid integer', 'int_type');
   if (body.output_format !== undefined && body.output_format !== 'jpeg' && body.output_format !== 'png') at('output_format', "Input should be 'jpeg' or 'png'", 'enum');
+  // Accepted for compatibility and not used by this engine, but still of BFL's types.
+  if (body.guidance !== undefined && !(typeof body.guidance === 'number' && Number.isFinite(body.guidance))) at('guidance', 'Input should be a valid number', 'float_type');
+  if (body.safety_tolerance !== undefined && !(Number.isInteger(body.safety_tolerance) && body.safety_tolerance >= 0 && body.safety_tolerance <= 6)) at('safety_tolerance', 'Input should be an integer from 0 to 6', 'int_type');
+  for (const flag of ['prompt_upsampling', 'raw'] as const) if (body[flag] !== undefined && typeof body[flag] !== 'boolean') at(flag, 'Input should be a valid boolean', 'bool_type');
   return detail;
 }
 
@@ -92,9 +104,15 @@ interface Task {
 
 /** What the facades need from a generator: its `generate` (so routing applies) and its parameter check. */
 export interface FacadeTarget {
-  generate(params: GenerateParams): Promise<GenerateResult>;
-  /** Throws InvalidParameterError naming the field, without generating. */
-  validate(params: GenerateParams): void;
+  generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
+  /** The checked request; throws InvalidParameterError naming the field, without generating. */
+  validate(params: GenerateParams): ValidRequest;
+}
+
+/** The BFL body field a library field came from. */
+function bflField(field: string, body: BflRequestBody): string {
+  if ((field === 'width' || field === 'height') && body.aspect_ratio !== undefined) return 'aspect_ratio';
+  return ({ outputFormat: 'output_format', params: 'body' } as Record<string, string>)[field] ?? field;
 }
 
 /** Creates the BFL-shaped facade over a generator; its InvalidParameterErrors become BFL 422 details. */
@@ -105,18 +123,22 @@ export function createBflFacade(target: FacadeTarget): BflFacade {
       const detail = checkBody(model, body);
       if (detail.length) throw new BflValidationError(detail);
       const id = crypto.randomUUID();
-      const size = body.aspect_ratio ? sizeForAspect(body.aspect_ratio) : { width: body.width ?? 1024, height: body.height ?? 768 };
-      const params: GenerateParams = { prompt: body.prompt, ...size, steps: body.steps, seed: body.seed, outputFormat: body.output_format ?? 'jpeg' };
-      // Parameters the engine rejects (e.g. steps beyond schnell's range) are a 422, as BFL does.
+      // BFL's own defaults (1024×768, jpeg), from defaults.ts.
+      const { bfl } = FACADE_DEFAULTS;
+      const size = body.aspect_ratio ? sizeForAspect(body.aspect_ratio) : { width: body.width ?? bfl.width, height: body.height ?? bfl.height };
+      const params: GenerateParams = { prompt: body.prompt, ...size, steps: body.steps, seed: body.seed, outputFormat: body.output_format ?? bfl.outputFormat };
+      // Parameters the engine rejects (e.g. steps beyond schnell's range) are a 422, as BFL does,
+      // located at the body field the caller used.
+      let request: ValidRequest;
       try {
-        target.validate(params);
+        request = target.validate(params);
       } catch (error) {
-        if (error instanceof InvalidParameterError) throw new BflValidationError([{ loc: ['body', error.field], msg: `Input should be ${error.allowed}`, type: 'value_error' }]);
+        if (error instanceof InvalidParameterError) throw new BflValidationError([{ loc: ['body', bflField(error.field, body)], msg: `Input should be ${error.allowed}`, type: 'value_error' }]);
         throw error;
       }
       const task: Task = { status: 'Pending', prompt: body.prompt, started: Date.now() };
       tasks.set(id, task);
-      target.generate(params).then(
+      target.generate(request).then(
         (result) => {
           task.result = result;
           task.sample = URL.createObjectURL(result.images[0]);

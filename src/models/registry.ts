@@ -36,11 +36,3 @@ export const MODEL_REGISTRY: readonly RegistryEntry[] = [
     downloadBytes: 12_460_000_000,
   },
 ];
-
-/** Formats bytes for people: "1.2 GB", "350 MB", "12 KB". */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(0)} KB`;
-  return `${bytes} B`;
-}

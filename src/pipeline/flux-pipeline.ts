@@ -4,7 +4,7 @@
  * the Node CLI and the browser worker run this same code.
  */
 import { Tensor } from 'onnxruntime-common';
-import { AbortedError, ModelPackageError } from '../errors.ts';
+import { ModelPackageError, throwIfAborted } from '../errors.ts';
 import { blockShards, graphByRole, type GraphEntry } from '../package/manifest.ts';
 import type { ProgressCallback } from '../progress.ts';
 import { vaeOutputToRgb, type RgbImage } from './image.ts';
@@ -59,10 +59,6 @@ export interface PipelineResult {
   /** Milliseconds spent per stage and inside `session.run`. */
   timings: { denoiseMs: number; decodeMs: number; sessionRunMs: number; totalMs: number };
   intermediates?: PipelineIntermediates;
-}
-
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new AbortedError();
 }
 
 function dimOf(graph: GraphEntry, input: string, axis: number): number {

@@ -4,17 +4,17 @@
  * Plain TypeScript shared by Node and the browser worker.
  */
 import { Tensor } from 'onnxruntime-common';
-import { AbortedError, ModelPackageError } from '../errors.ts';
-import { graphByRole, t5Shards, type TokenizerEntry } from '../package/manifest.ts';
+import { ModelPackageError, throwIfAborted } from '../errors.ts';
+import { graphByRole, t5Shards, type Manifest, type TokenizerEntry } from '../package/manifest.ts';
 import { PromptTokenizer, type TokenizerFiles } from '../text/prompt-tokenizer.ts';
 import type { TextConditioning } from './flux-pipeline.ts';
 import type { ModelRuntime } from './runtime.ts';
 
 /** The conditioning of one prompt, and what did not fit. */
 export interface EncodedPrompt extends TextConditioning {
-  /** Words cut from the prompt because CLIP sees only 77 tokens ("" when none). */
+  /** Words cut from the prompt because CLIP sees only `tokenizers.clip.maxLength` tokens (77 for FLUX; "" when none). */
   clipDroppedText: string;
-  /** Words cut because T5 sees only 256 tokens ("" when none). */
+  /** Words cut because T5 sees only `tokenizers.t5.maxLength` tokens (256 for schnell; "" when none). */
   t5DroppedText: string;
   clipIds: number[];
   t5Ids: number[];
@@ -29,7 +29,7 @@ export interface PackageTokenizers {
 /** Loads the package's tokenizers from its own files. */
 export async function loadTokenizers(runtime: ModelRuntime): Promise<PackageTokenizers> {
   const entries = runtime.manifest.tokenizers;
-  if (!entries) throw new ModelPackageError('this package has no text encoders: give prompt embeddings instead of a prompt');
+  if (!entries) throw new ModelPackageError('this package has no text encoders: give prompt embeddings instead of a prompt', undefined, 'no-text-encoders');
   const load = async (name: string, entry: TokenizerEntry) => {
     const files: TokenizerFiles = {
       tokenizerJson: (await runtime.readJson(entry.tokenizerJson)) as Record<string, unknown>,
@@ -42,14 +42,21 @@ export async function loadTokenizers(runtime: ModelRuntime): Promise<PackageToke
 
 const int64Ids = (ids: number[]) => new Tensor('int64', BigInt64Array.from(ids.map((id) => BigInt(id))), [1, ids.length]);
 
+/** Warnings for the words of a prompt the encoders did not see, with the token lengths from the manifest. */
+export function droppedTextWarnings(encoded: Pick<EncodedPrompt, 'clipDroppedText' | 't5DroppedText'>, manifest: Pick<Manifest, 'tokenizers'>): string[] {
+  const warnings: string[] = [];
+  if (encoded.clipDroppedText) warnings.push(`CLIP sees ${manifest.tokenizers?.clip.maxLength} tokens; dropped: "${encoded.clipDroppedText}"`);
+  if (encoded.t5DroppedText) warnings.push(`T5 sees ${manifest.tokenizers?.t5.maxLength} tokens; dropped: "${encoded.t5DroppedText}"`);
+  return warnings;
+}
+
 /**
- * Encodes a prompt into T5 hidden states [1,256,4096] and the CLIP pooled vector [1,768].
+ * Encodes a prompt into T5 hidden states [1, T5 maxLength, joint_dim] and the CLIP pooled
+ * vector [1, pooled_dim] (token lengths from the manifest's tokenizers).
  * @throws AbortedError when `signal` aborts (checked between graphs)
  */
 export async function encodePrompt(runtime: ModelRuntime, tokenizers: PackageTokenizers, prompt: string, signal?: AbortSignal): Promise<EncodedPrompt> {
-  const check = () => {
-    if (signal?.aborted) throw new AbortedError();
-  };
+  const check = () => throwIfAborted(signal);
   const clipTokens = tokenizers.clip.tokenize(prompt);
   const t5Tokens = tokenizers.t5.tokenize(prompt);
   const { manifest } = runtime;

@@ -5,7 +5,7 @@
  * output_format); answers 201 with `images[].url`.
  */
 import { asRecord, HostedProvider, type ProviderOutput } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import type { RemoteCall } from './remote-call.ts';
 import { Adjustments, fitSides } from './request-mapping.ts';
 import { falShapedBody, readFalShapedResult, type FalPlan } from './fal.ts';
@@ -15,7 +15,7 @@ export const AIMLAPI_SIZE = { multiple: 32, min: 64, max: 1536 };
 
 /** The AI/ML API provider. */
 export class AimlApiProvider extends HostedProvider<FalPlan> {
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): FalPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): FalPlan {
     const size = fitSides(adjust, { width: request.width, height: request.height }, AIMLAPI_SIZE);
     const plan = falShapedBody(request, model, size, adjust, 1);
     plan.body = { model, ...plan.body };

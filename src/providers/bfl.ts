@@ -7,9 +7,10 @@
  */
 import { ContentModeratedError, ProviderTaskFailedError, ProviderTaskNotFoundError, RequestModeratedError } from '../errors.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import type { FetchedImage, RemoteCall } from './remote-call.ts';
-import { Adjustments, aspectRatioText, fitSides, sizeText } from './request-mapping.ts';
+import { imageSeed } from '../request.ts';
+import { Adjustments, aspectRatioText, fitSides, requestedSeed, requestedSteps, sizeText } from './request-mapping.ts';
 
 /** BFL's width/height rule for the models that take a size. */
 export const BFL_SIZE = { multiple: 32, min: 256, max: 1440 };
@@ -31,7 +32,7 @@ interface BflPlan extends ProviderPlan {
 
 /** The Black Forest Labs provider. */
 export class BflProvider extends HostedProvider<BflPlan> {
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): BflPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): BflPlan {
     const common: Record<string, unknown> = { prompt: request.prompt };
     let size: BflPlan['size'];
     const asked = { width: request.width, height: request.height };
@@ -44,14 +45,16 @@ export class BflProvider extends HostedProvider<BflPlan> {
       common.width = size.width;
       common.height = size.height;
     }
-    if (request.steps !== undefined) {
-      if (bflTakesSteps(model)) common.steps = adjust.clampInteger('steps', request.steps, 1, 50);
-      else adjust.unsupported('steps', request.steps, `${model} has no steps setting`);
+    const steps = requestedSteps(request);
+    if (steps !== undefined) {
+      if (bflTakesSteps(model)) common.steps = adjust.clampInteger('steps', steps, 1, 50);
+      else adjust.unsupported('steps', steps, `${model} has no steps setting`);
     }
     const format = adjust.format(request.outputFormat, ['jpeg', 'png']);
     common.output_format = format;
-    const bodies = Array.from({ length: request.numImages }, (_, i) => (request.seed === undefined ? { ...common } : { ...common, seed: (request.seed + i) % 2 ** 32 }));
-    return { model, size, format, seed: request.seed, bodies };
+    const seed = requestedSeed(request);
+    const bodies = Array.from({ length: request.numImages }, (_, i) => (seed === undefined ? { ...common } : { ...common, seed: imageSeed(seed, i) }));
+    return { model, size, format, seed, bodies };
   }
 
   protected async run(call: RemoteCall, plan: BflPlan): Promise<ProviderOutput> {

@@ -7,9 +7,9 @@
  */
 import { ContentModeratedError, ProviderTaskFailedError } from '../errors.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import { MODERATION, type RemoteCall } from './remote-call.ts';
-import type { Adjustments, Size } from './request-mapping.ts';
+import { requestedSeed, requestedSteps, type Adjustments, type Size } from './request-mapping.ts';
 
 /** A fal-shaped request body. */
 export interface FalPlan extends ProviderPlan {
@@ -25,13 +25,14 @@ export function falStepRange(model: string): [number, number] {
  * The fal-shaped body: prompt, image_size {width, height}, num_inference_steps, seed,
  * num_images, output_format (jpeg|png).
  */
-export function falShapedBody(request: ProviderRequest, model: string, size: Size, adjust: Adjustments, seedMin = 0): FalPlan {
+export function falShapedBody(request: ValidRequest, model: string, size: Size, adjust: Adjustments, seedMin = 0): FalPlan {
   const body: Record<string, unknown> = { prompt: request.prompt, image_size: { width: size.width, height: size.height }, num_images: request.numImages };
-  if (request.steps !== undefined) {
+  const steps = requestedSteps(request);
+  if (steps !== undefined) {
     const [min, max] = falStepRange(model);
-    body.num_inference_steps = adjust.clampInteger('steps', request.steps, min, max);
+    body.num_inference_steps = adjust.clampInteger('steps', steps, min, max);
   }
-  let seed = request.seed;
+  let seed = requestedSeed(request);
   if (seed !== undefined && seed < seedMin) {
     adjust.adjust('seed', `an integer of at least ${seedMin}`, seed, `seed ${seed} → ${seedMin} (${adjust.label} takes seeds from ${seedMin})`);
     seed = seedMin;
@@ -63,7 +64,7 @@ export function readFalShapedResult(provider: { id: string; label: string }, res
 
 /** The fal provider (queue API). */
 export class FalProvider extends HostedProvider<FalPlan> {
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): FalPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): FalPlan {
     return falShapedBody(request, model, { width: request.width, height: request.height }, adjust);
   }
 

@@ -5,8 +5,9 @@
  */
 import type { OutputFormat } from '../api-types.ts';
 import { ProviderProtocolError } from '../errors.ts';
+import { checkCallOptions, validateRequest, type ValidRequest } from '../request.ts';
 import type { ImageEngine, ProviderGenerateOptions, ProviderRequest, ProviderResult } from './image-engine.ts';
-import { Adjustments, checkProviderRequest, sizeText, type Size } from './request-mapping.ts';
+import { Adjustments, sizeText, type Size } from './request-mapping.ts';
 import { runRemoteCall, type FetchedImage, type ProviderSettings, type RemoteCall } from './remote-call.ts';
 
 /** What a provider decided to send. */
@@ -40,8 +41,9 @@ export abstract class HostedProvider<P extends ProviderPlan> implements ImageEng
     this.label = settings.label;
   }
 
-  async generate(request: ProviderRequest, options: ProviderGenerateOptions = {}): Promise<ProviderResult> {
-    checkProviderRequest(request);
+  async generate(params: ProviderRequest | ValidRequest, options: ProviderGenerateOptions = {}): Promise<ProviderResult> {
+    const request = validateRequest(params, { sizes: 'provider' });
+    checkCallOptions(options ?? {});
     this.preflight();
     const adjust = new Adjustments(this.label, this.settings.strict);
     const plan = this.plan(request, request.model ?? this.settings.model, adjust);
@@ -55,10 +57,10 @@ export abstract class HostedProvider<P extends ProviderPlan> implements ImageEng
   protected preflight(): void {}
 
   /** Maps the request to the provider's fields, recording (or, strict, refusing) adjustments. */
-  protected abstract plan(request: ProviderRequest, model: string, adjust: Adjustments): P;
+  protected abstract plan(request: ValidRequest, model: string, adjust: Adjustments): P;
 
   /** Submits, waits, and fetches the images. */
-  protected abstract run(call: RemoteCall, plan: P, request: ProviderRequest): Promise<ProviderOutput>;
+  protected abstract run(call: RemoteCall, plan: P, request: ValidRequest): Promise<ProviderOutput>;
 
   /** Throws ProviderProtocolError naming `field` (what the provider's answer lacked). */
   protected protocolError(field: string, what: string, status?: number): ProviderProtocolError {
@@ -94,7 +96,7 @@ export abstract class HostedProvider<P extends ProviderPlan> implements ImageEng
     return images;
   }
 
-  private assemble(request: ProviderRequest, plan: P, output: ProviderOutput, adjust: Adjustments): ProviderResult {
+  private assemble(request: ValidRequest, plan: P, output: ProviderOutput, adjust: Adjustments): ProviderResult {
     if (output.images.length === 0) throw this.protocolError('images', 'no image came back');
     for (const note of output.notes ?? []) adjust.inform(note);
     const first = output.images[0].info;

@@ -5,8 +5,13 @@
  */
 import type { OutputFormat } from '../api-types.ts';
 import type { ProgressEvent } from '../progress.ts';
+import type { ValidRequest } from '../request.ts';
 
-/** What a provider is asked to make. */
+/**
+ * What a provider is asked to make, when it is called on its own (`createGenerator` hands
+ * providers the `ValidRequest` it has checked already). Checked by `validateRequest`
+ * under the 'provider' rule: any positive size, steps ≥ 1.
+ */
 export interface ProviderRequest {
   /** 1–10000 characters (providers may accept fewer; they say so in an error). */
   prompt: string;
@@ -63,10 +68,16 @@ export interface ImageEngine {
   /** A name for people (e.g. 'Black Forest Labs'). */
   readonly label: string;
   /**
-   * Makes `request.numImages` images.
-   * @throws InvalidParameterError for values the provider cannot take in strict mode,
+   * Makes `request.numImages` images. A `ValidRequest` is used as it is; a
+   * `ProviderRequest` is checked first (the same `validateRequest`).
+   * @throws InvalidParameterError naming a field out of range, or (strict mode) one the provider cannot take;
    *   AbortedError when `options.signal` aborts, and a ProviderError subclass for every
    *   remote failure (see errors.ts).
    */
-  generate(request: ProviderRequest, options?: ProviderGenerateOptions): Promise<ProviderResult>;
+  generate(request: ProviderRequest | ValidRequest, options?: ProviderGenerateOptions): Promise<ProviderResult>;
+}
+
+/** Whether a provider entry is a ready engine (rather than a config for `createProvider`). */
+export function isEngine(value: unknown): value is ImageEngine {
+  return typeof value === 'object' && value !== null && typeof (value as ImageEngine).generate === 'function';
 }

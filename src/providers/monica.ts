@@ -4,9 +4,9 @@
  * 1024x1024 / 768x1344 / 1344x768, seed, steps}; answers `data[].url`.
  */
 import { asRecord, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import type { RemoteCall } from './remote-call.ts';
-import { Adjustments, pickSize, sizeText, type Size } from './request-mapping.ts';
+import { Adjustments, pickSize, requestedSeed, requestedSteps, sizeText, type Size } from './request-mapping.ts';
 
 /** The only sizes Monica makes. */
 export const MONICA_SIZES: readonly Size[] = [
@@ -21,12 +21,14 @@ interface MonicaPlan extends ProviderPlan {
 
 /** The Monica provider. */
 export class MonicaProvider extends HostedProvider<MonicaPlan> {
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): MonicaPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): MonicaPlan {
     const size = pickSize(adjust, request, MONICA_SIZES, `${this.label} supports ${MONICA_SIZES.length} sizes`);
     const body: Record<string, unknown> = { model, prompt: request.prompt, num_outputs: request.numImages, size: sizeText(size) };
-    if (request.seed !== undefined) body.seed = request.seed;
-    if (request.steps !== undefined) body.steps = request.steps;
-    return { model, size, format: undefined, seed: request.seed, body };
+    const seed = requestedSeed(request);
+    const steps = requestedSteps(request);
+    if (seed !== undefined) body.seed = seed;
+    if (steps !== undefined) body.steps = steps;
+    return { model, size, format: undefined, seed, body };
   }
 
   protected async run(call: RemoteCall, plan: MonicaPlan): Promise<ProviderOutput> {

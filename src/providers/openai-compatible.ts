@@ -7,10 +7,10 @@
  * `sendSeedAndSteps` (the OpenAI API has no such fields).
  */
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import type { FetchedImage, ProviderSettings, RemoteCall } from './remote-call.ts';
 import { decodeBase64 } from './image-bytes.ts';
-import { Adjustments, sizeText } from './request-mapping.ts';
+import { Adjustments, requestedSeed, requestedSteps, sizeText } from './request-mapping.ts';
 
 interface OpenAIPlan extends ProviderPlan {
   body: Record<string, unknown>;
@@ -37,19 +37,21 @@ export class OpenAICompatibleProvider extends HostedProvider<OpenAIPlan> {
     super(settings);
   }
 
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): OpenAIPlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): OpenAIPlan {
     const size = { width: request.width, height: request.height };
     const body: Record<string, unknown> = { model, prompt: request.prompt, n: request.numImages, size: sizeText(size), response_format: this.responseFormat };
     const why = 'the OpenAI images API has no such field; set sendSeedAndSteps for gateways that take it';
-    if (request.seed !== undefined) {
-      if (this.sendSeedAndSteps) body.seed = request.seed;
-      else adjust.unsupported('seed', request.seed, why);
+    const seed = requestedSeed(request);
+    const steps = requestedSteps(request);
+    if (seed !== undefined) {
+      if (this.sendSeedAndSteps) body.seed = seed;
+      else adjust.unsupported('seed', seed, why);
     }
-    if (request.steps !== undefined) {
-      if (this.sendSeedAndSteps) body.steps = request.steps;
-      else adjust.unsupported('steps', request.steps, why);
+    if (steps !== undefined) {
+      if (this.sendSeedAndSteps) body.steps = steps;
+      else adjust.unsupported('steps', steps, why);
     }
-    return { model, size, format: undefined, seed: this.sendSeedAndSteps ? request.seed : undefined, body };
+    return { model, size, format: undefined, seed: this.sendSeedAndSteps ? seed : undefined, body };
   }
 
   protected async run(call: RemoteCall, plan: OpenAIPlan): Promise<ProviderOutput> {

@@ -8,9 +8,9 @@
  */
 import { ContentModeratedError, ProviderCorsError, ProviderTaskFailedError } from '../errors.ts';
 import { asRecord, asSeed, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 import { isBrowserContext, MODERATION, type RemoteCall } from './remote-call.ts';
-import { Adjustments, pickSize, type Size } from './request-mapping.ts';
+import { Adjustments, pickSize, requestedSeed, requestedSteps, type Size } from './request-mapping.ts';
 
 /** Pixel sizes of Replicate's FLUX aspect ratios at megapixels "1" (cog-flux); "0.25" halves each side. */
 export const REPLICATE_ASPECT_RATIOS: Record<string, Size> = {
@@ -50,7 +50,7 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
     }
   }
 
-  protected plan(request: ProviderRequest, model: string, adjust: Adjustments): ReplicatePlan {
+  protected plan(request: ValidRequest, model: string, adjust: Adjustments): ReplicatePlan {
     const why = `${this.label} offers ${Object.keys(REPLICATE_ASPECT_RATIOS).length} aspect ratios at 1 or 0.25 megapixels`;
     const chosenSize = pickSize(adjust, request, REPLICATE_SIZES.map((entry) => entry.size), why);
     const chosen = REPLICATE_SIZES.find((entry) => entry.size === chosenSize)!;
@@ -60,14 +60,16 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
       megapixels: chosen.megapixels,
       num_outputs: request.numImages,
     };
-    if (request.steps !== undefined) {
+    const steps = requestedSteps(request);
+    const seed = requestedSeed(request);
+    if (steps !== undefined) {
       const max = /schnell/.test(model) ? 4 : 50;
-      input.num_inference_steps = adjust.clampInteger('steps', request.steps, 1, max, max === 4 ? 'schnell is distilled for 1–4' : '');
+      input.num_inference_steps = adjust.clampInteger('steps', steps, 1, max, max === 4 ? 'schnell is distilled for 1–4' : '');
     }
-    if (request.seed !== undefined) input.seed = request.seed;
+    if (seed !== undefined) input.seed = seed;
     const format = adjust.format(request.outputFormat, ['webp', 'jpeg', 'png']);
     input.output_format = format === 'jpeg' ? 'jpg' : format;
-    return { model, size: chosen.size, format, seed: request.seed, body: { input } };
+    return { model, size: chosen.size, format, seed, body: { input } };
   }
 
   protected async run(call: RemoteCall, plan: ReplicatePlan): Promise<ProviderOutput> {

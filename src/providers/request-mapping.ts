@@ -1,37 +1,21 @@
 /**
- * Fitting a common request to one provider's rules: check the common fields, then for
+ * Fitting a checked request (`ValidRequest`, see request.ts) to one provider's rules: for
  * each value the provider cannot take either pick the nearest allowed one and note it
  * (default), or refuse with InvalidParameterError naming the field and what the provider
- * allows (`strict`).
+ * allows (`strict`). Nothing here re-checks the request.
  */
 import type { OutputFormat } from '../api-types.ts';
-import { LIMITS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
-import { checkPrompt, checkSeed } from '../params.ts';
-import type { ProviderRequest } from './image-engine.ts';
+import type { ValidRequest } from '../request.ts';
 
-const FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
+/** The steps to send: undefined when the caller left them to the provider's default. */
+export function requestedSteps(request: ValidRequest): number | undefined {
+  return request.unset.includes('steps') ? undefined : request.steps;
+}
 
-/**
- * Checks the provider-independent fields of a request (prompt, positive integer sizes,
- * steps ≥ 1, seed range, 1–4 images, format).
- * @throws InvalidParameterError naming the field
- */
-export function checkProviderRequest(request: ProviderRequest): void {
-  checkPrompt('prompt', request.prompt);
-  for (const field of ['width', 'height'] as const) {
-    const value = request[field];
-    if (!Number.isInteger(value) || value < 1) throw new InvalidParameterError(field, 'a positive integer number of pixels', value);
-  }
-  if (request.steps !== undefined && (!Number.isInteger(request.steps) || request.steps < 1)) {
-    throw new InvalidParameterError('steps', 'an integer of at least 1', request.steps);
-  }
-  if (request.seed !== undefined) checkSeed('seed', request.seed);
-  const { min, max } = LIMITS.numImages;
-  if (!Number.isInteger(request.numImages) || request.numImages < min || request.numImages > max) {
-    throw new InvalidParameterError('numImages', `an integer from ${min} to ${max}`, request.numImages);
-  }
-  if (!FORMATS.includes(request.outputFormat)) throw new InvalidParameterError('outputFormat', `one of ${FORMATS.join(', ')}`, request.outputFormat);
+/** The seed to send: undefined when the caller left it to the provider (a provider called on its own). */
+export function requestedSeed(request: ValidRequest): number | undefined {
+  return request.unset.includes('seed') ? undefined : request.seed;
 }
 
 /** Records adjustments for one request, or refuses them in strict mode. */
@@ -52,7 +36,7 @@ export class Adjustments {
    * @param note the sentence recorded when not strict
    */
   adjust(field: string, allowed: string, received: unknown, note: string): void {
-    if (this.strict) throw new InvalidParameterError(field, `${allowed} for ${this.label}`, received);
+    if (this.strict) throw new InvalidParameterError(field, `${allowed} for ${this.label}`, received, 'provider-limit');
     this.notes.push(note);
   }
 

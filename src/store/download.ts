@@ -25,7 +25,7 @@
  * received since the last full chunk are stored as a partial chunk, so the next request
  * starts exactly where this one stopped (after a hard reload, at the last full chunk).
  */
-import { AbortedError, DownloadError, IntegrityError } from '../errors.ts';
+import { AbortedError, DownloadError, IntegrityError, throwIfAborted } from '../errors.ts';
 import { parseRetryAfter } from '../providers/remote-call.ts';
 import { chunkLength, type ChunkedFileStore, type StoredFileRecord } from './chunked-file-store.ts';
 import { DownloadFault, FileRetries, isRetryableStatus, resolveRetryPolicy, RetryBudget, formatDelay, type DownloadRetryPolicy, type RetryNotice } from './download-retry.ts';
@@ -49,11 +49,6 @@ export interface FileDownloadOptions {
   budget?: RetryBudget;
   /** Called before each retry with what failed and how long the wait is. Must not throw. */
   onRetry?: (notice: RetryNotice) => void;
-}
-
-/** Throws AbortedError when `signal` is aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new AbortedError();
 }
 
 /**

@@ -4,6 +4,7 @@
  * `navigator.storage.estimate()` with the bytes still to download.
  */
 import { StorageQuotaError } from '../errors.ts';
+import { formatBytes } from '../format-bytes.ts';
 import { WEIGHT_STORE_DEFAULTS } from './weight-store-defaults.ts';
 
 /** The parts of `navigator.storage` used here (injectable for tests). */
@@ -73,15 +74,4 @@ export async function assertStorageAvailable(neededBytes: number, storage: Stora
     required,
     available,
   );
-}
-
-/**
- * A byte count for people: decimal units, "850 MB", "12.3 GB".
- * @param bytes a count of bytes ≥ 0
- */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(bytes >= 1e11 ? 0 : 1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(0)} kB`;
-  return `${bytes} B`;
 }

@@ -1,6 +1,6 @@
 /**
- * Defaults of the browser weight store, declared in one place (candidates for
- * `src/defaults.ts` once the store is wired into the engine).
+ * Defaults of the browser weight store (the engine's, and any page's that uses the store
+ * on its own), declared in one place.
  */
 export const WEIGHT_STORE_DEFAULTS = {
   /**

@@ -14,11 +14,12 @@
  * relative to it, as in the manifest. See `download.ts` for streaming, resumption and
  * verification, `chunked-file-store.ts` for the IndexedDB layout.
  */
-import { AbortedError, IntegrityError, ModelPackageError } from '../errors.ts';
+import { AbortedError, IntegrityError, ModelPackageError, throwIfAborted } from '../errors.ts';
 import type { PackageFile } from '../package/manifest.ts';
+import { packageUrlOf } from '../package/package-url.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { ChunkedFileStore, emptyFileRecord, type StoredFileRecord } from './chunked-file-store.ts';
-import { downloadFileToStore, throwIfAborted } from './download.ts';
+import { downloadFileToStore } from './download.ts';
 import { resolveRetryPolicy, RetryBudget, type DownloadRetryOptions } from './download-retry.ts';
 import { sha256Hex } from './sha256.ts';
 import { assertStorageAvailable, requestPersistentStorage } from './storage-quota.ts';
@@ -141,7 +142,7 @@ export class WeightStore {
    */
   async ensureFiles(packageUrl: string, files: readonly PackageFile[], options: EnsureFilesOptions = {}): Promise<void> {
     const { signal, onProgress, modelId } = options;
-    const base = normalizePackageUrl(packageUrl);
+    const base = packageUrlOf(packageUrl, undefined, 'packageUrl');
     const policy = resolveRetryPolicy([this.retry, options.retry]);
     throwIfAborted(signal);
 
@@ -206,11 +207,11 @@ export class WeightStore {
    * @throws IntegrityError naming the file when a chunk fails its check
    */
   async getFile(packageUrl: string, path: string, options: GetFileOptions = {}): Promise<Blob> {
-    const base = normalizePackageUrl(packageUrl);
+    const base = packageUrlOf(packageUrl, undefined, 'packageUrl');
     const record = await this.files.getFileRecord(base, path);
     if (!record?.complete) {
       const stored = record ? ` (${record.bytesStored} of ${record.size} bytes stored)` : '';
-      throw new ModelPackageError(`${path} of ${base} is not in the weight store${stored}; call ensureFiles first`, path);
+      throw new ModelPackageError(`${path} of ${base} is not in the weight store${stored}; call ensureFiles first`, path, 'not-stored');
     }
     const chunks = await this.files.getChunks(base, path, record.chunkCount);
     if (options.verify ?? record.expectedChunkSha256 === undefined) {
@@ -225,6 +226,7 @@ export class WeightStore {
             `${path}: stored chunk ${index} (bytes ${start}–${start + expectedLength - 1}) is ${chunk ? 'corrupted' : 'missing'}; ` +
               'it was removed, call ensureFiles to download it again',
             path,
+            'chunk-corrupted',
           );
         }
       }
@@ -282,7 +284,7 @@ export class WeightStore {
    * @param packageUrl URL of the package folder, as given to `ensureFiles`
    */
   async deletePackage(packageUrl: string): Promise<void> {
-    await this.files.deletePackage(normalizePackageUrl(packageUrl));
+    await this.files.deletePackage(packageUrlOf(packageUrl, undefined, 'packageUrl'));
   }
 
   /** Deletes every stored package. */
@@ -333,18 +335,6 @@ export class WeightStore {
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((value, i) => value === b[i]);
-}
-
-/**
- * The key of a package: its URL made absolute (against the page or worker location),
- * without query or fragment, ending in `/`.
- */
-export function normalizePackageUrl(packageUrl: string): string {
-  const url = new URL(packageUrl, globalThis.location?.href);
-  url.hash = '';
-  url.search = '';
-  if (!url.pathname.endsWith('/')) url.pathname += '/';
-  return url.href;
 }
 
 /**

@@ -6,14 +6,15 @@
  */
 import type { ImageEventDetail, RouteEventDetail } from '../widget/flux-generator.ts';
 import { defineFluxGenerator, type FluxGeneratorElement } from '../widget/flux-generator.ts';
+import { WIDGET_DEFAULTS } from '../defaults.ts';
 import { MODEL_REGISTRY } from '../models/registry.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 import { DEFAULTS } from '../defaults.ts';
 import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
-import { h } from './dom.ts';
+import { h } from '../widget/dom.ts';
 import { GalleryStore, type GalleryEntry } from './gallery-store.ts';
 import { createGalleryView } from './gallery-view.ts';
-import { NO_WEBGPU } from './messages.ts';
+import { NO_WEBGPU } from '../widget/presenter.ts';
 import { createProviderSettings } from './provider-settings.ts';
 import { providerConfigs, settingsStore } from './settings-store.ts';
 import { createStorageView } from './storage-view.ts';
@@ -85,8 +86,8 @@ export function mountApp(root: HTMLElement): void {
     settingsStore.setModel(url);
     const demo = entry?.id === DEMO_ID;
     widget.toggleAttribute('allow-any-size', demo);
-    widget.setAttribute('width', String(demo ? DEMO_SIDE : 512));
-    widget.setAttribute('height', String(demo ? DEMO_SIDE : 512));
+    widget.setAttribute('width', String(demo ? DEMO_SIDE : WIDGET_DEFAULTS.side));
+    widget.setAttribute('height', String(demo ? DEMO_SIDE : WIDGET_DEFAULTS.side));
     widget.setAttribute('model', url);
     // The widget swaps its generator in a microtask; list the new model's storage after it.
     if (widget.isConnected) queueMicrotask(() => void storage.refresh());

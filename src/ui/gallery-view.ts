@@ -2,7 +2,7 @@
  * The app's gallery section: every past generation (from the GalleryStore), newest first,
  * with its prompt and metadata, and Download, Copy seed, Generate again and Delete.
  */
-import { h } from './dom.ts';
+import { h } from '../widget/dom.ts';
 import type { GalleryEntry, GalleryStore } from './gallery-store.ts';
 
 /** What the gallery needs from the app. */

@@ -7,7 +7,7 @@
 import { PROVIDER_INFO, type ProviderKind } from '../providers/index.ts';
 import type { PrivacyMode } from '../routing.ts';
 import { connectAllowed } from './csp.ts';
-import { h } from './dom.ts';
+import { h } from '../widget/dom.ts';
 import { settingsStore, type SavedProvider } from './settings-store.ts';
 
 /** What the section needs from the app. */

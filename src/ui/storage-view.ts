@@ -4,8 +4,9 @@
  * this site's storage overall.
  */
 import type { StoredModel } from '../engine/protocol.ts';
-import { formatBytes, MODEL_REGISTRY } from '../models/registry.ts';
-import { h } from './dom.ts';
+import { formatBytes } from '../format-bytes.ts';
+import { MODEL_REGISTRY } from '../models/registry.ts';
+import { h } from '../widget/dom.ts';
 import { galleryBytes, type GalleryStore } from './gallery-store.ts';
 
 /** What the storage view needs from the app. */

@@ -27,12 +27,13 @@
  * visitor to read): give the provider a proxy `baseUrl` that adds the key on the server,
  * or set the element's `providers` property from script.
  */
-import type { OutputFormat } from '../api-types.ts';
-import { DEFAULTS, LIMITS } from '../defaults.ts';
+import type { GenerateParams, OutputFormat } from '../api-types.ts';
+import { DEFAULTS, LIMITS, WIDGET_DEFAULTS } from '../defaults.ts';
 import { checkWorkerLocation } from '../engine/worker-url.ts';
 import { InvalidParameterError } from '../errors.ts';
 import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
+import { OUTPUT_FORMATS } from '../request.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 
 /** Attributes that change which generator the element uses. */
@@ -40,8 +41,6 @@ export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'memory', 'allow-any-si
 /** Attributes that only change the form's defaults or the look. */
 export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
 
-/** Default image side of the widget's form, in pixels (the library's default, 1024, is slow on small GPUs). */
-export const WIDGET_DEFAULT_SIDE = 512;
 
 export type PreviewMode = 'pixelated' | 'smooth' | 'off';
 export type LayoutMode = 'compact' | 'page';
@@ -78,7 +77,7 @@ export interface FormDefaults {
 type Read = (name: string) => string | null;
 
 const KINDS = Object.keys(PROVIDER_INFO) as ProviderKind[];
-const FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
+const FORMATS = OUTPUT_FORMATS;
 
 /** The size range the element accepts. */
 export function sizeRange(allowAnySize: boolean): { min: number; max: number } {
@@ -87,7 +86,7 @@ export function sizeRange(allowAnySize: boolean): { min: number; max: number } {
 
 function oneOf<T extends string>(name: string, value: string | null, allowed: readonly T[], fallback: T): T {
   if (value === null || value === '') return fallback;
-  if (!allowed.includes(value as T)) throw new InvalidParameterError(name, `one of ${allowed.join(', ')}`, value);
+  if (!allowed.includes(value as T)) throw new InvalidParameterError(name, `one of ${allowed.join(', ')}`, value, 'not-one-of');
   return value as T;
 }
 
@@ -155,7 +154,7 @@ export function readGeneratorConfig(read: Read): GeneratorConfig {
  */
 export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefaults {
   const range = sizeRange(allowAnySize);
-  const side = Math.min(Math.max(WIDGET_DEFAULT_SIDE, range.min), range.max);
+  const side = Math.min(Math.max(WIDGET_DEFAULTS.side, range.min), range.max);
   return {
     width: integer('width', read('width'), side, range.min, range.max, LIMITS.sizeMultiple)!,
     height: integer('height', read('height'), side, range.min, range.max, LIMITS.sizeMultiple)!,
@@ -163,8 +162,29 @@ export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefault
     seed: integer('seed', read('seed'), undefined, LIMITS.seed.min, LIMITS.seed.max),
     prompt: read('prompt') ?? '',
     outputFormat: oneOf('output-format', read('output-format'), FORMATS, DEFAULTS.outputFormat),
-    preview: oneOf('preview', read('preview'), ['pixelated', 'smooth', 'off'] as const, 'pixelated'),
-    layout: oneOf('layout', read('layout'), ['compact', 'page'] as const, 'compact'),
-    theme: oneOf('theme', read('theme'), ['light', 'dark', 'auto'] as const, 'light'),
+    preview: oneOf('preview', read('preview'), ['pixelated', 'smooth', 'off'] as const, WIDGET_DEFAULTS.preview),
+    layout: oneOf('layout', read('layout'), ['compact', 'page'] as const, WIDGET_DEFAULTS.layout),
+    theme: oneOf('theme', read('theme'), ['light', 'dark', 'auto'] as const, WIDGET_DEFAULTS.theme),
   };
+}
+
+/** The fields `setParams` fills, and the type each must have. */
+const FORM_FIELDS: Record<string, 'string' | 'number'> = { prompt: 'string', width: 'number', height: 'number', steps: 'number', seed: 'number', outputFormat: 'string' };
+
+/**
+ * Checks `setParams`'s argument: an object of form fields of the right types (their
+ * ranges are checked when generating).
+ * @throws InvalidParameterError naming the field
+ */
+export function checkFormParams(params: unknown): asserts params is Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>> {
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    throw new InvalidParameterError('params', `an object with some of ${Object.keys(FORM_FIELDS).join(', ')}`, params, params === undefined || params === null ? 'missing' : 'wrong-type');
+  }
+  for (const [key, value] of Object.entries(params)) {
+    const type = FORM_FIELDS[key];
+    if (!type) throw new InvalidParameterError(key, `not a field of the form (its fields: ${Object.keys(FORM_FIELDS).join(', ')})`, value, 'unknown-field');
+    if (value === undefined && key === 'seed') continue;
+    if (typeof value !== type) throw new InvalidParameterError(key, type === 'number' ? 'a number' : 'text', value, 'wrong-type');
+    if (key === 'outputFormat' && !FORMATS.includes(value as OutputFormat)) throw new InvalidParameterError(key, `one of ${FORMATS.join(', ')}`, value, 'not-one-of');
+  }
 }

@@ -23,12 +23,13 @@ import { FluxError, InvalidParameterError } from '../errors.ts';
 import type { Generator } from '../generator.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
-import type { PrivacyMode, RouteDecision } from '../routing.ts';
-import { explainError, NO_WEBGPU, type ErrorExplanation } from '../ui/messages.ts';
-import { FORM_ATTRIBUTES, GENERATOR_ATTRIBUTES, readFormDefaults, readGeneratorConfig, sizeRange, type FormDefaults, type GeneratorConfig } from './config.ts';
+import { checkCallOptions } from '../request.ts';
+import { PRIVACY_MODES, type PrivacyMode, type RouteDecision } from '../routing.ts';
+import { checkFormParams, FORM_ATTRIBUTES, GENERATOR_ATTRIBUTES, readFormDefaults, readGeneratorConfig, sizeRange, type FormDefaults, type GeneratorConfig } from './config.ts';
+import { errorLine, explainError, imageAlt, NO_WEBGPU, remotePrivacy, resultLine, resultPrivacy, doneLine, routeErrorPresentation, routeNotice, routePrivacy, type ErrorExplanation } from './presenter.ts';
 import { ProgressTracker } from './progress-tracker.ts';
 import { acquireGenerator, type GeneratorLease } from './shared-generators.ts';
-import { applyDefaults, buildView, drawPreview, renderError, renderNotice, renderPrivacy, renderProgress, setFrameAspect, type WidgetView } from './view.ts';
+import { applyDefaults, buildView, drawPreview, markInvalid, readForm, renderError, renderNotice, renderPrivacy, renderProgress, setFrameAspect, type WidgetView } from './view.ts';
 
 /** The tag name. */
 export const TAG_NAME = 'flux-generator';
@@ -168,7 +169,8 @@ export class FluxGeneratorElement extends ElementBase {
     return this.getAttribute('model');
   }
   set model(value: string | null) {
-    if (value === null) this.removeAttribute('model');
+    if (value === null || value === undefined) this.removeAttribute('model');
+    else if (typeof value !== 'string') throw new InvalidParameterError('model', 'the URL of a web model package (text), or null', value, 'wrong-type');
     else this.setAttribute('model', value);
   }
 
@@ -177,7 +179,8 @@ export class FluxGeneratorElement extends ElementBase {
     return this.getAttribute('privacy') as PrivacyMode | null;
   }
   set privacy(value: PrivacyMode | null) {
-    if (value === null) this.removeAttribute('privacy');
+    if (value === null || value === undefined) this.removeAttribute('privacy');
+    else if (!PRIVACY_MODES.includes(value)) throw new InvalidParameterError('privacy', `one of ${PRIVACY_MODES.join(', ')}, or null`, value, typeof value === 'string' ? 'not-one-of' : 'wrong-type');
     else this.setAttribute('privacy', value);
   }
 
@@ -190,6 +193,9 @@ export class FluxGeneratorElement extends ElementBase {
     return this.config?.providers ?? [];
   }
   set providers(value: (AnyProviderConfig | ImageEngine)[] | undefined) {
+    if (value !== undefined && value !== null && !Array.isArray(value)) {
+      throw new InvalidParameterError('providers', 'an array of provider configs or engines, or undefined', value, 'wrong-type');
+    }
     this.providersValue = value ? [...value] : undefined;
     this.queueReconfigure();
   }
@@ -218,6 +224,15 @@ export class FluxGeneratorElement extends ElementBase {
    * @throws what `generate` throws (after showing it and firing `error`)
    */
   async generate(params: Partial<GenerateParams> = {}): Promise<GenerateResult> {
+    try {
+      if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+        throw new InvalidParameterError('params', 'an object of generation parameters (or nothing: the form is used)', params, params === null ? 'missing' : 'wrong-type');
+      }
+      checkCallOptions(params);
+    } catch (error) {
+      this.showError(error);
+      throw error;
+    }
     this.flushReconfigure();
     const v = this.view;
     const run = ++this.uiRun;
@@ -233,24 +248,26 @@ export class FluxGeneratorElement extends ElementBase {
 
     let lease: GeneratorLease | undefined;
     try {
-      if (!this.isConnected) throw new FluxError('a <flux-generator> generates only while it is in the document');
-      if (this.configError || !this.config || !this.lease) throw this.configError ?? new InvalidParameterError('model', 'set (the model attribute)', null);
+      if (!this.isConnected) throw new FluxError('a <flux-generator> generates only while it is in the document', 'not-in-document');
+      if (this.configError || !this.config || !this.lease) throw this.configError ?? new InvalidParameterError('model', 'set (the model attribute)', null, 'missing');
       // Hold the generator for the whole run, even if the settings change meanwhile.
       lease = acquireGenerator(this.config);
       const generator = lease.generator;
-      const form = this.readForm();
-      const request: GenerateParams = { ...form, ...params, preview: params.preview ?? this.defaults?.preview !== 'off' };
+      const form = readForm(v);
+      const { signal: _signal, ...fields } = params;
+      // Checked once, here (the generator takes the checked request as it is).
+      let request;
       try {
-        generator.validate(request);
+        request = generator.validate({ ...form, ...fields, preview: params.preview ?? this.defaults?.preview !== 'off' });
       } catch (error) {
-        this.markInvalid(error);
+        markInvalid(v, (error as { field?: string }).field);
         throw error;
       }
       const tracker = new ProgressTracker();
       if (isCurrent()) {
         renderProgress(v, null, 'Starting…');
         v.progressBar.hidden = false;
-        setFrameAspect(v, request.width ?? 512, request.height ?? 512);
+        setFrameAspect(v, request.width, request.height);
       }
       const result = await generator.generate({
         ...request,
@@ -274,7 +291,7 @@ export class FluxGeneratorElement extends ElementBase {
           height: result.height,
           steps: result.steps,
           seed: result.seed,
-          outputFormat: request.outputFormat ?? 'png',
+          outputFormat: request.outputFormat,
           model: result.backend === 'local' ? this.config.model : undefined,
         },
       };
@@ -283,14 +300,7 @@ export class FluxGeneratorElement extends ElementBase {
       this.emit('image', detail);
       return result;
     } catch (error) {
-      const explained = explainError(error);
-      if (isCurrent()) {
-        renderProgress(v, 0, explained.summary);
-        v.progressBar.hidden = true;
-        renderError(v, explained);
-        if (explained.noWebGpu) renderNotice(v, { title: NO_WEBGPU.summary, text: NO_WEBGPU.action });
-      }
-      this.emit('error', { error, name: (error as Error)?.name ?? 'Error', ...explained, message: `${explained.summary} ${explained.action}` } satisfies ErrorEventDetail);
+      this.showError(error, isCurrent());
       throw error;
     } finally {
       outer?.removeEventListener('abort', onOuterAbort);
@@ -332,8 +342,13 @@ export class FluxGeneratorElement extends ElementBase {
     }
   }
 
-  /** Fills the form (prompt, width, height, steps, seed, outputFormat); `seed: undefined` clears it. */
+  /**
+   * Fills the form (prompt, width, height, steps, seed, outputFormat); `seed: undefined`
+   * clears it. Values are checked when generating; their types here.
+   * @throws InvalidParameterError naming a field of the wrong type, or one the form does not have
+   */
   setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>>): void {
+    checkFormParams(params);
     const v = this.view;
     if (params.prompt !== undefined) v.prompt.value = params.prompt;
     if (params.width !== undefined) v.width.value = String(params.width);
@@ -346,29 +361,21 @@ export class FluxGeneratorElement extends ElementBase {
 
   // ---- internals --------------------------------------------------------------------
 
+  /** Shows an error in the element (when `show`) and fires `error`. */
+  private showError(error: unknown, show = true): void {
+    const v = this.view;
+    const explained = explainError(error);
+    if (show) {
+      renderProgress(v, 0, explained.summary);
+      v.progressBar.hidden = true;
+      renderError(v, explained);
+      if (explained.noWebGpu) renderNotice(v, { title: NO_WEBGPU.summary, text: NO_WEBGPU.action });
+    }
+    this.emit('error', { error, name: (error as Error)?.name ?? 'Error', ...explained, message: errorLine(explained) } satisfies ErrorEventDetail);
+  }
+
   private emit(type: string, detail: unknown): void {
     this.dispatchEvent(new CustomEvent(type, { detail }));
-  }
-
-  private readForm(): Required<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'outputFormat'>> & { seed?: number } {
-    const v = this.view;
-    const num = (input: HTMLInputElement | HTMLSelectElement) => (input.value.trim() === '' ? Number.NaN : Number(input.value));
-    return {
-      prompt: v.prompt.value,
-      width: num(v.width),
-      height: num(v.height),
-      steps: num(v.steps),
-      seed: v.seed.value.trim() === '' ? undefined : Number(v.seed.value),
-      outputFormat: v.format.value as OutputFormat,
-    };
-  }
-
-  private markInvalid(error: unknown): void {
-    const field = (error as { field?: string }).field;
-    const input = ({ prompt: this.view.prompt, width: this.view.width, height: this.view.height, steps: this.view.steps, seed: this.view.seed } as Record<string, HTMLElement>)[field ?? ''];
-    if (!input) return;
-    input.setAttribute('aria-invalid', 'true');
-    input.focus();
   }
 
   private setBusy(busy: boolean): void {
@@ -399,7 +406,7 @@ export class FluxGeneratorElement extends ElementBase {
     if (this.resultUrl) URL.revokeObjectURL(this.resultUrl);
     this.resultUrl = URL.createObjectURL(blob);
     v.image.src = this.resultUrl;
-    v.image.alt = `Generated image: “${request.prompt.slice(0, 160)}”`;
+    v.image.alt = imageAlt(request.prompt);
     v.image.width = result.width;
     v.image.height = result.height;
     v.image.hidden = false;
@@ -407,25 +414,20 @@ export class FluxGeneratorElement extends ElementBase {
     v.placeholder.hidden = true;
     setFrameAspect(v, result.width, result.height);
     const where = this.backendLabel(result.backend, generator);
-    const more = result.images.length > 1 ? ` · ${result.images.length} images` : '';
-    v.resultText.textContent = `Seed ${result.seed} · ${result.width}×${result.height} · ${result.steps} step${result.steps === 1 ? '' : 's'} · ${(result.timings.totalMs / 1000).toFixed(1)} s · ${result.backend === 'local' ? 'made on this device' : `made by ${where}`}${more}`;
+    v.resultText.textContent = resultLine(result, where);
     const extension = blob.type.split('/')[1] === 'jpeg' ? 'jpg' : (blob.type.split('/')[1] ?? 'png');
     v.download.href = this.resultUrl;
     v.download.download = `flux-${result.seed}.${extension}`;
     v.download.setAttribute('aria-label', `Download the image (seed ${result.seed})`);
     v.result.hidden = false;
     v.progressBar.hidden = true;
-    const notes = result.warnings.map((w) => `${w.charAt(0).toUpperCase()}${w.slice(1)}${/[.!?]$/.test(w) ? '' : '.'}`);
-    renderProgress(v, 1, [`Done in ${(result.timings.totalMs / 1000).toFixed(1)} s.`, ...notes].join(' '));
+    renderProgress(v, 1, doneLine(result));
     // The indicator after generating says where it actually ran.
-    renderPrivacy(v, result.backend === 'local'
-      ? { where: 'local', title: 'Made on this device', why: 'Your prompt and image never left this browser.' }
-      : { where: 'remote', title: `Made by ${where}`, why: `Your prompt was sent to ${where}. ${result.backendReason}` });
+    renderPrivacy(v, resultPrivacy(result, where));
   }
 
   private showRemote(providerId: string): void {
-    const label = this.backendLabel(providerId, this.lease?.generator);
-    renderPrivacy(this.view, { where: 'remote', title: `Sending to ${label}`, why: 'Your prompt leaves this device and goes to this provider.' });
+    renderPrivacy(this.view, remotePrivacy(this.backendLabel(providerId, this.lease?.generator)));
   }
 
   private backendLabel(backend: string, generator?: Generator | null): string {
@@ -434,31 +436,19 @@ export class FluxGeneratorElement extends ElementBase {
   }
 
   private showRoute(decision: RouteDecision, webgpu: boolean | undefined): void {
-    const v = this.view;
-    if (decision.onDevice) {
-      renderPrivacy(v, { where: 'local', title: 'Runs on this device', why: 'Your prompt and images stay in this browser; only the model files are downloaded, once.' });
-    } else {
-      renderPrivacy(v, { where: 'remote', title: `Sent to ${decision.label}`, why: `Your prompt leaves this device. ${decision.reason}` });
-    }
-    renderNotice(v, webgpu === false ? { title: NO_WEBGPU.summary, text: `Your prompt will be sent to ${decision.label} instead.` } : null);
+    renderPrivacy(this.view, routePrivacy(decision));
+    renderNotice(this.view, routeNotice(decision, webgpu));
     const { backend, label, onDevice, reason } = decision;
     this.emit('route', { webgpu, backend, label, onDevice, reason } satisfies RouteEventDetail);
   }
 
   private showRouteError(error: unknown, webgpu?: boolean): void {
-    const explained = explainError(error);
-    const noWebGpu = explained.noWebGpu || webgpu === false;
-    // With no WebGPU the notice explains; the indicator says what the privacy mode allows.
     const providers = this.config?.providers.length ?? 0;
     const localOnly = (this.config?.privacy ?? (providers ? 'prefer-local' : 'local-only')) === 'local-only';
-    const why = !noWebGpu
-      ? `${explained.summary} ${explained.action}`
-      : localOnly
-        ? 'Only this device is allowed (“local-only”), and it cannot run the model. Nothing is sent anywhere.'
-        : 'No hosted provider is set up, so there is nowhere else to run it. Nothing is sent anywhere.';
-    renderPrivacy(this.view, { where: 'none', title: 'Cannot generate here yet', why });
-    renderNotice(this.view, noWebGpu ? { title: NO_WEBGPU.summary, text: NO_WEBGPU.action } : null);
-    this.emit('route', { webgpu: noWebGpu ? false : webgpu, error, summary: explained.summary, action: explained.action } satisfies RouteEventDetail);
+    const shown = routeErrorPresentation(error, webgpu, localOnly);
+    renderPrivacy(this.view, shown.privacy);
+    renderNotice(this.view, shown.notice);
+    this.emit('route', { webgpu: shown.noWebGpu ? false : webgpu, error, summary: shown.explained.summary, action: shown.explained.action } satisfies RouteEventDetail);
   }
 
   /** Reconfigures once after a burst of attribute changes (or on connection, when disconnected). */
@@ -481,7 +471,7 @@ export class FluxGeneratorElement extends ElementBase {
       const config = readGeneratorConfig(read);
       if (this.providersValue) config.providers = this.providersValue;
       if (!config.model && config.privacy !== 'remote-only') {
-        throw new InvalidParameterError('model', 'the URL of a web model package (the model attribute), unless privacy is remote-only', config.model);
+        throw new InvalidParameterError('model', 'the URL of a web model package (the model attribute), unless privacy is remote-only', config.model, 'missing');
       }
       this.lease = acquireGenerator(config);
       this.config = config;
@@ -497,7 +487,7 @@ export class FluxGeneratorElement extends ElementBase {
       this.showRouteError(this.configError, gpuApiPresent() ? undefined : false);
       const explained = explainError(this.configError);
       renderError(this.view, explained);
-      this.emit('error', { error: this.configError, name: (this.configError as Error).name, ...explained, message: `${explained.summary} ${explained.action}` } satisfies ErrorEventDetail);
+      this.emit('error', { error: this.configError, name: (this.configError as Error).name, ...explained, message: errorLine(explained) } satisfies ErrorEventDetail);
       return;
     }
     renderError(this.view, null);
@@ -509,7 +499,10 @@ export class FluxGeneratorElement extends ElementBase {
     try {
       this.defaults = readFormDefaults((name) => this.getAttribute(name), allowAnySize);
     } catch (error) {
+      // A bad attribute: shown, and reported as an `error` event naming the attribute.
       renderError(this.view, explainError(error));
+      const explained = explainError(error);
+      this.emit('error', { error, name: (error as Error).name, ...explained, message: errorLine(explained) } satisfies ErrorEventDetail);
       return;
     }
     applyDefaults(this.view, this.defaults, sizeRange(allowAnySize), { keepUserInput: this.userEdited && !valuesChanged });

@@ -17,4 +17,5 @@ export { defineFluxGenerator, FluxGeneratorElement, TAG_NAME } from './flux-gene
 export type { ErrorEventDetail, ImageEventDetail, ProgressEventDetail, RouteEventDetail, WidgetRequest } from './flux-generator.ts';
 export { sharedGeneratorStats } from './shared-generators.ts';
 export { createGenerator } from '../generator.ts';
+export { FluxError, InvalidParameterError, DeviceCapabilityError, DeviceLostError, WorkerCrashedError, AbortedError, ProviderError } from '../errors.ts';
 export { PROVIDER_INFO } from '../providers/index.ts';

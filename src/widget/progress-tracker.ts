@@ -3,7 +3,7 @@
  * see: the stage, its numbers (MB of MB, step i of N), a fraction for the bar, and the
  * time left, estimated from the steps (or bytes) done so far.
  */
-import { formatBytes } from '../models/registry.ts';
+import { formatBytes } from '../format-bytes.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { PROVIDER_INFO, type ProviderKind } from '../providers/config.ts';
 

@@ -10,12 +10,16 @@
  *   for the same model still share that model's worker.
  *
  * A lease is released by `release()`; when a worker's last generator goes, the worker is
- * stopped and its GPU memory freed.
+ * stopped and its GPU memory freed. When a shared worker dies, every generator using it
+ * sees its calls fail with WorkerCrashedError, and the next call of any of them starts
+ * one fresh worker for all of them (the entry's `current()`).
  */
 import { createGenerator, type Generator } from '../generator.ts';
-import { startWorker } from '../client.ts';
-import { packageUrlOf } from '../engine/manifest-fetch.ts';
-import type { AnyProviderConfig, ImageEngine } from '../providers/index.ts';
+import type { WorkerLocation } from '../engine/worker-url.ts';
+import { startWorker } from '../local-generator.ts';
+import { packageUrlOf } from '../package/package-url.ts';
+import { isEngine, type AnyProviderConfig, type ImageEngine } from '../providers/index.ts';
+import { isWorkerDead } from '../worker-connection.ts';
 import type { GeneratorConfig } from './config.ts';
 
 /** A generator borrowed from the registry. */
@@ -27,9 +31,23 @@ export interface GeneratorLease {
   release(): void;
 }
 
+/** One model's worker, shared; replaced by a fresh one when it died. */
 interface WorkerEntry {
-  worker: Worker;
+  worker?: Worker;
   refs: number;
+  /** The live worker (started now when there is none, or the last one died). */
+  current(): Worker;
+}
+
+function newWorkerEntry(where: WorkerLocation): WorkerEntry {
+  const entry: WorkerEntry = {
+    refs: 0,
+    current() {
+      if (!entry.worker || isWorkerDead(entry.worker)) entry.worker = startWorker(where);
+      return entry.worker;
+    },
+  };
+  return entry;
 }
 
 interface GeneratorEntry {
@@ -43,10 +61,6 @@ const workers = new Map<string, WorkerEntry>();
 const generators = new Map<string, GeneratorEntry>();
 const engineIds = new WeakMap<ImageEngine, number>();
 let nextEngineId = 1;
-
-function isEngine(p: AnyProviderConfig | ImageEngine): p is ImageEngine {
-  return typeof (p as ImageEngine).generate === 'function';
-}
 
 /** A stable key for a provider list: configs by value (keys included, in memory only), engines by identity. */
 function providersKey(providers: (AnyProviderConfig | ImageEngine)[]): unknown[] {
@@ -74,21 +88,16 @@ export function acquireGenerator(config: GeneratorConfig): GeneratorLease {
     const workerKey = config.model ? packageUrlOf(config.model, location.href) : undefined;
     let workerEntry = workerKey ? workers.get(workerKey) : undefined;
     const newWorker = workerKey && !workerEntry;
-    if (newWorker) workerEntry = { worker: startWorker({ workerUrl: config.workerUrl, wasmPaths: config.wasmPaths }), refs: 0 };
-    let generator: Generator;
-    try {
-      generator = createGenerator({
-        model: workerKey,
-        privacy: config.privacy,
-        memory: config.memory,
-        providers: config.providers,
-        allowAnySize: config.allowAnySize,
-        worker: workerEntry?.worker,
-      });
-    } catch (error) {
-      if (newWorker) workerEntry!.worker.terminate();
-      throw error;
-    }
+    if (newWorker) workerEntry = newWorkerEntry({ workerUrl: config.workerUrl, wasmPaths: config.wasmPaths });
+    const shared = workerEntry;
+    // Nothing starts until the first call: a configuration error leaves no worker behind.
+    const generator = createGenerator({
+      model: workerKey,
+      privacy: config.privacy,
+      providers: config.providers,
+      allowAnySize: config.allowAnySize,
+      worker: shared ? () => shared.current() : undefined,
+    });
     if (newWorker) workers.set(workerKey!, workerEntry!);
     if (workerEntry) workerEntry.refs++;
     entry = { generator, refs: 0, workerKey };
@@ -113,7 +122,7 @@ export function acquireGenerator(config: GeneratorConfig): GeneratorLease {
       workers.delete(held.workerKey!);
       // The last user: free the GPU, then stop the worker (dispose() does both when the
       // generator went local; terminate() covers the rest).
-      void held.generator.dispose().finally(() => workerEntry.worker.terminate());
+      void held.generator.dispose().finally(() => workerEntry.worker?.terminate());
     },
   };
 }

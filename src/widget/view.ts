@@ -6,8 +6,9 @@
  * Content-Security-Policy (no 'unsafe-inline') holds; inline `style` attributes are never
  * written (sizes go through the CSSOM, which CSP allows).
  */
+import type { GenerateParams, OutputFormat } from '../api-types.ts';
 import { LIMITS } from '../defaults.ts';
-import { h } from '../ui/dom.ts';
+import { h } from './dom.ts';
 import type { FormDefaults } from './config.ts';
 import css from './widget.css?inline';
 
@@ -210,4 +211,25 @@ export function drawPreview(view: WidgetView, preview: { width: number; height: 
 /** Sets the frame's aspect ratio to the image's (CSSOM, allowed under CSP). */
 export function setFrameAspect(view: WidgetView, width: number, height: number): void {
   view.frame.style.aspectRatio = `${width} / ${height}`;
+}
+
+/** The form's values as request fields (an empty number field reads as NaN: refused when checked; an empty seed as absent). */
+export function readForm(view: WidgetView): Required<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'outputFormat'>> & { seed?: number } {
+  const num = (input: HTMLInputElement | HTMLSelectElement) => (input.value.trim() === '' ? Number.NaN : Number(input.value));
+  return {
+    prompt: view.prompt.value,
+    width: num(view.width),
+    height: num(view.height),
+    steps: num(view.steps),
+    seed: view.seed.value.trim() === '' ? undefined : Number(view.seed.value),
+    outputFormat: view.format.value as OutputFormat,
+  };
+}
+
+/** Marks the input of a refused field (`field` of an InvalidParameterError) and focuses it. */
+export function markInvalid(view: WidgetView, field: string | undefined): void {
+  const input = ({ prompt: view.prompt, width: view.width, height: view.height, steps: view.steps, seed: view.seed } as Record<string, HTMLElement>)[field ?? ''];
+  if (!input) return;
+  input.setAttribute('aria-invalid', 'true');
+  input.focus();
 }

@@ -9,6 +9,7 @@
  * - the iframe embed (embed.html?model=…) generates under its own CSP;
  * - no CSP violation anywhere; an injected inline script is refused.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -243,6 +244,60 @@ describe('two widgets on a page with hostile CSS', () => {
     expect(refused.message + refused.shown).not.toContain('leaked-key');
   });
 
+  it('refuses the same bad request as the library and the CLI: same class, field and reason', async () => {
+    // Bad under every size rule (the widgets allow any size; the CLI's provider path takes the web range).
+    const cases: { params: Record<string, unknown>; cli: string[] }[] = [
+      { params: { width: 17 }, cli: ['--width', '17'] },
+      { params: { height: 4096 }, cli: ['--height', '4096'] },
+      { params: { steps: 0 }, cli: ['--steps', '0'] },
+      { params: { seed: -1 }, cli: ['--seed=-1'] },
+      { params: { numImages: 9 }, cli: ['--num-images', '9'] },
+      { params: { prompt: '   ' }, cli: [] },
+      { params: { outputFormat: 'gif' }, cli: [] },
+    ];
+    const flagOf: Record<string, string> = { width: '--width', height: '--height', steps: '--steps', seed: '--seed', numImages: '--num-images', prompt: '--prompt', outputFormat: '--out' };
+    for (const { params, cli } of cases) {
+      const [field] = Object.keys(params);
+      const request = { prompt: 'a fox', width: 64, height: 64, ...params };
+      const seen = (await page.evaluate(
+        `(async () => {
+          const { createGenerator } = await import('/static/flux-webgpu/widget.js');
+          const info = (e) => ({ name: e.name, field: e.field, reason: e.reason });
+          const request = ${JSON.stringify(request)};
+          let library;
+          try { await createGenerator({ model: '/models/demo/', allowAnySize: true }).generate(request); } catch (e) { library = info(e); }
+          const host = document.getElementById('a');
+          let widget;
+          const event = new Promise((done) => host.addEventListener('error', (e) => done(info(e.detail.error)), { once: true }));
+          try { await host.generate(request); } catch (e) { widget = info(e); }
+          return { library, widget, event: await event };
+        })()`,
+      )) as Record<'library' | 'widget' | 'event', { name: string; field: string; reason: string }>;
+      const args = ['generate', '--provider', 'bfl', '--api-key', 'k', '--base-url', 'http://127.0.0.1:9', '--prompt', field === 'prompt' ? String(params.prompt) : 'a fox', ...cli, '--out', join(tmp, `same.${field === 'outputFormat' ? params.outputFormat : 'png'}`)];
+      const fromCli = await new Promise<{ code: number; stderr: string }>((done) => {
+        execFile('node', [join(ROOT, 'tools/flux-webgpu.mjs'), ...args], { cwd: ROOT }, (error, _stdout, stderr) => done({ code: (error as { code?: number } | null)?.code ?? 0, stderr }));
+      });
+      const code = /\((\w+): field (\S+), reason ([\w-]+)\)/.exec(fromCli.stderr);
+      expect(seen.library, JSON.stringify(params)).toMatchObject({ name: 'InvalidParameterError', field });
+      expect(seen.widget).toEqual(seen.library);
+      expect(seen.event).toEqual(seen.library);
+      expect(fromCli.code, fromCli.stderr).toBe(2);
+      expect(code?.slice(1)).toEqual([seen.library.name, flagOf[field], seen.library.reason]);
+    }
+  }, 120_000);
+
+  it('answers randomized bad input at its attributes, methods and properties with typed errors naming the field', async () => {
+    const result = (await page.evaluate(`(async () => {
+      const { runWidgetBad } = await import('/pages/bad-inputs.js');
+      const lib = await import('/static/flux-webgpu/widget.js');
+      return runWidgetBad(document, 31337, 120, lib);
+    })()`)) as { outcomes: Record<string, number>; failures: string[]; reached: number };
+    console.log(`bad-input (widget): ${JSON.stringify(result.outcomes)}`);
+    expect(result.failures).toEqual([]);
+    expect(result.outcomes.typed).toBe(120);
+    expect(result.reached).toBe(0);
+  }, 120_000);
+
   it('respects prefers-reduced-motion', async () => {
     await page.emulateMedia({ reducedMotion: 'reduce' });
     const duration = await page.locator('#a').evaluate((host) => getComputedStyle(host.shadowRoot!.querySelector('button.generate')!).transitionDuration);
@@ -274,6 +329,64 @@ describe('the iframe embed', () => {
       await embedPage.close();
     }
   }, 90_000);
+});
+
+describe('a shared worker that dies', () => {
+  it("rejects both widgets' pending generations with WorkerCrashedError, and both work again on one fresh worker", async () => {
+    const other = await context.newPage();
+    try {
+      // The page's generator workers start with the test hooks on (so the test can make one close itself).
+      await other.addInitScript(() => {
+        const Original = window.Worker;
+        const started: Worker[] = [];
+        (window as unknown as { generatorWorkers: Worker[] }).generatorWorkers = started;
+        window.Worker = class extends Original {
+          constructor(url: string | URL, options: WorkerOptions = {}) {
+            const generator = options.name === 'flux-webgpu-generator';
+            super(url, generator ? { ...options, name: 'flux-webgpu-test-hooks' } : options);
+            if (generator) started.push(this);
+          }
+        } as typeof Worker;
+      });
+      await other.goto(`${server.origin}/pages/widget-host.html`);
+      await other.waitForFunction(() => [...document.querySelectorAll('flux-generator')].every((w) => w.shadowRoot?.querySelector('.privacy')?.getAttribute('data-where') === 'local'), null, { timeout: 60_000 });
+      const run = () =>
+        other.evaluate(async () => {
+          const [a, b] = ['a', 'b'].map((id) => document.getElementById(id) as unknown as HTMLElement & { generate(p: unknown): Promise<{ seed: number }> });
+          const workers = (window as unknown as { generatorWorkers: Worker[] }).generatorWorkers;
+          const crash = (window as unknown as { crashOnEncode?: boolean }).crashOnEncode;
+          let crashed = false;
+          const onProgress = (event: Event) => {
+            if (crash && !crashed && (event as CustomEvent).detail.stage === 'encode') {
+              crashed = true;
+              workers.at(-1)!.postMessage({ 'flux-webgpu-test-hook': 'close' });
+            }
+          };
+          a.addEventListener('progress', onProgress);
+          const settled = await Promise.allSettled([a.generate({ prompt: 'a fox', steps: 1 }), b.generate({ prompt: 'a cat', steps: 1 })]);
+          a.removeEventListener('progress', onProgress);
+          return {
+            outcomes: settled.map((s) => (s.status === 'fulfilled' ? { ok: true, seed: s.value.seed } : { ok: false, name: (s.reason as Error).name, reason: (s.reason as { reason?: string }).reason })),
+            workers: workers.length,
+          };
+        });
+      await other.evaluate(() => void ((window as unknown as { crashOnEncode: boolean }).crashOnEncode = true));
+      const crashed = await run();
+      expect(crashed.outcomes).toEqual([
+        { ok: false, name: 'WorkerCrashedError', reason: 'exited' },
+        { ok: false, name: 'WorkerCrashedError', reason: 'exited' },
+      ]);
+      await other.evaluate(() => void ((window as unknown as { crashOnEncode: boolean }).crashOnEncode = false));
+      const recovered = await run();
+      expect(recovered.outcomes.map((o) => o.ok)).toEqual([true, true]);
+      // One fresh worker for both widgets, started by the first call after the death.
+      expect(recovered.workers).toBe(2);
+      // A string, evaluated as is (the test's own dynamic imports are rewritten by vitest).
+      expect(await other.evaluate("import('/static/flux-webgpu/widget.js').then((m) => m.sharedGeneratorStats())")).toMatchObject({ workers: 1, generators: 1 });
+    } finally {
+      await other.close();
+    }
+  }, 180_000);
 });
 
 describe('Content-Security-Policy', () => {

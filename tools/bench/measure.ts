@@ -9,17 +9,8 @@ import { join } from 'node:path';
 import type { GraphEntry } from '../../src/package/manifest.ts';
 import type { GraphSession, ModelRuntime } from '../../src/pipeline/runtime.ts';
 
-/** "1.23 GiB", "456.7 MiB", "12.0 KiB", "17 B". */
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(value >= 100 ? 1 : 2)} ${units[unit]}`;
-}
+/** Sizes are written as everywhere else (decimal units, src/format-bytes.ts). */
+export { formatBytes } from '../../src/format-bytes.ts';
 
 /** "850 ms", "12.34 s", "3 min 05 s". */
 export function formatMs(ms: number): string {

@@ -9,10 +9,9 @@
  * `{kind, graph, start, end}` with absolute times (`performance.timeOrigin + now()`, ms)
  * so the page can line them up with its own progress events.
  */
-import * as Comlink from 'comlink';
-import { Engine } from '../../../src/engine/engine.ts';
 import { ort } from '../../../src/engine/ort.ts';
-import { isWasmThread, sendErrorsWithFields } from '../../../src/engine/worker-errors.ts';
+import { serveEngine } from '../../../src/engine/serve-engine.ts';
+import { isWasmThread } from '../../../src/engine/worker-errors.ts';
 import { BENCH_CHANNEL, type SessionTiming } from './browser-bench-shared.ts';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -46,8 +45,5 @@ function installTiming(): void {
   };
 }
 
-if (!isWasmThread()) {
-  installTiming();
-  sendErrorsWithFields();
-  Comlink.expose(new Engine());
-}
+if (!isWasmThread()) installTiming();
+serveEngine();

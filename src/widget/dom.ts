@@ -1,4 +1,4 @@
-/** A tiny element builder for the UI (no framework). */
+/** A tiny element builder for the widget and the app (no framework). */
 
 type Child = Node | string | null | undefined | false;
 

@@ -1,0 +1,225 @@
+/**
+ * The worker-backed local generator: `createLocalGenerator()` runs a web model package
+ * on this device, in the generator worker (WebGPU), and talks to its `Engine` through a
+ * watched connection (worker-connection.ts: a dead worker is noticed, pending calls
+ * reject with WorkerCrashedError, the next call starts a fresh worker). Progress
+ * callbacks cross as Comlink proxies, images come back as Blobs, cancellation crosses as
+ * a request id, and errors are rebuilt as their own classes (with their fields).
+ *
+ * Privacy: with a local model the only requests are for the model package's files (and
+ * the library's own worker/wasm files); the prompt never leaves this device.
+ */
+import * as Comlink from 'comlink';
+import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
+import { FluxError, GpuOutOfMemoryError, InvalidParameterError, throwIfAborted } from './errors.ts';
+import type { MemoryOption, MemoryPlan } from './engine/memory-plan.ts';
+import type { DeviceCheckOptions, DeviceReport, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+import { checkLocalGeneratorOptions } from './generator-options.ts';
+import { packageUrlOf } from './package/package-url.ts';
+import type { ProgressCallback, ProgressEvent } from './progress.ts';
+import { checkCallOptions, requestFields, validateRequest, type ValidRequest } from './request.ts';
+import { requestPersistentStorage } from './store/storage-quota.ts';
+import { EngineConnection } from './worker-connection.ts';
+import { resolveWasmUrl, startGeneratorWorker, type WorkerLocation } from './engine/worker-url.ts';
+
+/** Options of `createLocalGenerator`. */
+export interface LocalGeneratorOptions extends WorkerLocation {
+  /** URL of the web model package folder (or its manifest.json); relative URLs resolve against the page. */
+  model: string;
+  /**
+   * Accept any width/height that is a multiple of 16 from 16 to 2048 instead of the web
+   * API's 256–1440 (for tiny test models and golden checks). The GPU's buffer limits are
+   * checked either way.
+   */
+  allowAnySize?: boolean;
+  /** Engine settings: wasm threads, onnxruntime logging, low-memory session handling. */
+  engine?: EngineSettings;
+  /**
+   * GPU memory plan: 'auto' (default: the fastest that fits the measured GPU memory),
+   * 'resident' (every session kept: fastest repeats), 'staged' (text encoders, transformer
+   * and VAE one after another), 'streaming' (one graph at a time: least memory, slowest).
+   */
+  memory?: MemoryOption;
+  /**
+   * A worker running `workers/generator.worker.ts` instead of the bundled one, or a
+   * function that starts one (called again for a fresh worker after one died; with a
+   * Worker, the bundled worker replaces it); `workerUrl` is then not used.
+   */
+  worker?: Worker | (() => Worker);
+}
+
+/** A text-to-image generator bound to one model package, running it on this device. */
+export interface LocalGenerator {
+  /** The package URL (absolute, ending in "/"). */
+  readonly model: string;
+  /**
+   * Generates `numImages` images. Loads (downloads, verifies, compiles) the model first
+   * when needed, reporting `download` and `load` progress. Calls queue: one runs at a time.
+   * @throws InvalidParameterError naming a field that is out of range
+   * @throws DeviceCapabilityError when the device cannot run the model or the size
+   * @throws DeviceLostError when the GPU device was lost meanwhile (the next call makes a new one)
+   * @throws WorkerCrashedError when the worker died meanwhile (the next call starts a new one)
+   * @throws AbortedError when `params.signal` aborts
+   */
+  generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
+  /**
+   * Downloads (once; resumable, with automatic retries) and loads the model:
+   * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
+   * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
+   * @throws InvalidParameterError naming `signal` or `onProgress` when it has the wrong type
+   */
+  load(options?: LoadOptions): Promise<LoadedModel>;
+  load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
+  /**
+   * What the device offers and whether the model fits, with the GPU memory each plan needs
+   * at `options`' size (default 1024×1024) and what the device gave; downloads only the
+   * manifest (once per session).
+   */
+  checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
+  /** Packages kept in this browser's storage. */
+  listModels(): Promise<StoredModel[]>;
+  /** Deletes a stored package (default: this generator's model). */
+  deleteModel(url?: string): Promise<void>;
+  /** Stops the worker and frees the GPU; the generator cannot be used afterwards. */
+  dispose(): Promise<void>;
+}
+
+const LOCAL_REASON = 'The model runs on this device (WebGPU); nothing but the model files is downloaded.';
+
+let requestCounter = 0;
+
+/**
+ * Creates a generator that runs a web model package on this device (WebGPU, in a
+ * worker). The worker starts on the first call; nothing is downloaded until `load()`,
+ * `generate()` or `checkDevice()`.
+ *
+ * ```ts
+ * const generator = createLocalGenerator({ model: './models/flux1-schnell-q4/' });
+ * const { images, seed } = await generator.generate({ prompt: 'a lighthouse at dusk', width: 512, height: 512 });
+ * ```
+ * @throws InvalidParameterError naming an option that is not allowed
+ */
+export function createLocalGenerator(options: LocalGeneratorOptions): LocalGenerator {
+  const checked = checkLocalGeneratorOptions(options);
+  const model = packageUrlOf(checked.model);
+  let given = checked.worker;
+  const start = (): Worker => {
+    if (typeof given === 'function') return given();
+    const worker = given ?? startWorker({ workerUrl: checked.workerUrl });
+    given = undefined; // a worker given as an object is used once; after its death the bundled one starts
+    return worker;
+  };
+  const wasmUrl = checked.wasmPaths === undefined ? undefined : resolveWasmUrl(checked.wasmPaths);
+  const connection = new EngineConnection(start, wasmUrl ? { ...checked.engine, wasmUrl } : checked.engine);
+  const rules = { sizes: checked.allowAnySize ? ('any' as const) : ('web' as const) };
+
+  return {
+    model,
+
+    async generate(params: GenerateParams | ValidRequest): Promise<GenerateResult> {
+      const request = validateRequest(params, rules);
+      const { signal, onProgress } = params as GenerateParams;
+      throwIfAborted(signal);
+      const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      // The checked fields only: a plain, cloneable object (the worker checks it again).
+      const wire: EngineGenerateRequest = { ...requestFields(request), model, allowAnySize: checked.allowAnySize, memory: checked.memory };
+      // The first generate() may download the model; persistence can only be asked for here.
+      void requestPersistentStorage();
+      for (;;) {
+        let stop: (() => void) | undefined;
+        try {
+          const result = await connection.call('generate', (engine, setStage) => {
+            const progress = Comlink.proxy((event: ProgressEvent) => {
+              if (event.stage !== 'done') setStage(event.stage);
+              onProgress?.(event);
+            });
+            const onAbort = () => void engine.cancel(id).catch(() => undefined);
+            signal?.addEventListener('abort', onAbort, { once: true });
+            stop = () => signal?.removeEventListener('abort', onAbort);
+            return engine.generate(id, wire, progress);
+          });
+          return { ...result, warnings: [...request.warnings, ...result.warnings], backend: 'local', backendReason: LOCAL_REASON };
+        } catch (error) {
+          if (!(error instanceof GpuOutOfMemoryError)) throw error;
+          // Out of GPU memory: onnxruntime's wasm in that worker is unusable, so a fresh
+          // worker runs the request again under the next lighter plan (weights are stored).
+          connection.replaceWorker(new FluxError('the generator worker was replaced after a GPU out-of-memory failure'));
+          if (!error.fallbackPlan || signal?.aborted) throw error;
+          wire.memory = error.fallbackPlan as MemoryPlan;
+          wire.memoryFallback = error.message;
+        } finally {
+          stop?.();
+        }
+      }
+    },
+
+    async load(first?: ProgressCallback | LoadOptions, second?: LoadOptions): Promise<LoadedModel> {
+      const { signal, onProgress } = loadOptions(first, second);
+      throwIfAborted(signal);
+      // Persistent storage can only be requested from the page, not from the worker.
+      void requestPersistentStorage();
+      // The signal cannot cross to the worker: an id does, and an abort cancels it there.
+      const id = `load-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      let stop: (() => void) | undefined;
+      try {
+        return await connection.call('load', (engine, setStage) => {
+          const onAbort = () => void engine.cancel(id).catch(() => undefined);
+          signal?.addEventListener('abort', onAbort, { once: true });
+          stop = () => signal?.removeEventListener('abort', onAbort);
+          const progress = Comlink.proxy((event: ProgressEvent) => {
+            if (event.stage !== 'done') setStage(event.stage);
+            onProgress?.(event);
+          });
+          return engine.load(model, progress, id, { memory: checked.memory });
+        });
+      } finally {
+        stop?.();
+      }
+    },
+
+    checkDevice: (check: DeviceCheckOptions = {}) => connection.call('checkDevice', (engine) => engine.checkDevice(model, { memory: checked.memory, ...check })),
+    listModels: () => connection.call('listModels', (engine) => engine.listModels()),
+    deleteModel: (url?: string) => {
+      const target = url === undefined ? model : packageUrlOf(url, undefined, 'url');
+      return connection.call('deleteModel', (engine) => engine.deleteModel(target));
+    },
+
+    dispose: () => connection.close(new FluxError('this generator was disposed', 'disposed'), (engine) => engine.dispose()),
+  };
+}
+
+/**
+ * The options of `load()` from either call form: `load(options)` or `load(onProgress, options)`.
+ * @throws InvalidParameterError naming `options`, `signal` or `onProgress` when it has the wrong type
+ */
+export function loadOptions(first?: ProgressCallback | LoadOptions | null, second?: LoadOptions | null): LoadOptions {
+  let options: LoadOptions;
+  if (typeof first === 'function') {
+    if (second !== undefined && (second === null || typeof second !== 'object' || Array.isArray(second))) throw new InvalidParameterError('options', 'an object such as { signal }', second, 'wrong-type');
+    options = { ...second, onProgress: first };
+  } else if (first === undefined) {
+    if (second !== undefined && (second === null || typeof second !== 'object' || Array.isArray(second))) throw new InvalidParameterError('options', 'an object such as { signal }', second, 'wrong-type');
+    options = { ...(second ?? {}) };
+  } else if (first !== null && typeof first === 'object' && !Array.isArray(first)) {
+    options = first;
+  } else {
+    throw new InvalidParameterError('onProgress', 'a function, or an options object { signal, onProgress }', first, 'wrong-type');
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== 'signal' && key !== 'onProgress' && (options as Record<string, unknown>)[key] !== undefined) {
+      throw new InvalidParameterError(key, 'not an option of load() (its options: signal, onProgress)', (options as Record<string, unknown>)[key], 'unknown-field');
+    }
+  }
+  checkCallOptions(options);
+  return options;
+}
+
+/**
+ * Starts a generator worker (the one bundled with the library, or `workerUrl`); with
+ * `wasmPaths`, onnxruntime in it loads its wasm from there. Hand it to `createGenerator`
+ * as `worker` to share one worker between generators.
+ * @throws InvalidParameterError naming `workerUrl` or `wasmPaths` when one is not a URL
+ */
+export function startWorker(where: WorkerLocation = {}): Worker {
+  return startGeneratorWorker(where);
+}
