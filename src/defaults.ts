@@ -13,6 +13,8 @@ export const DEFAULTS = {
   /** Largest `.onnx_data` file the converter writes, in MiB (well under the 2 GB ArrayBuffer/protobuf limits). */
   maxShardMb: 1024,
   weights: 'q4' as const,
+  /** Largest tile the engine picks on its own for a tiled VAE decode, in pixels (the FLUX VAE's own `sample_size`). */
+  vaeTileMaxPx: 1024,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */
@@ -25,4 +27,6 @@ export const LIMITS = {
   numImages: { min: 1, max: 4 },
   prompt: { minChars: 1, maxChars: 10000 },
   maxShardMb: { min: 1, max: 2047 },
+  /** diffusers' `tile_sample_min_size` for a tiled VAE decode: pixels, a multiple of 8 (latent tile = px/8). */
+  vaeTilePx: { min: 32, multiple: 8 },
 };
