@@ -15,6 +15,12 @@ export const DEFAULTS = {
   weights: 'q4' as const,
   /** Largest tile the engine picks on its own for a tiled VAE decode, in pixels (the FLUX VAE's own `sample_size`). */
   vaeTileMaxPx: 1024,
+  /**
+   * Largest float32 attention-score buffer [heads, tokens, tokens] one attention node may
+   * need at the largest web size, in bytes: the converter groups heads to stay within it
+   * (1 GiB: SwiftShader's buffer limit, and a common one on laptop GPUs).
+   */
+  attentionScoresMaxBytes: 2 ** 30,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */

@@ -110,3 +110,34 @@ export function modulate(g: GraphBuilder, x: string, shift: string, scale: strin
 export function gated(g: GraphBuilder, gate: string, x: string): string {
   return g.op('Mul', [g.op('Unsqueeze', [gate, g.constInt64([1])]), x]);
 }
+
+/**
+ * com.microsoft MultiHeadAttention of q, k, v [B, S, heads·headDim] (scale 1/√headDim),
+ * computed in groups of `headsPerGroup` heads: q, k and v are split along the hidden axis,
+ * each group runs its own MultiHeadAttention and the outputs are concatenated. Heads are
+ * independent, so the numbers are the same; without flash attention onnxruntime
+ * materialises float32 scores [heads, S, S] per node, and grouping bounds that buffer to
+ * [headsPerGroup, S, S]. `headsPerGroup` ≥ heads gives one node.
+ */
+export function multiHeadAttention(g: GraphBuilder, q: string, k: string, v: string, heads: number, headDim: number, headsPerGroup = heads): string {
+  if (headsPerGroup >= heads) return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads }, MS);
+  if (!Number.isInteger(headsPerGroup) || headsPerGroup < 1 || heads % headsPerGroup !== 0) {
+    throw new Error(`attention: ${headsPerGroup} heads per group do not divide ${heads} heads`);
+  }
+  const groups = heads / headsPerGroup;
+  const sizes = g.constInt64(new Array(groups).fill(headsPerGroup * headDim));
+  const [qs, ks, vs] = [q, k, v].map((x) => g.opN('Split', [x, sizes], groups, { axis: -1 }));
+  const outputs = qs.map((qi, i) => g.op('MultiHeadAttention', [qi, ks[i], vs[i]], { num_heads: headsPerGroup }, MS));
+  return g.op('Concat', outputs, { axis: -1 });
+}
+
+/**
+ * Heads per attention group so that the float32 scores of one group, [group, S, S], fit
+ * `maxScoreBytes` for sequences up to `maxTokens`: the largest divisor of `heads` that does
+ * (at least 1).
+ */
+export function attentionHeadsPerGroup(heads: number, maxTokens: number, maxScoreBytes: number): number {
+  const perHead = maxTokens * maxTokens * 4;
+  for (let group = heads; group > 1; group--) if (heads % group === 0 && group * perHead <= maxScoreBytes) return group;
+  return 1;
+}

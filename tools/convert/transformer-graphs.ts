@@ -10,8 +10,9 @@
  * Text tokens come first in the joint sequence (RoPE tables follow that order).
  */
 import { CheckpointError } from '../../src/errors.ts';
-import { chunkLastAxis, gated, geluTanh, layerNormPlain, linear, modulate, param, rmsNorm, silu, type LayerContext } from './layers.ts';
+import { attentionHeadsPerGroup, chunkLastAxis, gated, geluTanh, layerNormPlain, linear, modulate, multiHeadAttention, param, rmsNorm, silu, type LayerContext } from './layers.ts';
 import type { WeightPrecision } from '../../src/package/manifest.ts';
+import { DEFAULTS, LIMITS } from '../../src/defaults.ts';
 
 const MS = 'com.microsoft';
 const NORM_EPS = 1e-6;
@@ -267,11 +268,31 @@ async function qkv(ctx: LayerContext, c: TransformerConfig, x: string, p: string
   return { q, k, v };
 }
 
+/** Text tokens the attention chunking plans for: FLUX.1 [dev]'s max_sequence_length (schnell uses 256). */
+const MAX_TEXT_TOKENS = 512;
+
+/**
+ * Heads per attention group in the block shards: the joint sequence of the largest web
+ * image (LIMITS.webSize.max², 16 pixels per token) plus 512 text tokens keeps one group's
+ * float32 scores within `DEFAULTS.attentionScoresMaxBytes` (FLUX: 3 of 24 heads, 0.83 GiB
+ * at 1440²; all 24 at once would need 6.7 GiB).
+ */
+export function defaultAttentionHeadsPerGroup(c: TransformerConfig): number {
+  const maxTokens = (LIMITS.webSize.max / 16) ** 2 + MAX_TEXT_TOKENS;
+  return attentionHeadsPerGroup(c.num_attention_heads, maxTokens, DEFAULTS.attentionScoresMaxBytes);
+}
+
+/** Options of `buildBlocks`. */
+export interface BlockOptions {
+  /** Heads per attention group (default `defaultAttentionHeadsPerGroup`); ≥ num_attention_heads: one attention node. */
+  attentionHeadsPerGroup?: number;
+}
+
 /** Joint attention over [txt; img] with RoPE, returning the attention output of the joint sequence. */
-function jointAttention(ctx: LayerContext, c: TransformerConfig, q: string, k: string, v: string, rot: { positions: string; cos: string; sin: string }): string {
+function jointAttention(ctx: LayerContext, c: TransformerConfig, q: string, k: string, v: string, rot: { positions: string; cos: string; sin: string }, headsPerGroup: number): string {
   const qr = rope(ctx, c, q, rot.positions, rot.cos, rot.sin);
   const kr = rope(ctx, c, k, rot.positions, rot.cos, rot.sin);
-  return ctx.g.op('MultiHeadAttention', [qr, kr, v], { num_heads: c.num_attention_heads }, MS);
+  return multiHeadAttention(ctx.g, qr, kr, v, c.num_attention_heads, c.attention_head_dim, headsPerGroup);
 }
 
 /** Feed-forward: Linear(d→4d), GELU(tanh), Linear(4d→d). */
@@ -281,8 +302,9 @@ async function feedForward(ctx: LayerContext, c: TransformerConfig, x: string, p
 }
 
 /** Builds one shard of double and/or single blocks. */
-export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan: ShardPlan): Promise<void> {
+export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan: ShardPlan, options: BlockOptions = {}): Promise<void> {
   const { g } = ctx;
+  const headsPerGroup = options.attentionHeadsPerGroup ?? defaultAttentionHeadsPerGroup(c);
   const d = innerDim(c);
   const inputs = blockInputs(ctx, c);
   const tembAct = silu(g, inputs.temb);
@@ -304,7 +326,7 @@ export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan:
     const a = await qkv(ctx, c, imgIn, `${p}.attn`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
     const b = await qkv(ctx, c, txtIn, `${p}.attn`, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
     const cat = (x: string, y: string) => g.op('Concat', [x, y], { axis: 1 });
-    const attention = jointAttention(ctx, c, cat(b.q, a.q), cat(b.k, a.k), cat(b.v, a.v), rot);
+    const attention = jointAttention(ctx, c, cat(b.q, a.q), cat(b.k, a.k), cat(b.v, a.v), rot, headsPerGroup);
     const [txtAttn, imgAttn] = splitTokens(attention);
 
     img = g.op('Add', [img, gated(g, gateMsa, await linear(ctx, imgAttn, `${p}.attn.to_out.0`, d, d))]);
@@ -324,7 +346,7 @@ export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan:
       const normed = modulate(g, layerNormPlain(g, x, d, NORM_EPS), shift, scale);
       const mlp = geluTanh(g, await linear(ctx, normed, `${p}.proj_mlp`, d, 4 * d));
       const a = await qkv(ctx, c, normed, `${p}.attn`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
-      const attention = jointAttention(ctx, c, a.q, a.k, a.v, rot);
+      const attention = jointAttention(ctx, c, a.q, a.k, a.v, rot, headsPerGroup);
       const joined = g.op('Concat', [attention, mlp], { axis: -1 });
       x = g.op('Add', [x, gated(g, gate, await linear(ctx, joined, `${p}.proj_out`, 5 * d, d))]);
     }
