@@ -11,7 +11,18 @@ import * as Comlink from 'comlink';
 import type { GenerateParams, GenerateResult } from './api-types.ts';
 import { AbortedError, FluxError } from './errors.ts';
 import type { ProgressCallback } from './progress.ts';
-import { fromWireError, isWireError, type DeviceReport, type EngineApi, type EngineGenerateRequest, type EngineSettings, type LoadedModel, type StoredModel } from './engine/protocol.ts';
+import {
+  fromWireError,
+  isWireError,
+  type DeviceReport,
+  type EngineApi,
+  type EngineDecodeRequest,
+  type EngineDecodeResult,
+  type EngineGenerateRequest,
+  type EngineSettings,
+  type LoadedModel,
+  type StoredModel,
+} from './engine/protocol.ts';
 import { packageUrlOf } from './engine/manifest-fetch.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
 import workerUrl from '../workers/generator.worker.ts?worker&url';
@@ -44,6 +55,14 @@ export interface Generator {
    * @throws AbortedError when `params.signal` aborts
    */
   generate(params: GenerateParams): Promise<GenerateResult>;
+  /**
+   * Decodes latents with the model's VAE (e.g. saved `vae_input` latents): whole where the
+   * GPU's buffer limits allow, else in diffusers-style tiles; `tilePx` forces a tile size.
+   * Queued and cancellable like `generate`.
+   * @throws InvalidParameterError naming a bad field
+   * @throws AbortedError when `params.signal` aborts
+   */
+  decodeLatents(params: DecodeLatentsParams): Promise<EngineDecodeResult>;
   /** Downloads (once; resumable) and loads the model. */
   load(onProgress?: ProgressCallback): Promise<LoadedModel>;
   /** What the device offers and whether the model fits; downloads only the manifest. */
@@ -54,6 +73,12 @@ export interface Generator {
   deleteModel(url?: string): Promise<void>;
   /** Stops the worker and frees the GPU; the generator cannot be used afterwards. */
   dispose(): Promise<void>;
+}
+
+/** What `decodeLatents` takes (see `EngineDecodeRequest`). */
+export interface DecodeLatentsParams extends Omit<EngineDecodeRequest, 'model'> {
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
 }
 
 const LOCAL_REASON = 'The model runs on this device (WebGPU); nothing but the model files is downloaded.';
@@ -104,6 +129,20 @@ export function createLocalGenerator(options: GeneratorOptions): Generator {
       try {
         const result = await call(() => engine.generate(id, request, progress));
         return { ...result, backend: 'local', backendReason: LOCAL_REASON };
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    },
+
+    async decodeLatents(params: DecodeLatentsParams): Promise<EngineDecodeResult> {
+      const { signal, onProgress, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput } = params ?? ({} as DecodeLatentsParams);
+      if (signal?.aborted) throw new AbortedError();
+      const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      const request: EngineDecodeRequest = { model, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput };
+      const onAbort = () => void engine.cancel(id).catch(() => undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await call(() => engine.decodeLatents(id, request, onProgress ? Comlink.proxy(onProgress) : undefined));
       } finally {
         signal?.removeEventListener('abort', onAbort);
       }

@@ -9,14 +9,14 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator } from './client.ts';
+export { createLocalGenerator, type DecodeLatentsParams } from './client.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
 export { createProvider, PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from './providers/index.ts';
 export type { BflFacade, BflRequestBody, BflResult, BflStatus } from './facades/bfl-facade.ts';
 export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } from './facades/openai-facade.ts';
 export type { GenerateParams, GenerateResult, GenerateTimings, OutputFormat, PromptEmbeddings } from './api-types.ts';
 export type { ProgressCallback, ProgressEvent } from './progress.ts';
-export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+export type { DeviceReport, DeviceShortfall, EngineDecodeResult, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export {
   AbortedError,
   CheckpointError,

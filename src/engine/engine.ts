@@ -11,13 +11,17 @@ import { AbortedError, DeviceCapabilityError, InvalidParameterError } from '../e
 import { graphByRole, hasTextEncoders, type GraphEntry, type Manifest } from '../package/manifest.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
+import { vaeOutputToRgb } from '../pipeline/image.ts';
+import { decodeLatents } from '../pipeline/vae-decode.ts';
+import type { VaeTileLimits } from '../pipeline/vae-tiling.ts';
 import { encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { assertPackageFits, capabilityError, createGpuContext, describeAdapter, formatBytes, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
 import { encodeImage } from './image-encoding.ts';
 import { fetchManifest, packageUrlOf } from './manifest-fetch.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
-import type { DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
+import { validateDecodeRequest, type ValidDecodeRequest } from './decode-request.ts';
+import type { DeviceReport, EngineApi, EngineDecodeRequest, EngineDecodeResult, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
 import { imageSeed, validateRequest, type ValidRequest } from './request.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
@@ -160,14 +164,28 @@ export class Engine implements EngineApi {
     return this.queue.run(() => this.loadNow(packageUrlOf(model), safeProgress(onProgress))).finally(() => releaseCallback(onProgress));
   }
 
-  async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
+  generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
+    // Validated before waiting in the queue or downloading anything.
+    return this.cancellable(id, onProgress, () => validateRequest(request), (valid, signal, progress) => this.generateNow(request, valid, signal, progress));
+  }
+
+  decodeLatents(id: string, request: EngineDecodeRequest, onProgress?: ProgressCallback): Promise<EngineDecodeResult> {
+    return this.cancellable(id, onProgress, () => validateDecodeRequest(request), (valid, signal, progress) => this.decodeNow(request.model, valid, signal, progress));
+  }
+
+  /** Runs a validated request in the queue under `id`, so that `cancel(id)` rejects it at once. */
+  private async cancellable<V, T>(
+    id: string,
+    onProgress: ProgressCallback | undefined,
+    validate: () => V,
+    run: (valid: V, signal: AbortSignal, progress: (event: ProgressEvent) => void) => Promise<T>,
+  ): Promise<T> {
     if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id);
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
-      // Validate before waiting in the queue or downloading anything.
-      const valid = validateRequest(request);
-      const task = this.queue.run(() => this.generateNow(request, valid, controller.signal, safeProgress(onProgress)));
+      const valid = validate();
+      const task = this.queue.run(() => run(valid, controller.signal, safeProgress(onProgress)));
       // A cancelled request rejects at once, queued or running; a running one stops at the
       // next check (between shards and steps) before the queue moves on.
       const aborted = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
@@ -291,6 +309,7 @@ export class Engine implements EngineApi {
     }
     const encodeMs = performance.now() - encodeStart;
 
+    const vaeLimits = this.vaeLimits(await this.gpu());
     const images: Blob[] = [];
     let intermediates: Record<string, Float32Array> | undefined;
     let denoiseMs = 0;
@@ -308,6 +327,7 @@ export class Engine implements EngineApi {
         images: valid.numImages,
         keepIntermediates: request.keepIntermediates === true && i === 0,
         preview: request.preview === true,
+        vaeTiling: { limits: vaeLimits },
       });
       if (result.intermediates) intermediates = { ...result.intermediates };
       const encodeImageStart = performance.now();
@@ -326,6 +346,25 @@ export class Engine implements EngineApi {
       warnings,
       ...(intermediates ? { intermediates } : {}),
     };
+  }
+
+  /** Decodes given latents with the loaded package's VAE (see `EngineApi.decodeLatents`). */
+  private async decodeNow(model: string, valid: ValidDecodeRequest, signal: AbortSignal, progress: (event: ProgressEvent) => void): Promise<EngineDecodeResult> {
+    throwIfAborted(signal);
+    const started = performance.now();
+    const loadInfo = await this.loadNow(packageUrlOf(model), progress, signal);
+    progress({ stage: 'decode', image: 1, images: 1 });
+    const decodeStart = performance.now();
+    const { output, tilePx } = await decodeLatents(this.loaded!.runtime, { ...valid, limits: this.vaeLimits(await this.gpu()), signal });
+    const image = await encodeImage(vaeOutputToRgb(output.data, output.height, output.width), valid.outputFormat, valid.quality);
+    progress({ stage: 'done' });
+    const decodeMs = performance.now() - decodeStart;
+    return { image, width: output.width, height: output.height, tilePx, timings: { loadMs: loadInfo.loadMs, decodeMs, totalMs: performance.now() - started }, ...(valid.keepOutput ? { output: output.data } : {}) };
+  }
+
+  /** What the VAE's tile choice must respect on this device: its largest buffer. */
+  private vaeLimits(gpu: GpuContext): VaeTileLimits {
+    return { maxBufferBytes: Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize) };
   }
 
   /**
