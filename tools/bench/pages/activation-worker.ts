@@ -1,0 +1,117 @@
+/**
+ * Worker of the `full-scale` bench's activation part: one graph of a package, run once on
+ * its own WebGPU device with every GPU buffer counted (gpu-memory-probe.ts), at a given
+ * image size, with random inputs of the graph's shapes. Reports the bytes held once the
+ * session is created (weights, uploaded) and the peak during `run` above that (the
+ * graph's activations, including what onnxruntime keeps in its buffer cache).
+ */
+import * as Comlink from 'comlink';
+import { createGpuContext } from '../../../src/engine/gpu-device.ts';
+import { configureOrt, ort } from '../../../src/engine/ort.ts';
+import { imageIds, latentSize } from '../../../src/pipeline/latents.ts';
+import { jointIds, ropeTables } from '../../../src/pipeline/rope.ts';
+import { gpuCounts, installGpuCounting, installWasmTracking, markWindow, wasmBytes } from './gpu-memory-probe.ts';
+
+installGpuCounting();
+installWasmTracking();
+
+/** One graph to measure. */
+export interface ActivationSpec {
+  role: 'transformer-blocks' | 'vae-decoder';
+  /** URLs of the .onnx file and its .onnx_data file, and the data file's location inside the graph. */
+  modelUrl: string;
+  dataUrl: string | null;
+  dataLocation: string;
+  width: number;
+  height: number;
+  /** Transformer: inner width, text tokens, rotary axes; VAE: latent channels. */
+  innerDim?: number;
+  textTokens?: number;
+  axesDims?: number[];
+  latentChannels?: number;
+}
+
+/** What one measurement found (bytes, ms). */
+export interface ActivationResult {
+  weightsBytes: number;
+  activationPeakBytes: number;
+  totalPeakBytes: number;
+  wasmBytes: number;
+  createMs: number;
+  runMs: number;
+  buffers: { created: number; destroyed: number; collected: number };
+  maxBufferSize: number;
+}
+
+function randomNormal(length: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
+  return out;
+}
+
+function feeds(spec: ActivationSpec): Record<string, ort.Tensor> {
+  const { h, w } = latentSize(spec.height, spec.width);
+  if (spec.role === 'vae-decoder') {
+    const c = spec.latentChannels!;
+    return { latents: new ort.Tensor('float32', randomNormal(c * h * w, 1), [1, c, h, w]) };
+  }
+  const d = spec.innerDim!;
+  const text = spec.textTokens!;
+  const image = (h / 2) * (w / 2);
+  const rope = ropeTables(jointIds(text, imageIds(h, w)), spec.axesDims!);
+  return {
+    img: new ort.Tensor('float32', randomNormal(image * d, 2), [1, image, d]),
+    txt: new ort.Tensor('float32', randomNormal(text * d, 3), [1, text, d]),
+    temb: new ort.Tensor('float32', randomNormal(d, 4), [1, d]),
+    rope_cos: new ort.Tensor('float32', rope.cos, [rope.tokens, rope.half]),
+    rope_sin: new ort.Tensor('float32', rope.sin, [rope.tokens, rope.half]),
+  };
+}
+
+const api = {
+  async measure(spec: ActivationSpec): Promise<ActivationResult> {
+    configureOrt({});
+    const gpu = await createGpuContext();
+    const model = new Uint8Array(await (await fetch(spec.modelUrl)).arrayBuffer());
+    let t0 = performance.now();
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: [{ name: 'webgpu', device: gpu.device as unknown as ort.InferenceSession.WebGpuExecutionProviderOption['device'] }],
+      graphOptimizationLevel: 'all',
+      externalData: spec.dataUrl ? [{ path: spec.dataLocation, data: spec.dataUrl }] : undefined,
+      logSeverityLevel: 3,
+    });
+    const createMs = performance.now() - t0;
+    const inputs = feeds(spec);
+    await gpu.device.queue.onSubmittedWorkDone();
+    markWindow();
+    const weightsBytes = gpuCounts().liveBytes;
+    t0 = performance.now();
+    await session.run(inputs);
+    const runMs = performance.now() - t0;
+    const counts = gpuCounts();
+    const result: ActivationResult = {
+      weightsBytes,
+      activationPeakBytes: counts.windowPeakBytes - counts.windowStartBytes,
+      totalPeakBytes: counts.peakBytes,
+      wasmBytes: wasmBytes(),
+      createMs,
+      runMs,
+      buffers: { created: counts.created, destroyed: counts.destroyed, collected: counts.collected },
+      maxBufferSize: gpu.device.limits.maxBufferSize,
+    };
+    await session.release();
+    return result;
+  },
+};
+
+export type ActivationWorkerApi = typeof api;
+Comlink.expose(api);
