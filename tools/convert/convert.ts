@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { DEFAULTS } from '../../src/defaults.ts';
+import { DEFAULTS, LIMITS } from '../../src/defaults.ts';
 import { CheckpointError } from '../../src/errors.ts';
 import {
   PACKAGE_FORMAT,
@@ -24,8 +24,7 @@ import {
 import { prepareClip, prepareT5, prepareTransformer, prepareVae, readCheckpointJson, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
 import { writePackageTokenizer } from './tokenizer-files.ts';
-import { innerDim } from './transformer-graphs.ts';
-import type { VaeConfig } from './vae-graph.ts';
+import { defaultAttentionHeadsPerGroup, innerDim, type TransformerConfig } from './transformer-graphs.ts';
 
 /** Options of `convertCheckpoint`. */
 export interface ConvertOptions {
@@ -52,21 +51,24 @@ async function sha256File(path: string): Promise<string> {
   return createHash('sha256').update(await readFile(path)).digest('hex');
 }
 
-/** Peak activation at 1024² in bytes: the VAE's largest feature map or a single block's MLP input. */
-function activationBytesAt1024(transformerDim: number, textTokens: number, vae: VaeConfig): number {
-  const reversed = [...vae.block_out_channels].reverse();
-  let largest = 0;
-  let side = 1024 / 2 ** (reversed.length - 1);
-  for (let i = 0; i < reversed.length; i++) {
-    const input = i === 0 ? reversed[0] : reversed[i - 1];
-    largest = Math.max(largest, Math.max(input, reversed[i]) * side * side * 4);
-    if (i < reversed.length - 1) {
-      side *= 2;
-      largest = Math.max(largest, reversed[i] * side * side * 4);
-    }
+/**
+ * The transformer's largest single activation buffer, in bytes per 1024² of image: the
+ * single block's joined input [tokens, 5·dim] or one attention group's float32 scores
+ * [heads per group, tokens, tokens], taken at the web size where it is largest per pixel
+ * (the scores grow with the square of the token count), so that scaling it by the pixel
+ * count never underestimates up to LIMITS.webSize.max. The VAE is not counted: it decodes
+ * in tiles that fit the device (see chooseVaeTile).
+ */
+function activationBytesAt1024(transformer: TransformerConfig, textTokens: number): number {
+  const dim = innerDim(transformer);
+  const headsPerGroup = defaultAttentionHeadsPerGroup(transformer);
+  let worst = 0;
+  for (let side = LIMITS.webSize.min; side <= LIMITS.webSize.max; side += LIMITS.sizeMultiple) {
+    const tokens = textTokens + (side / 16) ** 2;
+    const largest = Math.max(tokens * 5 * dim * 4, headsPerGroup * tokens * tokens * 4);
+    worst = Math.max(worst, (largest / side ** 2) * 1024 ** 2);
   }
-  const tokens = textTokens + (1024 / 16) ** 2;
-  return Math.max(largest, tokens * 5 * transformerDim * 4);
+  return Math.ceil(worst);
 }
 
 /** What `writeGraph` wrote. */
@@ -211,7 +213,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
         requirements: {
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
-          largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), T5_SEQUENCE_LENGTH, vaeConfig),
+          largestActivationBytesAt1024: activationBytesAt1024(transformerConfig, T5_SEQUENCE_LENGTH),
           shaderF16: false,
         },
       };
