@@ -5,6 +5,7 @@
  * still matches diffusers with one head per group.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -13,12 +14,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULTS, LIMITS } from '../src/defaults.ts';
 import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
 import type { GraphSession, ModelRuntime } from '../src/pipeline/runtime.ts';
-import { prepareTransformer } from '../tools/convert/components.ts';
-import { convertCheckpoint, writeGraph } from '../tools/convert/convert.ts';
-import { FLUX_SCHNELL_TRANSFORMER } from '../tools/convert/flux-schnell-configs.ts';
-import { attentionHeadsPerGroup, type LayerContext, type WeightSource } from '../tools/convert/layers.ts';
-import { ExternalDataWriter, GraphBuilder } from '../tools/convert/onnx-builder.ts';
-import { buildBlocks, defaultAttentionHeadsPerGroup, validateTransformerConfig, type TransformerConfig } from '../tools/convert/transformer-graphs.ts';
+import { prepareTransformer } from '../src/convert/components.ts';
+import { writeGraph } from '../src/convert/convert.ts';
+import { FLUX_SCHNELL_TRANSFORMER } from '../src/convert/flux-schnell-configs.ts';
+import { attentionHeadsPerGroup, type LayerContext, type WeightSource } from '../src/convert/layers.ts';
+import { ExternalDataWriter, GraphBuilder } from '../src/convert/onnx-builder.ts';
+import type { PackageSink } from '../src/convert/package-sink.ts';
+import { buildBlocks, defaultAttentionHeadsPerGroup, validateTransformerConfig, type TransformerConfig } from '../src/convert/transformer-graphs.ts';
+import { convertCheckpoint } from '../tools/convert/convert-local.ts';
+import { openFileSink } from '../tools/convert/folder-sink.ts';
+import { localCheckpointFiles } from '../tools/convert/local-files.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
 import { relativeL2 } from './support/compare.ts';
 import { goldenRequest, goldenRuns, goldenTensors, TINY_FLUX_A } from './support/golden.ts';
@@ -53,11 +58,11 @@ function mhaNodes(modelPath: string): number {
 
 /** Builds one shard of blocks (1 double + 1 single) with `headsPerGroup` into `name`.onnx. */
 async function buildShard(config: TransformerConfig, name: string, headsPerGroup: number): Promise<string> {
-  const data = new ExternalDataWriter(join(work, `${name}.onnx_data`));
+  const data = await ExternalDataWriter.create(`${name}.onnx_data`, await openFileSink(join(work, `${name}.onnx_data`)));
   const g = new GraphBuilder(name, data);
   const ctx: LayerContext = { g, weights: randomWeights, precision: 'fp32' };
   await buildBlocks(ctx, config, { double: [0, 1], single: [0, 1], estimatedBytes: 0 }, { attentionHeadsPerGroup: headsPerGroup });
-  data.finish();
+  await data.finish();
   const path = join(work, `${name}.onnx`);
   writeFileSync(path, g.encode());
   return path;
@@ -115,13 +120,20 @@ describe('attention head groups', () => {
     const pkg = join(work, 'golden');
     await convertCheckpoint({ checkpoint: TINY_FLUX_A, out: pkg, weights: 'fp32' });
     // The same package's block shards rebuilt with one head per group (tiny-flux-a has 2 heads).
-    const transformer = await prepareTransformer(join(TINY_FLUX_A, 'transformer'), 'fp32', 2 ** 30);
+    const transformer = await prepareTransformer(localCheckpointFiles(TINY_FLUX_A), 'transformer', 'fp32', 2 ** 30);
     const chunkedDir = mkdtempSync(join(work, 'chunked-'));
+    // A sink straight into the folder (nothing to commit: these graphs are not a package).
+    const sink: PackageSink = {
+      create: (path) => openFileSink(join(chunkedDir, path)),
+      remove: (path) => rm(join(chunkedDir, path), { force: true }),
+      commit: async () => undefined,
+      abort: async () => undefined,
+    };
     const chunked = new Map<string, string>();
     try {
       for (const job of transformer.jobs.filter((j) => j.role === 'transformer-blocks')) {
         const blocks = job.extra!.blocks!;
-        const written = await writeGraph({ ...job, build: (ctx) => buildBlocks(ctx, transformer.config, { ...blocks, estimatedBytes: 0 }, { attentionHeadsPerGroup: 1 }) }, chunkedDir, 'fp32', 2 ** 30);
+        const written = await writeGraph({ ...job, build: (ctx) => buildBlocks(ctx, transformer.config, { ...blocks, estimatedBytes: 0 }, { attentionHeadsPerGroup: 1 }) }, sink, 'fp32', 2 ** 30);
         expect(mhaNodes(join(chunkedDir, written.entry.model))).toBe(2 * ((blocks.double[1] - blocks.double[0]) + (blocks.single[1] - blocks.single[0])));
         chunked.set(job.name, join(chunkedDir, written.entry.model));
       }

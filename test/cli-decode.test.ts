@@ -13,11 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts';
 import { vaeOutputToRgb } from '../src/pipeline/image.ts';
 import { tiledOutputSize, vaeTileGeometry } from '../src/pipeline/vae-tiling.ts';
-import { convertCheckpoint } from '../tools/convert/convert.ts';
+import { convertCheckpoint } from '../tools/convert/convert-local.ts';
 import { relativeL2 } from './support/compare.ts';
 import { goldenTensors, TINY_FLUX_A } from './support/golden.ts';
 
 const run = promisify(execFile);
+/** Each test starts three or more CLI processes (a few seconds each on an idle machine). */
+const CLI_TIMEOUT_MS = 120_000;
 const cli = (...args: string[]): Promise<{ code?: number; stdout: string; stderr: string }> =>
   run('node', ['tools/flux-webgpu.mjs', 'decode', ...args]).then((r) => ({ ...r, code: 0 }), (e) => e);
 
@@ -63,7 +65,7 @@ describe('decode', () => {
       expect([png.width, png.height, png.channels]).toEqual([W, H, 3]);
       expect(Uint8Array.from(png.data as Uint8Array)).toEqual(vaeOutputToRgb(vaeOut.data as Float32Array, H, W).rgb);
     }
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('decodes whole without --tile-px, and with a tile at least as large as the image', async () => {
     const goldenRun = TILED_RUNS[2]; // 12×12 latents
@@ -74,7 +76,7 @@ describe('decode', () => {
       expect(result.code, result.stderr).toBe(0);
       expect(relativeL2(dumped(dump).get('vae_out')!.data as Float32Array, whole), `--tile-px ${tile}`).toBeLessThan(1e-3);
     }
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('takes tiles that do not divide the image (and diffusers-sized output for tiles not a multiple of 32)', async () => {
     const goldenRun = TILED_RUNS[1]; // 6×14 latents
@@ -94,7 +96,7 @@ describe('decode', () => {
     const whole = goldenTensors(goldenRun.name).get('vae_out_whole')!.data as Float32Array;
     expect(dumps[96].length).toBe(whole.length);
     expect(relativeL2(dumps[96], whole)).toBeGreaterThan(1e-3);
-  });
+  }, CLI_TIMEOUT_MS);
 
   it('refuses bad values with exit 2 and names the flag', async () => {
     const goldenRun = TILED_RUNS[0];
@@ -121,5 +123,5 @@ describe('decode', () => {
       expect(results[i].code, args.join(' ')).toBe(2);
       expect(results[i].stderr, args.join(' ')).toContain(flag);
     }
-  });
+  }, CLI_TIMEOUT_MS);
 });

@@ -16,7 +16,7 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../src/formats/float16
 import { readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts';
 import { parseManifest, type GraphEntry, type Manifest, type WeightPrecision } from '../src/package/manifest.ts';
 import type { PipelineResult } from '../src/pipeline/flux-pipeline.ts';
-import { convertCheckpoint, type ConvertOptions } from '../tools/convert/convert.ts';
+import { convertCheckpoint, type ConvertOptions } from '../tools/convert/convert-local.ts';
 import { copyWritable, generateRun0, listFiles, readComponent, sha256File, writeComponent, type Component } from './support/checkpoints.ts';
 import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';
 import { goldenTensors, TINY_FLUX_A } from './support/golden.ts';

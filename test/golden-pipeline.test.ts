@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WeightPrecision } from '../src/package/manifest.ts';
 import { runFluxPipeline, type PipelineResult } from '../src/pipeline/flux-pipeline.ts';
 import { flowSigmas } from '../src/pipeline/schedule.ts';
-import { convertCheckpoint } from '../tools/convert/convert.ts';
+import { convertCheckpoint } from '../tools/convert/convert-local.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
 import { maxAbsDiff, percentileAbsDiff, psnr8, relativeL2 } from './support/compare.ts';
 import { goldenRequest, goldenRuns, goldenTensors, TINY_FLUX_A } from './support/golden.ts';

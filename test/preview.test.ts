@@ -5,7 +5,7 @@ import { packLatents } from '../src/pipeline/latents.ts';
 import { previewFromPacked } from '../src/pipeline/preview.ts';
 import type { ProgressEvent } from '../src/progress.ts';
 import { openNodeRuntime } from '../tools/node-runtime.ts';
-import { convertCheckpoint } from '../tools/convert/convert.ts';
+import { convertCheckpoint } from '../tools/convert/convert-local.ts';
 import { goldenRequest, goldenRuns, TINY_FLUX_A } from './support/golden.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -9,8 +9,8 @@ import {
   FLUX_SCHNELL_TEXT_ENCODER_2,
   FLUX_SCHNELL_TRANSFORMER,
   FLUX_SCHNELL_VAE,
-} from '../tools/convert/flux-schnell-configs.ts';
-import { estimatePackageWeightBytes } from '../tools/convert/size-estimate.ts';
+} from '../src/convert/flux-schnell-configs.ts';
+import { estimatePackageWeightBytes } from '../src/convert/size-estimate.ts';
 import { DEMO_MODEL_ID, demoConfigs, writeDemoModel } from '../tools/demo/demo-model.ts';
 
 const entry = (id: string) => MODEL_REGISTRY.find((m) => m.id === id)!;

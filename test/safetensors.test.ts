@@ -15,7 +15,7 @@ import {
 } from '../src/formats/float16.ts';
 import { parseSafetensorsHeader, readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts';
 import { Mt19937 } from '../src/pipeline/randn.ts';
-import { openCheckpointDir } from '../tools/convert/safetensors-reader.ts';
+import { openCheckpointDir } from '../tools/convert/local-files.ts';
 
 const GOLDEN = new URL('../../shared/golden/', import.meta.url);
 

@@ -12,9 +12,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CheckpointError } from '../src/errors.ts';
 import type { WeightPrecision } from '../src/package/manifest.ts';
 import { randomWeights } from '../tools/checkpoint-writer.ts';
-import { buildClipTextEncoder, expectedClipTensors, isIgnoredClipTensor, validateClipConfig, type ClipTextConfig } from '../tools/convert/clip-graph.ts';
-import type { LayerContext, WeightSource } from '../tools/convert/layers.ts';
-import { ExternalDataWriter, GraphBuilder } from '../tools/convert/onnx-builder.ts';
+import { buildClipTextEncoder, expectedClipTensors, isIgnoredClipTensor, validateClipConfig, type ClipTextConfig } from '../src/convert/clip-graph.ts';
+import type { LayerContext, WeightSource } from '../src/convert/layers.ts';
+import { ExternalDataWriter, GraphBuilder } from '../src/convert/onnx-builder.ts';
+import { openFileSink } from '../tools/convert/folder-sink.ts';
 import {
   buildT5Blocks,
   buildT5Embed,
@@ -27,9 +28,9 @@ import {
   validateT5Config,
   type T5Config,
   type T5ShardPlan,
-} from '../tools/convert/t5-graph.ts';
+} from '../src/convert/t5-graph.ts';
 import { float16BytesToFloat32, float32ToFloat16Bytes } from '../src/formats/float16.ts';
-import { dequantizeBlockwise, quantizeBlockwise } from '../tools/convert/quantize.ts';
+import { dequantizeBlockwise, quantizeBlockwise } from '../src/convert/quantize.ts';
 import { maxAbsDiff, relativeL2 } from './support/compare.ts';
 import { clipTextReference, erf, t5BucketReference, t5EncoderReference } from './support/reference-encoders.ts';
 
@@ -74,10 +75,10 @@ function mapSource(weights: Map<string, Float32Array>, reads?: Map<string, numbe
 async function buildGraph(name: string, precision: WeightPrecision, source: WeightSource, body: (ctx: LayerContext) => Promise<void>): Promise<{ model: string; g: GraphBuilder }> {
   const dir = mkdtempSync(join(tmpdir(), `text-encoders-${name}-`));
   dirs.push(dir);
-  const data = new ExternalDataWriter(join(dir, `${name}.onnx_data`));
+  const data = await ExternalDataWriter.create(`${name}.onnx_data`, await openFileSink(join(dir, `${name}.onnx_data`)));
   const g = new GraphBuilder(name, data);
   await body({ g, weights: source, precision });
-  data.finish();
+  await data.finish();
   const model = join(dir, `${name}.onnx`);
   writeFileSync(model, g.encode());
   return { model, g };

@@ -2,12 +2,13 @@
  * Prompt tokenization on the tiny real-format tokenizers: exact ids, padding to 77 / 256,
  * truncation that keeps the special tokens, and the dropped words reported.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromptTokenizer } from '../src/text/prompt-tokenizer.ts';
-import { writePackageTokenizer } from '../tools/convert/tokenizer-files.ts';
+import { packageTokenizerFiles } from '../src/convert/tokenizer-files.ts';
+import { localCheckpointFiles } from '../tools/convert/local-files.ts';
 import { writeTinyClipTokenizer, writeTinyT5Tokenizer } from '../tools/demo/tiny-tokenizers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'flux-tok-'));
@@ -23,8 +24,10 @@ beforeAll(async () => {
   writeTinyClipTokenizer(dir);
   writeTinyT5Tokenizer(dir);
   // The CLIP folder has only vocab.json + merges.txt, like the published FLUX repo.
-  await writePackageTokenizer(join(dir, 'tokenizer'), join(dir, 'pkg'), 'tokenizer', 'clip');
-  await writePackageTokenizer(join(dir, 'tokenizer_2'), join(dir, 'pkg'), 'tokenizer_2', 't5');
+  for (const [folder, kind] of [['tokenizer', 'clip'], ['tokenizer_2', 't5']] as const) {
+    mkdirSync(join(dir, 'pkg', folder), { recursive: true });
+    for (const file of await packageTokenizerFiles(localCheckpointFiles(dir), folder, folder, kind)) writeFileSync(join(dir, 'pkg', file.path), file.bytes);
+  }
   const files = (folder: string) => ({
     tokenizerJson: JSON.parse(readFileSync(join(dir, 'pkg', folder, 'tokenizer.json'), 'utf8')),
     tokenizerConfig: JSON.parse(readFileSync(join(dir, 'pkg', folder, 'tokenizer_config.json'), 'utf8')),

@@ -20,8 +20,8 @@ import {
   type DecodedPlanes,
   type DecodeFn,
 } from '../src/pipeline/vae-tiling.ts';
-import { convertCheckpoint } from '../tools/convert/convert.ts';
-import { FLUX_SCHNELL_VAE } from '../tools/convert/flux-schnell-configs.ts';
+import { convertCheckpoint } from '../tools/convert/convert-local.ts';
+import { FLUX_SCHNELL_VAE } from '../src/convert/flux-schnell-configs.ts';
 import { openNodeRuntime, type NodeModelRuntime } from '../tools/node-runtime.ts';
 import { relativeL2 } from './support/compare.ts';
 import { goldenTensors, TINY_FLUX_A } from './support/golden.ts';

@@ -20,7 +20,7 @@ import { encodePng, vaeOutputToRgb } from '../src/pipeline/image.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
 import { checkTilePx, tiledOutputSize, vaeTileGeometry } from '../src/pipeline/vae-tiling.ts';
-import { convertCheckpoint } from './convert/convert.ts';
+import { convertCheckpoint } from './convert/convert-local.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
 import { openNodeRuntime } from './node-runtime.ts';
 

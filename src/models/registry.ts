@@ -26,7 +26,7 @@ export const MODEL_REGISTRY: readonly RegistryEntry[] = [
     name: 'Demo (tiny, random weights)',
     url: 'models/demo/',
     description: 'The whole pipeline with tiny random weights: instant, no real download. Images are noise-like by design.',
-    downloadBytes: 1_765_923,
+    downloadBytes: 1_782_417,
   },
   {
     id: 'black-forest-labs/FLUX.1-schnell',

@@ -15,7 +15,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
-import { convertCheckpoint } from '../../tools/convert/convert.ts';
+import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
 import { vaeOutputToRgb } from '../../src/pipeline/image.ts';
 import { percentileAbsDiff, relativeL2 } from '../support/compare.ts';

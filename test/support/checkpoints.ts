@@ -9,7 +9,7 @@ import { chmodSync, cpSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path';
 import { runFluxPipeline, type PipelineResult } from '../../src/pipeline/flux-pipeline.ts';
 import { writeCheckpointComponent, type CheckpointWriteOptions } from '../../tools/checkpoint-writer.ts';
-import { openCheckpointDir } from '../../tools/convert/safetensors-reader.ts';
+import { openCheckpointDir } from '../../tools/convert/local-files.ts';
 import { openNodeRuntime } from '../../tools/node-runtime.ts';
 import { goldenRequest, goldenRuns } from './golden.ts';
 

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { WeightPrecision } from '../../src/package/manifest.ts';
-import { convertCheckpoint } from '../convert/convert.ts';
+import { convertCheckpoint } from '../convert/convert-local.ts';
 
 const [checkpoint, out, weights = 'q4', maxShardMb] = process.argv.slice(2);
 if (checkpoint === '--baseline') {

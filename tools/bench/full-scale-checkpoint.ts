@@ -13,17 +13,17 @@
 import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomWeights, writeCheckpointComponent } from '../checkpoint-writer.ts';
-import { expectedClipTensors, type ClipTextConfig } from '../convert/clip-graph.ts';
+import { expectedClipTensors, type ClipTextConfig } from '../../src/convert/clip-graph.ts';
 import {
   FLUX_SCHNELL_SCHEDULER,
   FLUX_SCHNELL_TEXT_ENCODER,
   FLUX_SCHNELL_TEXT_ENCODER_2,
   FLUX_SCHNELL_TRANSFORMER,
   FLUX_SCHNELL_VAE,
-} from '../convert/flux-schnell-configs.ts';
-import { expectedT5Tensors, type T5Config } from '../convert/t5-graph.ts';
-import { expectedTransformerTensors, type TransformerConfig } from '../convert/transformer-graphs.ts';
-import { expectedVaeDecoderTensors, type VaeConfig } from '../convert/vae-graph.ts';
+} from '../../src/convert/flux-schnell-configs.ts';
+import { expectedT5Tensors, type T5Config } from '../../src/convert/t5-graph.ts';
+import { expectedTransformerTensors, type TransformerConfig } from '../../src/convert/transformer-graphs.ts';
+import { expectedVaeDecoderTensors, type VaeConfig } from '../../src/convert/vae-graph.ts';
 
 /** Layer counts of the checkpoint (widths are always the published ones). */
 export interface FullScaleShape {

@@ -25,7 +25,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { blockShards, graphByRole, type GraphEntry, type Manifest } from '../../src/package/manifest.ts';
 import { CHROMIUM_ARGS, findChromium, startStaticServer, type StaticServer } from '../../test/browser/harness.ts';
-import { FLUX_SCHNELL_TRANSFORMER } from '../convert/flux-schnell-configs.ts';
+import { FLUX_SCHNELL_TRANSFORMER } from '../../src/convert/flux-schnell-configs.ts';
 import type { Bench, BenchOptions, BenchSummary } from './bench.ts';
 import { chromiumTree, type ProcessMemory } from './browser-bench.ts';
 import { FULL_SCALE, fullScaleShape, writeFullScaleCheckpoint, type FullScaleShape } from './full-scale-checkpoint.ts';

@@ -8,9 +8,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomWeights, writeCheckpointComponent } from '../checkpoint-writer.ts';
-import { FLUX_SCHNELL_SCHEDULER, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../convert/flux-schnell-configs.ts';
-import { expectedTransformerTensors, type TransformerConfig } from '../convert/transformer-graphs.ts';
-import { expectedVaeDecoderTensors, type VaeConfig } from '../convert/vae-graph.ts';
+import { FLUX_SCHNELL_SCHEDULER, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../../src/convert/flux-schnell-configs.ts';
+import { expectedTransformerTensors, type TransformerConfig } from '../../src/convert/transformer-graphs.ts';
+import { expectedVaeDecoderTensors, type VaeConfig } from '../../src/convert/vae-graph.ts';
 
 /** black-forest-labs/FLUX.1-schnell transformer/config.json with 1 + 1 blocks (the real one has 19 + 38). */
 export const FULL_WIDTH_TRANSFORMER_CONFIG = { ...FLUX_SCHNELL_TRANSFORMER, num_layers: 1, num_single_layers: 1 };

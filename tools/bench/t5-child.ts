@@ -8,33 +8,35 @@
  * them with onnxruntime-node (CPU), encodes 256 tokens `runs` times and prints
  * { createMs, encodeMs: number[], rssAfterLoadBytes, maxRssBytes }. One JSON line each.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { WeightPrecision } from '../../src/package/manifest.ts';
-import { prepareT5, T5_SEQUENCE_LENGTH } from '../convert/components.ts';
-import { writeGraph } from '../convert/convert.ts';
+import { prepareT5, T5_SEQUENCE_LENGTH } from '../../src/convert/components.ts';
+import { writeGraph } from '../../src/convert/convert.ts';
+import { openFolderSink } from '../convert/folder-sink.ts';
+import { localCheckpointFiles } from '../convert/local-files.ts';
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'build') {
   const [checkpoint, out, precision] = args;
-  mkdirSync(out, { recursive: true });
   const started = performance.now();
-  const t5 = await prepareT5(checkpoint, precision as WeightPrecision, 2047 * 2 ** 20);
+  const t5 = await prepareT5(localCheckpointFiles(checkpoint), '', precision as WeightPrecision, 2047 * 2 ** 20);
+  const sink = await openFolderSink(out, true);
   const graphs: string[] = [];
   let weightBytes = 0;
   for (const job of t5.jobs) {
-    const written = await writeGraph(job, out, precision as WeightPrecision, 2047 * 2 ** 20);
+    const written = await writeGraph(job, sink, precision as WeightPrecision, 2047 * 2 ** 20);
     graphs.push(written.entry.model);
     weightBytes += written.entry.weightBytes;
   }
   await t5.close();
-  writeFileSync(join(out, 'graphs.json'), JSON.stringify(graphs));
+  await sink.commit(new TextEncoder().encode(JSON.stringify(graphs))); // manifest.json: the graph list
   console.log(JSON.stringify({ buildMs: performance.now() - started, weightBytes }));
   process.exit(0);
 }
 const [out, runs = '3'] = args;
-const graphs: string[] = JSON.parse(readFileSync(join(out, 'graphs.json'), 'utf8'));
+const graphs: string[] = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
 const started = performance.now();
 const sessions = [];
 for (const graph of graphs) sessions.push(await ort.InferenceSession.create(join(out, graph)));

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomWeights, writeCheckpointComponent } from '../checkpoint-writer.ts';
-import { FLUX_SCHNELL_TEXT_ENCODER_2 } from '../convert/flux-schnell-configs.ts';
-import { expectedT5Tensors, validateT5Config } from '../convert/t5-graph.ts';
+import { FLUX_SCHNELL_TEXT_ENCODER_2 } from '../../src/convert/flux-schnell-configs.ts';
+import { expectedT5Tensors, validateT5Config } from '../../src/convert/t5-graph.ts';
 import type { Bench, BenchOptions, BenchSummary } from './bench.ts';
 import { formatBytes, formatMs, runMeasured, table } from './measure.ts';
 

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest, WeightPrecision } from '../../src/package/manifest.ts';
 import { randomWeights, writeCheckpointComponent } from '../checkpoint-writer.ts';
-import { expectedClipTensors } from '../convert/clip-graph.ts';
-import { convertCheckpoint } from '../convert/convert.ts';
-import { FLUX_SCHNELL_SCHEDULER } from '../convert/flux-schnell-configs.ts';
-import { expectedT5Tensors } from '../convert/t5-graph.ts';
-import { expectedTransformerTensors, validateTransformerConfig } from '../convert/transformer-graphs.ts';
-import { expectedVaeDecoderTensors, validateVaeConfig } from '../convert/vae-graph.ts';
+import { expectedClipTensors } from '../../src/convert/clip-graph.ts';
+import { convertCheckpoint } from '../convert/convert-local.ts';
+import { FLUX_SCHNELL_SCHEDULER } from '../../src/convert/flux-schnell-configs.ts';
+import { expectedT5Tensors } from '../../src/convert/t5-graph.ts';
+import { expectedTransformerTensors, validateTransformerConfig } from '../../src/convert/transformer-graphs.ts';
+import { expectedVaeDecoderTensors, validateVaeConfig } from '../../src/convert/vae-graph.ts';
 import { writeTinyClipTokenizer, writeTinyT5Tokenizer } from './tiny-tokenizers.ts';
 
 /** The demo model's id in the registry and its manifest. */

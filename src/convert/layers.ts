@@ -6,12 +6,11 @@
  */
 import type { GraphBuilder } from './onnx-builder.ts';
 import { quantizeBlockwise } from './quantize.ts';
-import { float32ToFloat16Bytes } from '../../src/formats/float16.ts';
-import type { WeightPrecision } from '../../src/package/manifest.ts';
+import { linearBits, minBitsOf, QUANT_BLOCK_SIZE } from './storage.ts';
+import { float32ToFloat16Bytes } from '../formats/float16.ts';
+import type { WeightPrecision } from '../package/manifest.ts';
 
 const MS = 'com.microsoft';
-/** MatMulNBits block size: 32 is the fast path of both onnxruntime-web WebGPU builds. */
-export const QUANT_BLOCK_SIZE = 32;
 
 /** Where a builder reads checkpoint tensors from; `read` checks the shape. */
 export interface WeightSource {
@@ -40,29 +39,30 @@ export async function param(ctx: LayerContext, name: string, shape: number[]): P
 /** Options of `linear`. */
 export interface LinearOptions {
   bias?: boolean;
-  /** Smallest bit width to quantize to (8 keeps sensitive layers such as modulations at 8-bit). */
-  minBits?: 4 | 8;
 }
 
 /**
  * y = x · Wᵀ + b for a torch Linear `${prefix}.weight` [outF, inF] (+ `${prefix}.bias`).
- * q4/q8 → MatMulNBits (block 32); fp16 → float16 weights cast to float32; fp32 → MatMul.
+ * q4/q8 → MatMulNBits (block 32; modulation-like layers stay at 8 bits, see
+ * `minBitsOf`); fp16 → float16 weights cast to float32; fp32 → MatMul. The node is
+ * named after the layer (`g.layerName(prefix)`, e.g. `double.3.attn.to_q`).
  */
 export async function linear(ctx: LayerContext, x: string, prefix: string, inF: number, outF: number, options: LinearOptions = {}): Promise<string> {
   const { g, precision } = ctx;
   const weight = await ctx.weights.read(`${prefix}.weight`, [outF, inF]);
+  const bits = linearBits(precision, minBitsOf(prefix));
+  const name = g.layerName(prefix);
   let y: string;
-  if (precision === 'q4' || precision === 'q8') {
-    const bits = precision === 'q4' && options.minBits !== 8 ? 4 : 8;
+  if (bits === 4 || bits === 8) {
     const q = quantizeBlockwise(weight, outF, inF, bits, QUANT_BLOCK_SIZE);
     const packed = g.initializer(`${prefix}.weight_q${bits}`, 'uint8', [outF, q.blocksPerRow, q.bytesPerBlock], q.packed);
     const scales = g.initializer(`${prefix}.weight_scales`, 'float32', [outF * q.blocksPerRow], q.scales);
-    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK_SIZE }, MS);
+    y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK_SIZE }, MS, name);
   } else {
-    y = g.op('MatMul', [x, floatWeight(ctx, `${prefix}.weight_t`, [inF, outF], transpose(weight, outF, inF))]);
+    y = g.op('MatMul', [x, floatWeight(ctx, `${prefix}.weight_t`, [inF, outF], transpose(weight, outF, inF))], {}, '', name);
   }
   if (options.bias === false) return y;
-  return g.op('Add', [y, await param(ctx, `${prefix}.bias`, [outF])]);
+  return g.op('Add', [y, await param(ctx, `${prefix}.bias`, [outF])], {}, '', `${name}.bias_add`);
 }
 
 /** Transposes a row-major [rows, cols] matrix. */

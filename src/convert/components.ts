@@ -3,17 +3,16 @@
  * output is written: its config validated, its safetensors opened (headers only), every
  * tensor name/shape/dtype checked, and its graphs planned as jobs for the converter.
  */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CheckpointError } from '../../src/errors.ts';
-import type { GraphEntry, GraphRole, WeightPrecision } from '../../src/package/manifest.ts';
+import { CheckpointError } from '../errors.ts';
+import type { GraphEntry, GraphRole, WeightPrecision } from '../package/manifest.ts';
 import { buildClipTextEncoder, expectedClipTensors, isIgnoredClipTensor, validateClipConfig } from './clip-graph.ts';
 import type { LayerContext, WeightSource } from './layers.ts';
-import { openCheckpointDir, type Checkpoint } from './safetensors-reader.ts';
+import { joinPath, readCheckpointJson, type CheckpointFiles } from './checkpoint-files.ts';
+import { openSafetensorsCheckpoint } from './safetensors-source.ts';
+import type { TensorSource } from './tensor-source.ts';
 import { buildT5Blocks, buildT5Embed, expectedT5Tensors, isIgnoredT5Tensor, planT5Shards, t5EmbeddingName, validateT5Config } from './t5-graph.ts';
 import { buildBlocks, buildEmbed, buildHead, expectedTransformerTensors, planBlockShards, validateTransformerConfig, type TransformerConfig } from './transformer-graphs.ts';
-import { buildVaeDecoder, expectedVaeDecoderTensors, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
+import { buildVaeDecoder, expectedVaeDecoderTensors, isIgnoredVaeTensor, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
 
 /** T5 sequence length of FLUX.1 [schnell] (`max_sequence_length` 256). */
 export const T5_SEQUENCE_LENGTH = 256;
@@ -35,18 +34,8 @@ export interface PreparedComponent<C> {
   close(): Promise<void>;
 }
 
-/** Reads a JSON file of the checkpoint. @throws CheckpointError naming the file */
-export async function readCheckpointJson(path: string): Promise<Record<string, unknown>> {
-  if (!existsSync(path)) throw new CheckpointError(`missing file ${path}`, path);
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new CheckpointError(`${path} is not valid JSON: ${(error as Error).message}`, path);
-  }
-}
-
 /** A checkpoint as a WeightSource that checks each tensor's shape when it is read. */
-function weightSource(checkpoint: Checkpoint, dir: string): WeightSource {
+function weightSource(checkpoint: TensorSource, dir: string): WeightSource {
   return {
     async read(name, shape) {
       if (!checkpoint.has(name)) throw new CheckpointError(`${dir}: tensor ${name} is missing`, dir, name);
@@ -63,7 +52,7 @@ function weightSource(checkpoint: Checkpoint, dir: string): WeightSource {
  * Compares a checkpoint's tensors with the expected names, shapes and float dtypes.
  * @param ignore names that may be present and are not converted (e.g. the VAE encoder)
  */
-function checkTensors(checkpoint: Checkpoint, dir: string, expected: Map<string, number[]>, ignore: (name: string) => boolean): void {
+export function checkTensors(checkpoint: Pick<TensorSource, 'names' | 'has' | 'info'>, dir: string, expected: Map<string, number[]>, ignore: (name: string) => boolean): void {
   for (const [name, shape] of expected) {
     if (!checkpoint.has(name)) throw new CheckpointError(`${dir}: tensor ${name} is missing (expected shape [${shape}])`, dir, name);
     const info = checkpoint.info(name);
@@ -83,33 +72,35 @@ function checkTensors(checkpoint: Checkpoint, dir: string, expected: Map<string,
 }
 
 /**
- * Opens `dir` (config + safetensors named `baseName`), validates its config and tensors,
- * and closes the checkpoint again if anything is wrong.
+ * Opens folder `dir` of the checkpoint (config + safetensors named `baseName`), validates
+ * its config and tensors, and closes the tensors again if anything is wrong.
  */
 async function openComponent<C>(
+  files: CheckpointFiles,
   dir: string,
   baseName: string,
   validate: (raw: unknown, file: string) => C,
-  expected: (config: C, checkpoint: Checkpoint) => Map<string, number[]>,
+  expected: (config: C, checkpoint: TensorSource) => Map<string, number[]>,
   ignore: (name: string) => boolean,
-): Promise<{ config: C; checkpoint: Checkpoint; weights: WeightSource }> {
-  const configPath = join(dir, 'config.json');
-  const config = validate(await readCheckpointJson(configPath), configPath);
-  const checkpoint = await openCheckpointDir(dir, baseName);
+): Promise<{ config: C; checkpoint: TensorSource; weights: WeightSource }> {
+  const configPath = joinPath(dir, 'config.json');
+  const config = validate(await readCheckpointJson(files, configPath), files.labelOf(configPath));
+  const checkpoint = await openSafetensorsCheckpoint(files, dir, baseName);
+  const dirLabel = files.labelOf(dir);
   try {
-    checkTensors(checkpoint, dir, expected(config, checkpoint), ignore);
+    checkTensors(checkpoint, dirLabel, expected(config, checkpoint), ignore);
   } catch (error) {
     await checkpoint.close();
     throw error;
   }
-  return { config, checkpoint, weights: weightSource(checkpoint, dir) };
+  return { config, checkpoint, weights: weightSource(checkpoint, dirLabel) };
 }
 
 const shardIndex = (i: number) => String(i).padStart(2, '0');
 
 /** transformer/: embed, block shards (by size), head. */
-export async function prepareTransformer(dir: string, precision: WeightPrecision, maxShardBytes: number): Promise<PreparedComponent<TransformerConfig>> {
-  const { config, checkpoint, weights } = await openComponent(dir, 'diffusion_pytorch_model', validateTransformerConfig, (c) => expectedTransformerTensors(c), () => false);
+export async function prepareTransformer(files: CheckpointFiles, dir: string, precision: WeightPrecision, maxShardBytes: number): Promise<PreparedComponent<TransformerConfig>> {
+  const { config, checkpoint, weights } = await openComponent(files, dir, 'diffusion_pytorch_model', validateTransformerConfig, (c) => expectedTransformerTensors(c), () => false);
   const plans = planBlockShards(config, precision, maxShardBytes);
   const jobs: GraphJob[] = [{ name: 'transformer_embed', role: 'transformer-embed', weights, build: (ctx) => buildEmbed(ctx, config) }];
   for (const [index, plan] of plans.entries()) {
@@ -121,23 +112,23 @@ export async function prepareTransformer(dir: string, precision: WeightPrecision
 }
 
 /** vae/: the decoder only (encoder and quant_conv tensors are ignored). */
-export async function prepareVae(dir: string): Promise<PreparedComponent<VaeConfig>> {
-  const { config, checkpoint, weights } = await openComponent(dir, 'diffusion_pytorch_model', validateVaeConfig, (c) => expectedVaeDecoderTensors(c), (name) => !name.startsWith('decoder.'));
+export async function prepareVae(files: CheckpointFiles, dir: string): Promise<PreparedComponent<VaeConfig>> {
+  const { config, checkpoint, weights } = await openComponent(files, dir, 'diffusion_pytorch_model', validateVaeConfig, (c) => expectedVaeDecoderTensors(c), isIgnoredVaeTensor);
   return { config, jobs: [{ name: 'vae_decoder', role: 'vae-decoder', weights, build: (ctx) => buildVaeDecoder(ctx, config) }], close: () => checkpoint.close() };
 }
 
 /** text_encoder/: the CLIP-L text model, one graph. */
-export async function prepareClip(dir: string) {
-  const { config, checkpoint, weights } = await openComponent(dir, 'model', validateClipConfig, (c) => expectedClipTensors(c), isIgnoredClipTensor);
+export async function prepareClip(files: CheckpointFiles, dir: string) {
+  const { config, checkpoint, weights } = await openComponent(files, dir, 'model', validateClipConfig, (c) => expectedClipTensors(c), isIgnoredClipTensor);
   const jobs: GraphJob[] = [{ name: 'text_encoder_clip', role: 'text-encoder-clip', weights, build: (ctx) => buildClipTextEncoder(ctx, config) }];
   return { config, jobs, close: () => checkpoint.close() };
 }
 
 /** text_encoder_2/: the T5 encoder, an embed shard and layer shards (by size). */
-export async function prepareT5(dir: string, precision: WeightPrecision, maxShardBytes: number) {
+export async function prepareT5(files: CheckpointFiles, dir: string, precision: WeightPrecision, maxShardBytes: number) {
   let embeddingName = '';
-  const { config, checkpoint, weights } = await openComponent(dir, 'model', validateT5Config, (c, ckpt) => {
-    embeddingName = t5EmbeddingName(ckpt.names(), dir);
+  const { config, checkpoint, weights } = await openComponent(files, dir, 'model', validateT5Config, (c, ckpt) => {
+    embeddingName = t5EmbeddingName(ckpt.names(), files.labelOf(dir));
     return expectedT5Tensors(c, embeddingName);
   }, isIgnoredT5Tensor);
   const jobs: GraphJob[] = [{ name: 'text_encoder_t5_embed', role: 'text-encoder-t5-embed', weights, build: (ctx) => buildT5Embed(ctx, config, T5_SEQUENCE_LENGTH, { embeddingName }) }];

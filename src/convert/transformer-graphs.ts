@@ -9,10 +9,11 @@
  *
  * Text tokens come first in the joint sequence (RoPE tables follow that order).
  */
-import { CheckpointError } from '../../src/errors.ts';
+import { CheckpointError } from '../errors.ts';
 import { attentionHeadsPerGroup, chunkLastAxis, gated, geluTanh, layerNormPlain, linear, modulate, multiHeadAttention, param, rmsNorm, silu, type LayerContext } from './layers.ts';
-import type { WeightPrecision } from '../../src/package/manifest.ts';
-import { DEFAULTS, LIMITS } from '../../src/defaults.ts';
+import type { WeightPrecision } from '../package/manifest.ts';
+import { DEFAULTS, LIMITS } from '../defaults.ts';
+import { blockStoredBytes, packShards } from './storage.ts';
 
 const MS = 'com.microsoft';
 const NORM_EPS = 1e-6;
@@ -133,19 +134,6 @@ export function expectedTransformerTensors(c: TransformerConfig): Shapes {
   return all;
 }
 
-/** Bytes a set of tensors takes in the package at `precision` (matrices quantized, vectors float32). */
-function storedBytes(shapes: Shapes, precision: WeightPrecision): number {
-  let total = 0;
-  for (const [name, shape] of shapes) {
-    if (shape.length === 2) {
-      const [n, k] = shape;
-      const bits = precision === 'q4' ? (name.includes('norm') ? 8 : 4) : precision === 'q8' ? 8 : precision === 'fp16' ? 16 : 32;
-      total += bits >= 16 ? (n * k * bits) / 8 : n * Math.ceil(k / 32) * ((32 * bits) / 8 + 4);
-    } else total += shape.reduce((a, b) => a * b, 1) * 4;
-  }
-  return total;
-}
-
 /** One planned block shard: half-open ranges of double and single blocks. */
 export interface ShardPlan {
   double: [number, number];
@@ -154,39 +142,26 @@ export interface ShardPlan {
 }
 
 /**
- * Groups blocks into shards whose data files stay under `maxShardBytes`. Double and
- * single blocks never share a shard (they run in that order).
+ * Groups blocks into shards whose data files stay under `maxShardBytes` (`packShards`).
+ * Double and single blocks never share a shard (they run in that order).
+ * @param blockBytes stored bytes of a block's tensors (default: `blockStoredBytes` at `precision`)
  * @throws CheckpointError when a single block alone exceeds the limit.
  */
-export function planBlockShards(c: TransformerConfig, precision: WeightPrecision, maxShardBytes: number): ShardPlan[] {
-  const plans: ShardPlan[] = [];
-  const group = (kind: 'double' | 'single', count: number, tensors: (i: number) => Shapes) => {
-    let start = 0;
-    let bytes = 0;
-    for (let i = 0; i < count; i++) {
-      const blockBytes = storedBytes(tensors(i), precision);
-      if (blockBytes > maxShardBytes) {
-        throw new CheckpointError(
-          `${kind} block ${i} needs ${(blockBytes / 2 ** 20).toFixed(2)} MiB at ${precision}, more than --max-shard-mb ${(maxShardBytes / 2 ** 20).toFixed(2)}; raise --max-shard-mb (below 2048) or use quantized weights`,
-        );
-      }
-      if (i > start && bytes + blockBytes > maxShardBytes) {
-        plans.push(shard(kind, start, i, bytes));
-        start = i;
-        bytes = 0;
-      }
-      bytes += blockBytes;
-    }
-    if (count > start) plans.push(shard(kind, start, count, bytes));
+export function planBlockShards(
+  c: TransformerConfig,
+  precision: WeightPrecision,
+  maxShardBytes: number,
+  blockBytes: (tensors: Shapes) => number = (tensors) => blockStoredBytes(tensors, precision),
+): ShardPlan[] {
+  const group = (kind: 'double' | 'single', count: number, tensors: (i: number) => Shapes): ShardPlan[] => {
+    const sizes = Array.from({ length: count }, (_, i) => blockBytes(tensors(i)));
+    return packShards(sizes, maxShardBytes, (i) => `${kind} block ${i}`, precision).map(({ start, end, bytes }) => ({
+      double: kind === 'double' ? [start, end] : [0, 0],
+      single: kind === 'single' ? [start, end] : [0, 0],
+      estimatedBytes: bytes,
+    }));
   };
-  const shard = (kind: 'double' | 'single', a: number, b: number, bytes: number): ShardPlan => ({
-    double: kind === 'double' ? [a, b] : [0, 0],
-    single: kind === 'single' ? [a, b] : [0, 0],
-    estimatedBytes: bytes,
-  });
-  group('double', c.num_layers, (i) => doubleBlockTensors(c, i));
-  group('single', c.num_single_layers, (i) => singleBlockTensors(c, i));
-  return plans;
+  return [...group('double', c.num_layers, (i) => doubleBlockTensors(c, i)), ...group('single', c.num_single_layers, (i) => singleBlockTensors(c, i))];
 }
 
 /** Graph inputs shared by the block shards. */
@@ -301,33 +276,35 @@ async function feedForward(ctx: LayerContext, c: TransformerConfig, x: string, p
   return linear(ctx, geluTanh(ctx.g, await linear(ctx, x, `${p}.net.0.proj`, d, 4 * d)), `${p}.net.2`, 4 * d, d);
 }
 
-/** Builds one shard of double and/or single blocks. */
-export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan: ShardPlan, options: BlockOptions = {}): Promise<void> {
-  const { g } = ctx;
-  const headsPerGroup = options.attentionHeadsPerGroup ?? defaultAttentionHeadsPerGroup(c);
-  const d = innerDim(c);
-  const inputs = blockInputs(ctx, c);
-  const tembAct = silu(g, inputs.temb);
-  const rot = { positions: positionIds(ctx, inputs.cos), cos: inputs.cos, sin: inputs.sin };
-  const tokenCounts = g.op('Concat', [
-    g.op('Slice', [g.op('Shape', [inputs.txt]), g.constInt64([1]), g.constInt64([2])]),
-    g.op('Slice', [g.op('Shape', [inputs.img]), g.constInt64([1]), g.constInt64([2])]),
-  ], { axis: 0 });
-  const splitTokens = (x: string) => g.opN('Split', [x, tokenCounts], 2, { axis: 1 });
+/** What a block shard's blocks share: the block inputs' SiLU(temb), RoPE tables and the txt/img split. */
+interface BlockContext {
+  tembAct: string;
+  rot: { positions: string; cos: string; sin: string };
+  /** Splits a joint [1, T+I, D] sequence back into txt [1, T, D] and img [1, I, D]. */
+  splitTokens(x: string): string[];
+  /** Heads per attention group (see `BlockOptions`). */
+  headsPerGroup: number;
+}
 
-  let img = inputs.img;
-  let txt = inputs.txt;
-  for (let i = plan.double[0]; i < plan.double[1]; i++) {
-    const p = `transformer_blocks.${i}`;
-    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunkLastAxis(g, await linear(ctx, tembAct, `${p}.norm1.linear`, d, 6 * d, { minBits: 8 }), 6, d);
-    const [cShiftMsa, cScaleMsa, cGateMsa, cShiftMlp, cScaleMlp, cGateMlp] = chunkLastAxis(g, await linear(ctx, tembAct, `${p}.norm1_context.linear`, d, 6 * d, { minBits: 8 }), 6, d);
+/**
+ * One double-stream block (diffusers `FluxTransformerBlock`): AdaLN-Zero modulation of
+ * both streams, joint attention over [txt; img], gated residual feed-forwards. Its nodes
+ * are named `double.<i>.…`.
+ */
+export async function doubleBlock(ctx: LayerContext, c: TransformerConfig, i: number, b: BlockContext, img: string, txt: string): Promise<{ img: string; txt: string }> {
+  const { g } = ctx;
+  const d = innerDim(c);
+  const p = `transformer_blocks.${i}`;
+  return g.scoped(`double.${i}`, p, async () => {
+    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = chunkLastAxis(g, await linear(ctx, b.tembAct, `${p}.norm1.linear`, d, 6 * d), 6, d);
+    const [cShiftMsa, cScaleMsa, cGateMsa, cShiftMlp, cScaleMlp, cGateMlp] = chunkLastAxis(g, await linear(ctx, b.tembAct, `${p}.norm1_context.linear`, d, 6 * d), 6, d);
     const imgIn = modulate(g, layerNormPlain(g, img, d, NORM_EPS), shiftMsa, scaleMsa);
     const txtIn = modulate(g, layerNormPlain(g, txt, d, NORM_EPS), cShiftMsa, cScaleMsa);
     const a = await qkv(ctx, c, imgIn, `${p}.attn`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
-    const b = await qkv(ctx, c, txtIn, `${p}.attn`, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
+    const t = await qkv(ctx, c, txtIn, `${p}.attn`, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
     const cat = (x: string, y: string) => g.op('Concat', [x, y], { axis: 1 });
-    const attention = jointAttention(ctx, c, cat(b.q, a.q), cat(b.k, a.k), cat(b.v, a.v), rot, headsPerGroup);
-    const [txtAttn, imgAttn] = splitTokens(attention);
+    const attention = jointAttention(ctx, c, cat(t.q, a.q), cat(t.k, a.k), cat(t.v, a.v), b.rot, b.headsPerGroup);
+    const [txtAttn, imgAttn] = b.splitTokens(attention);
 
     img = g.op('Add', [img, gated(g, gateMsa, await linear(ctx, imgAttn, `${p}.attn.to_out.0`, d, d))]);
     const imgFf = await feedForward(ctx, c, modulate(g, layerNormPlain(g, img, d, NORM_EPS), shiftMlp, scaleMlp), `${p}.ff`);
@@ -336,21 +313,55 @@ export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan:
     txt = g.op('Add', [txt, gated(g, cGateMsa, await linear(ctx, txtAttn, `${p}.attn.to_add_out`, d, d))]);
     const txtFf = await feedForward(ctx, c, modulate(g, layerNormPlain(g, txt, d, NORM_EPS), cShiftMlp, cScaleMlp), `${p}.ff_context`);
     txt = g.op('Add', [txt, gated(g, cGateMlp, txtFf)]);
-  }
+    return { img, txt };
+  });
+}
 
+/**
+ * One single-stream block (diffusers `FluxSingleTransformerBlock`) on the joint
+ * sequence x = [txt; img]: attention and MLP in parallel from one modulated input,
+ * joined by `proj_out`, gated residual. Its nodes are named `single.<i>.…`.
+ */
+export async function singleBlock(ctx: LayerContext, c: TransformerConfig, i: number, b: BlockContext, x: string): Promise<string> {
+  const { g } = ctx;
+  const d = innerDim(c);
+  const p = `single_transformer_blocks.${i}`;
+  return g.scoped(`single.${i}`, p, async () => {
+    const [shift, scale, gate] = chunkLastAxis(g, await linear(ctx, b.tembAct, `${p}.norm.linear`, d, 3 * d), 3, d);
+    const normed = modulate(g, layerNormPlain(g, x, d, NORM_EPS), shift, scale);
+    const mlp = geluTanh(g, await linear(ctx, normed, `${p}.proj_mlp`, d, 4 * d));
+    const a = await qkv(ctx, c, normed, `${p}.attn`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
+    const attention = jointAttention(ctx, c, a.q, a.k, a.v, b.rot, b.headsPerGroup);
+    const joined = g.op('Concat', [attention, mlp], { axis: -1 });
+    return g.op('Add', [x, gated(g, gate, await linear(ctx, joined, `${p}.proj_out`, 5 * d, d))]);
+  });
+}
+
+/** Builds one shard of double and/or single blocks. */
+export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan: ShardPlan, options: BlockOptions = {}): Promise<void> {
+  const { g } = ctx;
+  const d = innerDim(c);
+  const inputs = blockInputs(ctx, c);
+  const tembAct = silu(g, inputs.temb);
+  const rot = { positions: positionIds(ctx, inputs.cos), cos: inputs.cos, sin: inputs.sin };
+  const tokenCounts = g.op('Concat', [
+    g.op('Slice', [g.op('Shape', [inputs.txt]), g.constInt64([1]), g.constInt64([2])]),
+    g.op('Slice', [g.op('Shape', [inputs.img]), g.constInt64([1]), g.constInt64([2])]),
+  ], { axis: 0 });
+  const shared: BlockContext = {
+    tembAct,
+    rot,
+    splitTokens: (x) => g.opN('Split', [x, tokenCounts], 2, { axis: 1 }),
+    headsPerGroup: options.attentionHeadsPerGroup ?? defaultAttentionHeadsPerGroup(c),
+  };
+
+  let img = inputs.img;
+  let txt = inputs.txt;
+  for (let i = plan.double[0]; i < plan.double[1]; i++) ({ img, txt } = await doubleBlock(ctx, c, i, shared, img, txt));
   if (plan.single[1] > plan.single[0]) {
     let x = g.op('Concat', [txt, img], { axis: 1 });
-    for (let i = plan.single[0]; i < plan.single[1]; i++) {
-      const p = `single_transformer_blocks.${i}`;
-      const [shift, scale, gate] = chunkLastAxis(g, await linear(ctx, tembAct, `${p}.norm.linear`, d, 3 * d, { minBits: 8 }), 3, d);
-      const normed = modulate(g, layerNormPlain(g, x, d, NORM_EPS), shift, scale);
-      const mlp = geluTanh(g, await linear(ctx, normed, `${p}.proj_mlp`, d, 4 * d));
-      const a = await qkv(ctx, c, normed, `${p}.attn`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
-      const attention = jointAttention(ctx, c, a.q, a.k, a.v, rot, headsPerGroup);
-      const joined = g.op('Concat', [attention, mlp], { axis: -1 });
-      x = g.op('Add', [x, gated(g, gate, await linear(ctx, joined, `${p}.proj_out`, 5 * d, d))]);
-    }
-    [txt, img] = splitTokens(x);
+    for (let i = plan.single[0]; i < plan.single[1]; i++) x = await singleBlock(ctx, c, i, shared, x);
+    [txt, img] = shared.splitTokens(x);
   }
   g.output(img, 'img_out', 'float32', [1, 'img_tokens', d]);
   g.output(txt, 'txt_out', 'float32', [1, 'txt_tokens', d]);
@@ -362,7 +373,7 @@ export async function buildHead(ctx: LayerContext, c: TransformerConfig): Promis
   const d = innerDim(c);
   const img = g.input('img', 'float32', [1, 'img_tokens', d]);
   const temb = g.input('temb', 'float32', [1, d]);
-  const [scale, shift] = chunkLastAxis(g, await linear(ctx, silu(g, temb), 'norm_out.linear', d, 2 * d, { minBits: 8 }), 2, d);
+  const [scale, shift] = chunkLastAxis(g, await linear(ctx, silu(g, temb), 'norm_out.linear', d, 2 * d), 2, d);
   const normed = modulate(g, layerNormPlain(g, img, d, NORM_EPS), shift, scale);
   g.output(await linear(ctx, normed, 'proj_out', d, c.in_channels), 'noise_pred', 'float32', [1, 'img_tokens', c.in_channels]);
 }

@@ -5,12 +5,9 @@
  * `CLIPConverter` makes it (BPE with `</w>` word ends, NFC + whitespace + lowercase
  * normalizer, byte-level pre-tokenizer, BOS/EOS post-processor).
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CheckpointError } from '../../src/errors.ts';
-import { tokenText } from '../../src/text/prompt-tokenizer.ts';
-import { readCheckpointJson } from './components.ts';
+import { CheckpointError } from '../errors.ts';
+import { tokenText } from '../text/prompt-tokenizer.ts';
+import { joinPath, readCheckpointJson, type CheckpointFiles } from './checkpoint-files.ts';
 
 /** Files a package keeps per tokenizer (relative to its folder). */
 export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
@@ -60,25 +57,37 @@ export function parseMerges(text: string): string[] {
   return text.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#version'));
 }
 
+/** A file of the package, relative path and contents. */
+export interface PackageFileBytes {
+  path: string;
+  bytes: Uint8Array;
+}
+
 /**
- * Copies one tokenizer folder into the package as `tokenizer.json` + `tokenizer_config.json`.
+ * One tokenizer folder of the checkpoint as the package keeps it: `tokenizer.json` +
+ * `tokenizer_config.json` under `folder`.
+ * @param sourceDir the checkpoint's tokenizer folder, e.g. `tokenizer`
  * @param kind 'clip' may be built from vocab.json + merges.txt; 't5' needs tokenizer.json
- * @returns the written paths, relative to `packageDir`
+ * @returns the two files, `tokenizer.json` first
  */
-export async function writePackageTokenizer(sourceDir: string, packageDir: string, folder: string, kind: 'clip' | 't5'): Promise<string[]> {
-  const config = await readCheckpointJson(join(sourceDir, 'tokenizer_config.json'));
+export async function packageTokenizerFiles(files: CheckpointFiles, sourceDir: string, folder: string, kind: 'clip' | 't5'): Promise<PackageFileBytes[]> {
+  const config = await readCheckpointJson(files, joinPath(sourceDir, 'tokenizer_config.json'));
   let tokenizerJson: Record<string, unknown>;
-  if (existsSync(join(sourceDir, 'tokenizer.json'))) tokenizerJson = await readCheckpointJson(join(sourceDir, 'tokenizer.json'));
+  if (await files.exists(joinPath(sourceDir, 'tokenizer.json'))) tokenizerJson = await readCheckpointJson(files, joinPath(sourceDir, 'tokenizer.json'));
   else if (kind === 'clip') {
-    const vocab = (await readCheckpointJson(join(sourceDir, 'vocab.json'))) as Record<string, number>;
-    const mergesPath = join(sourceDir, 'merges.txt');
-    if (!existsSync(mergesPath)) throw new CheckpointError(`missing file ${mergesPath}`, mergesPath);
-    tokenizerJson = clipTokenizerJson(vocab, parseMerges(await readFile(mergesPath, 'utf8')), config);
-  } else throw new CheckpointError(`missing file ${join(sourceDir, 'tokenizer.json')} (the T5 tokenizer needs its tokenizer.json)`, join(sourceDir, 'tokenizer.json'));
-  const special = join(sourceDir, 'special_tokens_map.json');
-  const merged = existsSync(special) ? { ...(await readCheckpointJson(special)), ...config } : config;
-  await mkdir(join(packageDir, folder), { recursive: true });
-  await writeFile(join(packageDir, folder, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  await writeFile(join(packageDir, folder, 'tokenizer_config.json'), JSON.stringify(merged, null, 1));
-  return TOKENIZER_FILES.map((name) => `${folder}/${name}`);
+    const vocab = (await readCheckpointJson(files, joinPath(sourceDir, 'vocab.json'))) as Record<string, number>;
+    const mergesPath = joinPath(sourceDir, 'merges.txt');
+    if (!(await files.exists(mergesPath))) throw new CheckpointError(`missing file ${files.labelOf(mergesPath)}`, files.labelOf(mergesPath));
+    tokenizerJson = clipTokenizerJson(vocab, parseMerges(await files.readText(mergesPath)), config);
+  } else {
+    const label = files.labelOf(joinPath(sourceDir, 'tokenizer.json'));
+    throw new CheckpointError(`missing file ${label} (the T5 tokenizer needs its tokenizer.json)`, label);
+  }
+  const special = joinPath(sourceDir, 'special_tokens_map.json');
+  const merged = (await files.exists(special)) ? { ...(await readCheckpointJson(files, special)), ...config } : config;
+  const encode = (text: string) => new TextEncoder().encode(text);
+  return [
+    { path: `${folder}/${TOKENIZER_FILES[0]}`, bytes: encode(JSON.stringify(tokenizerJson)) },
+    { path: `${folder}/${TOKENIZER_FILES[1]}`, bytes: encode(JSON.stringify(merged, null, 1)) },
+  ];
 }

@@ -1,15 +1,14 @@
 /**
- * Streaming reader of a safetensors checkpoint directory (Node only).
+ * Streaming reader of a safetensors checkpoint folder, over any `CheckpointFiles` (a
+ * local folder, a Hub repository).
  *
  * Opens `${baseName}.safetensors.index.json` and the shards its `weight_map` names, or
  * else the single `${baseName}.safetensors`, reading only each file's header. Tensor
- * data is read on demand with positioned reads, one tensor at a time, so a 24 GB
- * checkpoint never has to fit in memory.
+ * data is read on demand, one tensor at a time, so a 24 GB checkpoint never has to fit
+ * in memory.
  */
 
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CheckpointError } from '../../src/errors.ts';
+import { CheckpointError } from '../errors.ts';
 import {
   MAX_HEADER_BYTES,
   decodeTensorBytes,
@@ -17,36 +16,29 @@ import {
   readHeaderLength,
   type SafetensorsDtype,
   type SafetensorsHeader,
-} from '../../src/formats/safetensors.ts';
+} from '../formats/safetensors.ts';
+import { joinPath, type CheckpointFiles, type RandomAccessFile } from './checkpoint-files.ts';
+import type { TensorInfo, TensorSource } from './tensor-source.ts';
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Where one tensor lives. */
-export interface CheckpointTensorInfo {
+export interface CheckpointTensorInfo extends TensorInfo {
   dtype: SafetensorsDtype;
-  shape: number[];
-  /** Absolute path of the file that holds it. */
-  file: string;
 }
 
-/** An open checkpoint; call close() when done. */
-export interface Checkpoint {
-  /** Absolute paths of the opened .safetensors files. */
+/** An open safetensors checkpoint; call close() when done. */
+export interface Checkpoint extends TensorSource {
+  /** Labels (absolute paths or `hf:` references) of the opened .safetensors files. */
   readonly files: readonly string[];
-  /** `__metadata__` of every file, by path (files without one are absent). */
+  /** `__metadata__` of every file, by label (files without one are absent). */
   readonly metadata: ReadonlyMap<string, Record<string, string>>;
-  /** All tensor names, sorted. */
-  names(): string[];
-  /** Whether a tensor of that name exists. */
-  has(name: string): boolean;
   /** dtype, shape and file of a tensor; throws CheckpointError naming it if absent. */
   info(name: string): CheckpointTensorInfo;
-  /** The tensor's raw little-endian bytes, read with positioned reads. */
+  /** The tensor's raw little-endian bytes. */
   readBytes(name: string): Promise<Uint8Array>;
   /** The tensor as float32 (F32 as is, F16/BF16 converted exactly); other dtypes throw. */
   readFloat32(name: string): Promise<Float32Array>;
-  /** Closes every file handle. Reads after close() fail. */
-  close(): Promise<void>;
 }
 
 interface TensorLocation extends CheckpointTensorInfo {
@@ -54,54 +46,21 @@ interface TensorLocation extends CheckpointTensorInfo {
   end: number;
 }
 
-interface OpenFile {
-  path: string;
-  handle: FileHandle;
-  size: number;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Reads exactly `length` bytes at `position`, or throws naming the file as truncated. */
-async function readExactly(file: OpenFile, position: number, length: number, tensor?: string): Promise<Uint8Array> {
-  const buffer = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await file.handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) {
-      throw new CheckpointError(
-        `${file.path} is truncated: wanted bytes ${position}..${position + length}${tensor ? ` of tensor "${tensor}"` : ''} but the file ends at ${position + done}`,
-        file.path,
-        tensor,
-      );
-    }
-    done += bytesRead;
-  }
-  return buffer;
-}
-
 /** Opens one .safetensors file and parses its header only. */
-async function openSafetensorsFile(path: string, namedBy?: string): Promise<{ file: OpenFile; header: SafetensorsHeader }> {
-  let handle: FileHandle;
+async function openSafetensorsFile(files: CheckpointFiles, relPath: string, namedBy?: string): Promise<{ file: RandomAccessFile; header: SafetensorsHeader }> {
+  const path = files.labelOf(relPath);
+  if (!(await files.exists(relPath))) throw new CheckpointError(`safetensors file ${path}${namedBy ? ` named in ${namedBy}` : ''} is missing`, path);
+  let file: RandomAccessFile;
   try {
-    handle = await open(path, 'r');
+    file = await files.open(relPath);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'is missing' : `cannot be opened (${code ?? (error as Error).message})`;
-    throw new CheckpointError(`safetensors file ${path}${namedBy ? ` named in ${namedBy}` : ''} ${why}`, path);
+    if (error instanceof CheckpointError) throw error;
+    throw new CheckpointError(`safetensors file ${path}${namedBy ? ` named in ${namedBy}` : ''} cannot be opened (${(error as Error).message})`, path);
   }
   try {
-    const size = (await handle.stat()).size;
-    const file: OpenFile = { path, handle, size };
+    const size = file.size;
     if (size < 8) throw new CheckpointError(`${path} is truncated: ${size} bytes, fewer than the 8-byte header length`, path);
-    const lengthBytes = await readExactly(file, 0, 8);
+    const lengthBytes = await file.read(0, 8);
     let headerLength: number;
     try {
       headerLength = readHeaderLength(lengthBytes);
@@ -113,7 +72,7 @@ async function openSafetensorsFile(path: string, namedBy?: string): Promise<{ fi
     }
     const prefix = new Uint8Array(8 + headerLength);
     prefix.set(lengthBytes, 0);
-    prefix.set(await readExactly(file, 8, headerLength), 8);
+    prefix.set(await file.read(8, headerLength), 8);
     let header: SafetensorsHeader;
     try {
       header = parseSafetensorsHeader(prefix, { fileSize: size });
@@ -124,14 +83,15 @@ async function openSafetensorsFile(path: string, namedBy?: string): Promise<{ fi
     }
     return { file, header };
   } catch (error) {
-    await handle.close().catch(() => undefined);
+    await file.close().catch(() => undefined);
     throw error;
   }
 }
 
 /**
- * Opens a checkpoint directory, reading only headers.
- * @param dir the directory, e.g. `.../FLUX.1-schnell/transformer`.
+ * Opens a checkpoint folder, reading only headers.
+ * @param files the checkpoint's files
+ * @param dir the folder inside it, e.g. `transformer` (`''` for the root)
  * @param baseName file stem: 'diffusion_pytorch_model' (diffusers, the default) or
  *   'model' (transformers); `${baseName}.safetensors.index.json` is preferred when present.
  * @returns the open checkpoint (close it when done).
@@ -139,32 +99,35 @@ async function openSafetensorsFile(path: string, namedBy?: string): Promise<{ fi
  *   missing, an index entry is not in its shard, a file is truncated or corrupt, or a
  *   dtype is unsupported.
  */
-export async function openCheckpointDir(dir: string, baseName = 'diffusion_pytorch_model'): Promise<Checkpoint> {
-  const indexPath = join(dir, `${baseName}.safetensors.index.json`);
-  const singlePath = join(dir, `${baseName}.safetensors`);
-  const opened: OpenFile[] = [];
+export async function openSafetensorsCheckpoint(files: CheckpointFiles, dir: string, baseName = 'diffusion_pytorch_model'): Promise<Checkpoint> {
+  const indexRel = joinPath(dir, `${baseName}.safetensors.index.json`);
+  const singleRel = joinPath(dir, `${baseName}.safetensors`);
+  const indexPath = files.labelOf(indexRel);
+  const singlePath = files.labelOf(singleRel);
+  const dirLabel = files.labelOf(dir);
+  const opened: RandomAccessFile[] = [];
   const tensors = new Map<string, TensorLocation>();
   const metadata = new Map<string, Record<string, string>>();
   const closeAll = async (): Promise<void> => {
-    await Promise.all(opened.map((f) => f.handle.close().catch(() => undefined)));
+    await Promise.all(opened.map((f) => f.close().catch(() => undefined)));
   };
 
-  const addFile = async (path: string, namedBy?: string): Promise<Record<string, TensorLocation>> => {
-    const { file, header } = await openSafetensorsFile(path, namedBy);
+  const addFile = async (relPath: string, namedBy?: string): Promise<Record<string, TensorLocation>> => {
+    const { file, header } = await openSafetensorsFile(files, relPath, namedBy);
     opened.push(file);
-    if (header.metadata) metadata.set(path, header.metadata);
+    if (header.metadata) metadata.set(file.label, header.metadata);
     const out: Record<string, TensorLocation> = {};
     for (const [name, entry] of Object.entries(header.tensors)) {
-      out[name] = { dtype: entry.dtype, shape: entry.shape, file: path, begin: entry.begin, end: entry.end };
+      out[name] = { dtype: entry.dtype, shape: entry.shape, file: file.label, begin: entry.begin, end: entry.end };
     }
     return out;
   };
 
   try {
-    if (await exists(indexPath)) {
+    if (await files.exists(indexRel)) {
       let index: unknown;
       try {
-        index = JSON.parse(await readFile(indexPath, 'utf8'));
+        index = JSON.parse(await files.readText(indexRel));
       } catch (error) {
         throw new CheckpointError(`${indexPath} is not valid JSON: ${(error as Error).message}`, indexPath);
       }
@@ -183,8 +146,9 @@ export async function openCheckpointDir(dir: string, baseName = 'diffusion_pytor
       }
       if (byShard.size === 0) throw new CheckpointError(`${indexPath}: weight_map is empty`, indexPath);
       for (const [shard, names] of byShard) {
-        const shardPath = join(dir, shard);
-        const inShard = await addFile(shardPath, indexPath);
+        const shardRel = joinPath(dir, shard);
+        const shardPath = files.labelOf(shardRel);
+        const inShard = await addFile(shardRel, indexPath);
         for (const name of names) {
           const location = inShard[name];
           if (!location) {
@@ -202,33 +166,33 @@ export async function openCheckpointDir(dir: string, baseName = 'diffusion_pytor
           if (!(name in (weightMap as Record<string, unknown>)) && !tensors.has(name)) tensors.set(name, location);
         }
       }
-    } else if (await exists(singlePath)) {
-      for (const [name, location] of Object.entries(await addFile(singlePath))) tensors.set(name, location);
+    } else if (await files.exists(singleRel)) {
+      for (const [name, location] of Object.entries(await addFile(singleRel))) tensors.set(name, location);
     } else {
-      throw new CheckpointError(`no checkpoint in ${dir}: neither ${singlePath} nor ${indexPath} exists`, singlePath);
+      throw new CheckpointError(`no checkpoint in ${dirLabel}: neither ${singlePath} nor ${indexPath} exists`, singlePath);
     }
   } catch (error) {
     await closeAll();
     throw error;
   }
 
-  const byPath = new Map(opened.map((f) => [f.path, f]));
+  const byLabel = new Map(opened.map((f) => [f.label, f]));
   let closed = false;
 
   const locate = (name: string): TensorLocation => {
     const location = tensors.get(name);
-    if (!location) throw new CheckpointError(`tensor "${name}" is not in the checkpoint in ${dir}`, undefined, name);
+    if (!location) throw new CheckpointError(`tensor "${name}" is not in the checkpoint in ${dirLabel}`, undefined, name);
     return location;
   };
 
   const readBytes = async (name: string): Promise<Uint8Array> => {
     const location = locate(name);
     if (closed) throw new CheckpointError(`cannot read tensor "${name}": the checkpoint was closed`, location.file, name);
-    return readExactly(byPath.get(location.file)!, location.begin, location.end - location.begin, name);
+    return byLabel.get(location.file)!.read(location.begin, location.end - location.begin, name);
   };
 
   return {
-    files: opened.map((f) => f.path),
+    files: opened.map((f) => f.label),
     metadata,
     names: () => [...tensors.keys()].sort(),
     has: (name) => tensors.has(name),
@@ -247,8 +211,8 @@ export async function openCheckpointDir(dir: string, baseName = 'diffusion_pytor
         );
       }
       const bytes = await readBytes(name);
-      // A fresh, aligned buffer: F32 can be viewed in place instead of copied again.
-      if (location.dtype === 'F32' && LITTLE_ENDIAN) return new Float32Array(bytes.buffer, 0, bytes.length / 4);
+      // A fresh buffer: aligned F32 can be viewed in place instead of copied again.
+      if (location.dtype === 'F32' && LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
       return decodeTensorBytes(location.dtype, bytes) as Float32Array;
     },
     close: async () => {

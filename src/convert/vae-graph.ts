@@ -13,7 +13,7 @@
  * kept at 8 bits at least. `post_quant_conv` is not supported (FLUX has none): a config
  * with `use_post_quant_conv: true` is rejected.
  */
-import { CheckpointError } from '../../src/errors.ts';
+import { CheckpointError } from '../errors.ts';
 import { floatWeight, linear, param, silu, type LayerContext } from './layers.ts';
 
 const MS = 'com.microsoft';
@@ -190,29 +190,9 @@ export function expectedVaeDecoderTensors(config: VaeConfig): Map<string, number
   return s;
 }
 
-/**
- * Compares a checkpoint's tensors (name → shape) with what the decoder needs.
- * Tensors outside `decoder.*` are ignored (the encoder and quant_conv are not used).
- * @throws CheckpointError naming the file and the first missing, wrong-shaped or unexpected tensor
- *   (the message lists up to five of each kind).
- */
-export function checkVaeDecoderTensors(available: Map<string, number[]>, config: VaeConfig, file: string): void {
-  const expected = expectedVaeDecoderTensors(config);
-  const missing: string[] = [];
-  const wrong: string[] = [];
-  const unexpected: string[] = [];
-  for (const [name, shape] of expected) {
-    const got = available.get(name);
-    if (!got) missing.push(name);
-    else if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) wrong.push(`${name} is [${got}], expected [${shape}]`);
-  }
-  for (const name of available.keys()) if (name.startsWith('decoder.') && !expected.has(name)) unexpected.push(name);
-  if (!missing.length && !wrong.length && !unexpected.length) return;
-  const list = (what: string, items: string[]): string =>
-    items.length ? `${items.length} ${what}: ${items.slice(0, 5).join('; ')}${items.length > 5 ? '; …' : ''}` : '';
-  const parts = [list('missing', missing), list('with the wrong shape', wrong), list('unexpected', unexpected)].filter(Boolean);
-  const first = missing[0] ?? wrong[0]?.split(' ')[0] ?? unexpected[0];
-  throw new CheckpointError(`${file}: VAE decoder tensors do not match the config: ${parts.join('. ')}`, file, first);
+/** Tensors of an AutoencoderKL checkpoint that the decoder does not read (`encoder.*`, `quant_conv.*`, …). */
+export function isIgnoredVaeTensor(name: string): boolean {
+  return !name.startsWith('decoder.');
 }
 
 /** Graph-building helpers bound to one LayerContext (caches shared shape constants). */
@@ -264,7 +244,8 @@ class DecoderBuilder {
     const w = floatWeight(this.ctx, `${prefix}.weight`, dims, await this.ctx.weights.read(`${prefix}.weight`, dims));
     const b = await param(this.ctx, `${prefix}.bias`, [outC]);
     const p = (k - 1) / 2;
-    return this.ctx.g.op('Conv', [x, w, b], { kernel_shape: [k, k], pads: [p, p, p, p], strides: [1, 1], dilations: [1, 1], group: 1 });
+    const attributes = { kernel_shape: [k, k], pads: [p, p, p, p], strides: [1, 1], dilations: [1, 1], group: 1 };
+    return this.ctx.g.op('Conv', [x, w, b], attributes, '', this.ctx.g.layerName(prefix));
   }
 
   /** diffusers ResnetBlock2D without time embedding (output_scale_factor 1, dropout 0). */
@@ -286,11 +267,11 @@ class DecoderBuilder {
     const { g } = this.ctx;
     const normed = await this.groupNorm(x, `${prefix}.group_norm`, ch);
     const tokens = g.op('Transpose', [g.op('Reshape', [normed, this.shape([0, 0, -1])])], { perm: [0, 2, 1] }); // [B, HW, C]
-    const q = await linear(this.ctx, tokens, `${prefix}.to_q`, ch, ch, { minBits: 8 });
-    const k = await linear(this.ctx, tokens, `${prefix}.to_k`, ch, ch, { minBits: 8 });
-    const v = await linear(this.ctx, tokens, `${prefix}.to_v`, ch, ch, { minBits: 8 });
+    const q = await linear(this.ctx, tokens, `${prefix}.to_q`, ch, ch);
+    const k = await linear(this.ctx, tokens, `${prefix}.to_k`, ch, ch);
+    const v = await linear(this.ctx, tokens, `${prefix}.to_v`, ch, ch);
     const attended = g.op('MultiHeadAttention', [q, k, v], { num_heads: 1, scale: { float: 1 / Math.sqrt(ch) } }, MS);
-    const out = await linear(this.ctx, attended, `${prefix}.to_out.0`, ch, ch, { minBits: 8 });
+    const out = await linear(this.ctx, attended, `${prefix}.to_out.0`, ch, ch);
     const spatial = g.op('Reshape', [g.op('Transpose', [out], { perm: [0, 2, 1] }), g.op('Shape', [x])]); // [B, C, H, W]
     return g.op('Add', [spatial, x]);
   }

@@ -2,11 +2,11 @@
  * A small ONNX graph builder: nodes, inputs/outputs, and initializers whose bytes are
  * streamed into one external `.onnx_data` file as they are added (so a graph's weights
  * are never held in memory all at once). Encoding uses the protobuf codec of `onnx-proto`.
+ * Browser-safe: the data file is any `SinkFile` (a Node file, the page's weight store).
  */
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
 import onnxProto, { type onnx as Onnx } from 'onnx-proto';
+import { createIncrementalSha256, type IncrementalSha256 } from '../store/sha256.ts';
+import type { SinkFile } from './package-sink.ts';
 
 const { onnx } = onnxProto;
 
@@ -35,16 +35,31 @@ const EXTERNAL_THRESHOLD_BYTES = 1024;
 /** Alignment of each tensor inside the data file (lets runtimes map it directly). */
 const DATA_ALIGNMENT = 64;
 
-/** Appends tensor bytes to a `.onnx_data` file, hashing them as they are written. */
+/**
+ * Appends tensor bytes to a `.onnx_data` file, hashing them as they are written.
+ * `append` is synchronous (the graph builder calls it while it builds); the bytes are
+ * queued to the sink, and `drain()` waits for the queue. The converter drains before it
+ * reads the next source tensor, so at most one tensor's bytes wait in memory.
+ */
 export class ExternalDataWriter {
-  private fd: number;
   private offset = 0;
-  private readonly hash: Hash = createHash('sha256');
+  private pending: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | undefined;
   private closed = false;
 
-  /** @param path file to create (truncated if present). */
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+  private constructor(
+    /** The data file's name inside the package (what initializers name as `location`). */
+    readonly fileName: string,
+    private readonly file: SinkFile,
+    private readonly hash: IncrementalSha256,
+  ) {}
+
+  /**
+   * @param fileName the data file's name, e.g. `transformer_head.onnx_data`
+   * @param file where its bytes go (created empty by the caller)
+   */
+  static async create(fileName: string, file: SinkFile): Promise<ExternalDataWriter> {
+    return new ExternalDataWriter(fileName, file, await createIncrementalSha256());
   }
 
   /** Bytes written so far (including alignment padding). */
@@ -52,7 +67,10 @@ export class ExternalDataWriter {
     return this.offset;
   }
 
-  /** Writes `bytes` at the next aligned offset; returns that offset. */
+  /**
+   * Queues `bytes` at the next aligned offset; returns that offset. The caller must not
+   * change `bytes` afterwards (they are written later, without a copy).
+   */
   append(bytes: Uint8Array): number {
     const padding = (DATA_ALIGNMENT - (this.offset % DATA_ALIGNMENT)) % DATA_ALIGNMENT;
     if (padding) this.write(new Uint8Array(padding));
@@ -61,20 +79,35 @@ export class ExternalDataWriter {
     return at;
   }
 
-  /** Closes the file and returns its size in bytes and sha256 (hex). */
-  finish(): { size: number; sha256: string } {
-    if (!this.closed) {
-      closeSync(this.fd);
-      this.closed = true;
-    }
-    return { size: this.offset, sha256: this.hash.digest('hex') };
+  /** Waits until every queued byte is written; rethrows the first write error. */
+  async drain(): Promise<void> {
+    await this.pending;
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Writes what is queued, closes the file and returns its size in bytes and sha256 (hex). */
+  async finish(): Promise<{ size: number; sha256: string }> {
+    await this.drain();
+    await this.close();
+    return { size: this.offset, sha256: this.hash.digestHex() };
+  }
+
+  /** Closes the file without reporting queued write errors (after a failed build). */
+  async close(): Promise<void> {
+    await this.pending;
+    if (this.closed) return;
+    this.closed = true;
+    await this.file.close();
   }
 
   private write(bytes: Uint8Array): void {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
     this.hash.update(bytes);
     this.offset += bytes.length;
+    this.pending = this.pending
+      .then(() => (this.failure ? undefined : this.file.write(bytes)))
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      });
   }
 }
 
@@ -92,6 +125,7 @@ export class GraphBuilder {
   private readonly outputs: ValueInfo[] = [];
   private readonly usedNames = new Set<string>();
   private counter = 0;
+  private scope: { name: string; tensorPrefix: string } | undefined;
   /** Bytes of every initializer (inline and external), as stored. */
   weightBytes = 0;
   /** Bytes once uploaded for float32 compute (float16 weights are cast to float32, so count double). */
@@ -137,7 +171,7 @@ export class GraphBuilder {
       const offset = this.data.append(bytes);
       tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
       tensor.externalData = [
-        { key: 'location', value: basename(this.data.path) },
+        { key: 'location', value: this.data.fileName },
         { key: 'offset', value: String(offset) },
         { key: 'length', value: String(bytes.byteLength) },
       ];
@@ -162,23 +196,56 @@ export class GraphBuilder {
     return this.initializer(this.fresh('const_i'), 'int64', dims, BigInt64Array.from(values.map((v) => BigInt(v))));
   }
 
-  /** Adds a node with one output; returns the output's value name. */
-  op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, domain = ''): string {
-    return this.opN(opType, inputs, 1, attributes, domain)[0];
+  /**
+   * Runs `build` with the nodes it adds named after where they are: `${name}.<op>_<n>`
+   * for plain ops and `${name}.<layer>` for layers (see `layerName`), e.g.
+   * `double.3.attn.to_q`, so that profiles and `forceCpuNodeNames` can name them.
+   * @param name the scope, e.g. `double.3`
+   * @param tensorPrefix the checkpoint prefix of the scope's tensors (e.g.
+   *   `transformer_blocks.3`), dropped from layer names inside it
+   */
+  async scoped<T>(name: string, tensorPrefix: string, build: () => Promise<T>): Promise<T> {
+    const outer = this.scope;
+    this.scope = { name, tensorPrefix };
+    try {
+      return await build();
+    } finally {
+      this.scope = outer;
+    }
   }
 
-  /** Adds a node with `outputCount` outputs; returns their value names. */
+  /**
+   * The node name of the layer whose checkpoint tensors start with `prefix`: the prefix
+   * itself (`x_embedder`), or inside a scope the scope plus the rest (`double.3.ff.net.2`).
+   */
+  layerName(prefix: string): string {
+    const scope = this.scope;
+    if (!scope) return prefix;
+    const rest = prefix.startsWith(`${scope.tensorPrefix}.`) ? prefix.slice(scope.tensorPrefix.length + 1) : prefix;
+    return `${scope.name}.${rest}`;
+  }
+
+  /** Adds a node with one output; returns the output's value name (the node's name). */
+  op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, domain = '', name?: string): string {
+    return this.opN(opType, inputs, 1, attributes, domain, name)[0];
+  }
+
+  /**
+   * Adds a node with `outputCount` outputs; returns their value names.
+   * @param name the node's name (unique in the graph); default `<scope>.<op>_<n>`
+   */
   opN(
     opType: string,
     inputs: string[],
     outputCount: number,
     attributes: Record<string, AttributeValue> = {},
     domain = '',
+    name?: string,
   ): string[] {
-    const base = this.fresh(opType.toLowerCase());
-    this.usedNames.add(base);
+    const base = name ?? this.fresh(this.scope ? `${this.scope.name}.${opType.toLowerCase()}` : opType.toLowerCase());
+    this.claim(base);
     const outputs = Array.from({ length: outputCount }, (_, i) => (outputCount === 1 ? base : `${base}_${i}`));
-    for (const name of outputs) this.usedNames.add(name);
+    for (const output of outputs) if (output !== base) this.claim(output);
     this.nodes.push({
       opType,
       domain,

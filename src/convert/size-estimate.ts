@@ -4,27 +4,21 @@
  * attention at 8-bit minimum for q4), embedding tables and convolutions float16 unless
  * fp32, vectors float32. Used for the registry's size of packages we cannot build here.
  */
-import type { WeightPrecision } from '../../src/package/manifest.ts';
+import type { WeightPrecision } from '../package/manifest.ts';
 import { expectedClipTensors, validateClipConfig } from './clip-graph.ts';
-import { QUANT_BLOCK_SIZE } from './layers.ts';
+import { floatStoredBytes, minBitsOf, storedBytes } from './storage.ts';
 import { T5_SEQUENCE_LENGTH } from './components.ts';
 import { expectedT5Tensors, validateT5Config } from './t5-graph.ts';
 import { expectedTransformerTensors, validateTransformerConfig } from './transformer-graphs.ts';
 import { expectedVaeDecoderTensors, validateVaeConfig } from './vae-graph.ts';
 
-/** Linear weights kept at 8-bit or more in q4 packages (see the builders' `minBits: 8`). */
-const EIGHT_BIT_LINEARS = /(norm1|norm1_context|\.norm|norm_out)\.linear\.weight$|mid_block\.attentions\.0\.to_(q|k|v|out\.0)\.weight$/;
 /** 2-D tensors that are tables (gathered or added), not linear weights. */
 const TABLES = /embedding|shared\.weight|embed_tokens|relative_attention_bias/;
 
 function tensorBytes(name: string, shape: number[], precision: WeightPrecision): number {
-  const count = shape.reduce((a, b) => a * b, 1);
-  if (shape.length === 1 || /relative_attention_bias/.test(name)) return count * 4;
-  if (shape.length !== 2 || TABLES.test(name)) return count * (precision === 'fp32' ? 4 : 2);
-  if (precision === 'fp32' || precision === 'fp16') return count * (precision === 'fp32' ? 4 : 2);
-  const bits = precision === 'q8' || EIGHT_BIT_LINEARS.test(name) ? 8 : 4;
-  const [rows, cols] = shape;
-  return rows * Math.ceil(cols / QUANT_BLOCK_SIZE) * ((QUANT_BLOCK_SIZE * bits) / 8 + 4);
+  if (shape.length === 1 || /relative_attention_bias/.test(name)) return floatStoredBytes(shape, precision, true);
+  if (shape.length !== 2 || TABLES.test(name)) return floatStoredBytes(shape, precision, false);
+  return storedBytes(shape, precision, minBitsOf(name.replace(/\.weight$/, '')));
 }
 
 /** Stored bytes of a set of tensors. */

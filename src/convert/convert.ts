@@ -2,17 +2,17 @@
  * `flux-webgpu convert`: a FLUX.1 [schnell] checkpoint in the diffusers layout → a web
  * model package (manifest.json + ONNX graphs + .onnx_data files).
  *
+ * The converter's core, browser-safe: it reads through `CheckpointFiles` and writes
+ * through a `PackageSink`, so the same code runs in the Node CLI
+ * (`tools/convert/convert-local.ts`: local folder in, folder out) and in a worker.
+ *
  * Everything that can be checked before writing (configs, tensor names, shapes) is
- * checked first. The package is built in a temporary folder beside `out` and renamed
- * into place only when complete, so a failure never leaves a half-written package.
+ * checked first; the sink is opened only then, and it makes the package appear only
+ * when it is complete, so a failure never leaves a half-written package.
  * Tensors are streamed one at a time, so memory stays near the largest tensor.
  */
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-import { DEFAULTS, LIMITS } from '../../src/defaults.ts';
-import { CheckpointError } from '../../src/errors.ts';
+import { DEFAULTS, LIMITS } from '../defaults.ts';
+import { CheckpointError } from '../errors.ts';
 import {
   PACKAGE_FORMAT,
   PACKAGE_FORMAT_VERSION,
@@ -20,35 +20,40 @@ import {
   type Manifest,
   type PackageFile,
   type WeightPrecision,
-} from '../../src/package/manifest.ts';
-import { prepareClip, prepareT5, prepareTransformer, prepareVae, readCheckpointJson, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
+} from '../package/manifest.ts';
+import { createIncrementalSha256 } from '../store/sha256.ts';
+import { joinPath, readCheckpointJson, type CheckpointFiles } from './checkpoint-files.ts';
+import { prepareClip, prepareT5, prepareTransformer, prepareVae, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
+import type { LayerContext } from './layers.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
-import { writePackageTokenizer } from './tokenizer-files.ts';
+import { writeWholeFile, type PackageSink } from './package-sink.ts';
+import { packageTokenizerFiles } from './tokenizer-files.ts';
 import { defaultAttentionHeadsPerGroup, innerDim, type TransformerConfig } from './transformer-graphs.ts';
 
-/** Options of `convertCheckpoint`. */
-export interface ConvertOptions {
+/** What to convert and where to. */
+export interface PackageConversion {
   /**
-   * Folder in the diffusers layout: `transformer/` and `vae/`, and optionally the text
+   * Files in the diffusers layout: `transformer/` and `vae/`, and optionally the text
    * encoders (`text_encoder/`, `text_encoder_2/`, `tokenizer/`, `tokenizer_2/`) together.
    */
-  checkpoint: string;
-  /** Package folder to create. */
-  out: string;
+  checkpoint: CheckpointFiles;
+  /** Opens the package sink; called once every source has been checked. */
+  openSink(): Promise<PackageSink>;
   /** Linear weight storage; default q4. */
   weights?: WeightPrecision;
   /** Largest data file in MiB (1–2047); default 1024. */
   maxShardMb?: number;
-  /** Model id recorded in the manifest; default the checkpoint folder's name. */
+  /** Model id recorded in the manifest; default the checkpoint's name. */
   modelId?: string;
-  /** Replace an existing package at `out`. */
-  force?: boolean;
   /** Progress lines for a terminal. */
   log?: (line: string) => void;
 }
 
-async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+/** Lower-case hex sha256 of `bytes`. */
+async function sha256Of(bytes: Uint8Array): Promise<string> {
+  const hash = await createIncrementalSha256();
+  hash.update(bytes);
+  return hash.digestHex();
 }
 
 /**
@@ -81,21 +86,29 @@ export interface WrittenGraph {
 }
 
 /**
- * Builds one graph job into `dir` as `<name>.onnx` (+ `<name>.onnx_data` when it has
+ * Builds one graph job into the sink as `<name>.onnx` (+ `<name>.onnx_data` when it has
  * external weights), hashing both.
  * @throws CheckpointError when its weight data exceeds `maxShardBytes`
  */
-export async function writeGraph(job: GraphJob, dir: string, precision: WeightPrecision, maxShardBytes: number): Promise<WrittenGraph> {
-  const dataPath = join(dir, `${job.name}.onnx_data`);
-  const writer = new ExternalDataWriter(dataPath);
+export async function writeGraph(job: GraphJob, sink: PackageSink, precision: WeightPrecision, maxShardBytes: number): Promise<WrittenGraph> {
+  const dataName = `${job.name}.onnx_data`;
+  const writer = await ExternalDataWriter.create(dataName, await sink.create(dataName));
   const g = new GraphBuilder(job.name, writer);
+  // Write what the previous tensor queued before reading the next one.
+  const weights: LayerContext['weights'] = {
+    async read(name, shape) {
+      await writer.drain();
+      return job.weights.read(name, shape);
+    },
+  };
+  let data: { size: number; sha256: string };
   try {
-    await job.build({ g, weights: job.weights, precision });
+    await job.build({ g, weights, precision });
+    data = await writer.finish();
   } catch (error) {
-    writer.finish(); // close the data file's descriptor before the caller removes the folder
+    await writer.close().catch(() => undefined);
     throw error;
   }
-  const data = writer.finish();
   if (data.size > maxShardBytes) {
     // Only block shards can be split; any other graph must fit the limit as a whole.
     throw new CheckpointError(
@@ -103,11 +116,12 @@ export async function writeGraph(job: GraphJob, dir: string, precision: WeightPr
     );
   }
   const modelFile = `${job.name}.onnx`;
-  await writeFile(join(dir, modelFile), g.encode());
-  const files: PackageFile[] = [{ path: modelFile, size: (await stat(join(dir, modelFile))).size, sha256: await sha256File(join(dir, modelFile)) }];
-  let dataFile: string | null = `${job.name}.onnx_data`;
+  const model = g.encode();
+  await writeWholeFile(sink, modelFile, model);
+  const files: PackageFile[] = [{ path: modelFile, size: model.byteLength, sha256: await sha256Of(model) }];
+  let dataFile: string | null = dataName;
   if (data.size === 0) {
-    await rm(dataPath);
+    await sink.remove(dataName);
     dataFile = null;
   } else files.push({ path: dataFile, size: data.size, sha256: data.sha256 });
   return {
@@ -119,28 +133,29 @@ export async function writeGraph(job: GraphJob, dir: string, precision: WeightPr
 }
 
 /**
- * Converts a checkpoint into a web model package.
- * @returns the manifest written to `out/manifest.json`
- * @throws CheckpointError naming the file and tensor for bad input
+ * Converts a checkpoint into a web model package written through `openSink()`.
+ * @returns the manifest committed as `manifest.json`
+ * @throws CheckpointError naming the file and tensor for bad input (nothing is committed)
  */
-export async function convertCheckpoint(options: ConvertOptions): Promise<Manifest> {
+export async function convertToPackage(options: PackageConversion): Promise<Manifest> {
   const precision = options.weights ?? DEFAULTS.weights;
   const maxShardBytes = (options.maxShardMb ?? DEFAULTS.maxShardMb) * 2 ** 20;
   const log = options.log ?? (() => {});
-  const root = resolve(options.checkpoint);
-  const out = resolve(options.out);
-  if (!existsSync(root)) throw new CheckpointError(`checkpoint folder ${root} does not exist`, root);
+  const source = options.checkpoint;
+  if (!(await source.isFolder(''))) throw new CheckpointError(`checkpoint folder ${source.labelOf('')} does not exist`, source.labelOf(''));
 
-  const schedulerPath = join(root, 'scheduler', 'scheduler_config.json');
-  const schedulerConfig = existsSync(schedulerPath) ? await readCheckpointJson(schedulerPath) : undefined;
+  const schedulerRel = joinPath('scheduler', 'scheduler_config.json');
+  const schedulerPath = source.labelOf(schedulerRel);
+  const schedulerConfig = (await source.exists(schedulerRel)) ? await readCheckpointJson(source, schedulerRel) : undefined;
   if (schedulerConfig && (schedulerConfig.use_dynamic_shifting || (schedulerConfig.shift ?? 1) !== 1)) {
     throw new CheckpointError(`${schedulerPath}: only shift 1 without dynamic shifting (FLUX.1 [schnell]) is supported`, schedulerPath, 'shift');
   }
   const textFolders = ['text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2'];
-  const presentText = textFolders.filter((f) => existsSync(join(root, f)));
+  const presentText: string[] = [];
+  for (const folder of textFolders) if (await source.isFolder(folder)) presentText.push(folder);
   if (presentText.length > 0 && presentText.length < textFolders.length) {
-    const missing = textFolders.find((f) => !presentText.includes(f))!;
-    throw new CheckpointError(`${join(root, missing)} is missing: text encoders need ${textFolders.join(', ')} together`, join(root, missing));
+    const missing = source.labelOf(textFolders.find((f) => !presentText.includes(f))!);
+    throw new CheckpointError(`${missing} is missing: text encoders need ${textFolders.join(', ')} together`, missing);
   }
 
   // Open and check every component before writing anything.
@@ -151,30 +166,21 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
     return c;
   };
   try {
-    const transformer = await open(prepareTransformer(join(root, 'transformer'), precision, maxShardBytes));
-    const vae = await open(prepareVae(join(root, 'vae')));
-    const clip = presentText.length ? await open(prepareClip(join(root, 'text_encoder'))) : undefined;
-    const t5 = presentText.length ? await open(prepareT5(join(root, 'text_encoder_2'), precision, maxShardBytes)) : undefined;
+    const transformer = await open(prepareTransformer(source, 'transformer', precision, maxShardBytes));
+    const vae = await open(prepareVae(source, 'vae'));
+    const clip = presentText.length ? await open(prepareClip(source, 'text_encoder')) : undefined;
+    const t5 = presentText.length ? await open(prepareT5(source, 'text_encoder_2', precision, maxShardBytes)) : undefined;
     const jobs: GraphJob[] = [...(clip?.jobs ?? []), ...(t5?.jobs ?? []), ...transformer.jobs, ...vae.jobs];
 
-    if (existsSync(out) && !options.force) {
-      if (!(await stat(out)).isDirectory()) throw new CheckpointError(`output ${out} exists and is not a folder; pass --force to replace it`, out);
-      if ((await readdir(out)).length > 0) throw new CheckpointError(`output folder ${out} exists and is not empty; pass --force to replace it`, out);
-    }
-    const work = `${out}.partial-${process.pid}`;
-    await rm(work, { recursive: true, force: true });
-    await mkdir(work, { recursive: true });
+    const sink = await options.openSink();
     try {
       const graphs: GraphEntry[] = [];
       const files: PackageFile[] = [];
       let uploadBytes = 0;
       let largestUpload = 0;
-      const addFile = async (path: string) => {
-        files.push({ path, size: (await stat(join(work, path))).size, sha256: await sha256File(join(work, path)) });
-      };
       log(`converting ${jobs.length} graphs (${precision} weights)`);
       for (const job of jobs) {
-        const written = await writeGraph(job, work, precision, maxShardBytes);
+        const written = await writeGraph(job, sink, precision, maxShardBytes);
         graphs.push(written.entry);
         files.push(...written.files);
         uploadBytes += written.uploadBytes;
@@ -183,12 +189,15 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       }
       let tokenizers: Manifest['tokenizers'];
       if (clip && t5) {
-        const clipFiles = await writePackageTokenizer(join(root, 'tokenizer'), work, 'tokenizer', 'clip');
-        const t5Files = await writePackageTokenizer(join(root, 'tokenizer_2'), work, 'tokenizer_2', 't5');
-        for (const path of [...clipFiles, ...t5Files]) await addFile(path);
+        const clipFiles = await packageTokenizerFiles(source, 'tokenizer', 'tokenizer', 'clip');
+        const t5Files = await packageTokenizerFiles(source, 'tokenizer_2', 'tokenizer_2', 't5');
+        for (const file of [...clipFiles, ...t5Files]) {
+          await writeWholeFile(sink, file.path, file.bytes);
+          files.push({ path: file.path, size: file.bytes.byteLength, sha256: await sha256Of(file.bytes) });
+        }
         tokenizers = {
-          clip: { tokenizerJson: clipFiles[0], tokenizerConfig: clipFiles[1], maxLength: clip.config.max_position_embeddings },
-          t5: { tokenizerJson: t5Files[0], tokenizerConfig: t5Files[1], maxLength: T5_SEQUENCE_LENGTH },
+          clip: { tokenizerJson: clipFiles[0].path, tokenizerConfig: clipFiles[1].path, maxLength: clip.config.max_position_embeddings },
+          t5: { tokenizerJson: t5Files[0].path, tokenizerConfig: t5Files[1].path, maxLength: T5_SEQUENCE_LENGTH },
         };
       }
       const transformerConfig = transformer.config;
@@ -197,7 +206,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
       const manifest: Manifest = {
         format: PACKAGE_FORMAT,
         formatVersion: PACKAGE_FORMAT_VERSION,
-        modelId: options.modelId ?? basename(root),
+        modelId: options.modelId ?? source.name,
         weights: precision,
         createdBy: 'flux-webgpu convert 0.1.0',
         configs: {
@@ -217,17 +226,10 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Manife
           shaderF16: false,
         },
       };
-      await writeFile(join(work, 'manifest.json'), `${JSON.stringify(manifest, null, 1)}\n`);
-      // Swap in the new package: the old one is moved aside first and deleted last, so a
-      // crash at any point leaves either the old or the new package at `out`.
-      const old = `${out}.replaced-${process.pid}`;
-      const hadOld = existsSync(out);
-      if (hadOld) await rename(out, old);
-      await rename(work, out);
-      if (hadOld) await rm(old, { recursive: true, force: true });
+      await sink.commit(new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));
       return manifest;
     } catch (error) {
-      await rm(work, { recursive: true, force: true });
+      await sink.abort(false);
       throw error;
     }
   } finally {

@@ -18,8 +18,8 @@
  * the S rows in use are widened to float32; linears go through `linear` (MatMulNBits at
  * q4/q8), biases and norm parameters stay float32.
  */
-import { CheckpointError } from '../../src/errors.ts';
-import { float32ToFloat16Bytes } from '../../src/formats/float16.ts';
+import { CheckpointError } from '../errors.ts';
+import { float32ToFloat16Bytes } from '../formats/float16.ts';
 import { linear, param, type LayerContext } from './layers.ts';
 
 const MS = 'com.microsoft';
@@ -185,17 +185,19 @@ export async function buildClipTextEncoder(ctx: LayerContext, c: ClipTextConfig)
   const scale = 1 / Math.sqrt(d / c.num_attention_heads);
   for (let i = 0; i < c.num_hidden_layers; i++) {
     const p = `text_model.encoder.layers.${i}`;
-    const h = await layerNorm(ctx, x, `${p}.layer_norm1`, d, eps);
-    const q = await linear(ctx, h, `${p}.self_attn.q_proj`, d, d);
-    const k = await linear(ctx, h, `${p}.self_attn.k_proj`, d, d);
-    const v = await linear(ctx, h, `${p}.self_attn.v_proj`, d, d);
-    // MultiHeadAttention inputs: query, key, value, bias, key_padding_mask, attention_bias.
-    const attended = g.op('MultiHeadAttention', [q, k, v, '', '', mask], { num_heads: c.num_attention_heads, scale: { float: scale } }, MS);
-    x = g.op('Add', [x, await linear(ctx, attended, `${p}.self_attn.out_proj`, d, d)]);
+    x = await g.scoped(`layer.${i}`, p, async () => {
+      const h = await layerNorm(ctx, x, `${p}.layer_norm1`, d, eps);
+      const q = await linear(ctx, h, `${p}.self_attn.q_proj`, d, d);
+      const k = await linear(ctx, h, `${p}.self_attn.k_proj`, d, d);
+      const v = await linear(ctx, h, `${p}.self_attn.v_proj`, d, d);
+      // MultiHeadAttention inputs: query, key, value, bias, key_padding_mask, attention_bias.
+      const attended = g.op('MultiHeadAttention', [q, k, v, '', '', mask], { num_heads: c.num_attention_heads, scale: { float: scale } }, MS);
+      const y = g.op('Add', [x, await linear(ctx, attended, `${p}.self_attn.out_proj`, d, d)]);
 
-    const m = await layerNorm(ctx, x, `${p}.layer_norm2`, d, eps);
-    const up = activation(ctx, await linear(ctx, m, `${p}.mlp.fc1`, d, f), c.hidden_act);
-    x = g.op('Add', [x, await linear(ctx, up, `${p}.mlp.fc2`, f, d)]);
+      const m = await layerNorm(ctx, y, `${p}.layer_norm2`, d, eps);
+      const up = activation(ctx, await linear(ctx, m, `${p}.mlp.fc1`, d, f), c.hidden_act);
+      return g.op('Add', [y, await linear(ctx, up, `${p}.mlp.fc2`, f, d)]);
+    });
   }
   const last = await layerNorm(ctx, x, 'text_model.final_layer_norm', d, eps);
 

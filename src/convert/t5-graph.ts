@@ -20,10 +20,11 @@
  * follow the precision. The embedding table is float32 at fp32 and float16 otherwise,
  * gathered before the Cast.
  */
-import { CheckpointError } from '../../src/errors.ts';
-import type { WeightPrecision } from '../../src/package/manifest.ts';
+import { CheckpointError } from '../errors.ts';
+import type { WeightPrecision } from '../package/manifest.ts';
 import { embeddingLookup } from './clip-graph.ts';
 import { geluTanh, linear, param, rmsNorm, type LayerContext } from './layers.ts';
+import { blockStoredBytes, packShards } from './storage.ts';
 
 const MS = 'com.microsoft';
 
@@ -166,19 +167,6 @@ export function isIgnoredT5Tensor(name: string): boolean {
   return name === T5_SHARED_EMBEDDING || name === T5_ENCODER_EMBEDDING;
 }
 
-/** Bytes of a set of tensors as `linear`/`param`/`embeddingLookup` store them at `precision`. */
-function storedBytes(shapes: Shapes, precision: WeightPrecision): number {
-  let total = 0;
-  for (const [, shape] of shapes) {
-    if (shape.length === 2) {
-      const [n, k] = shape;
-      const bits = precision === 'q4' ? 4 : precision === 'q8' ? 8 : precision === 'fp16' ? 16 : 32;
-      total += bits >= 16 ? (n * k * bits) / 8 : n * Math.ceil(k / 32) * ((32 * bits) / 8 + 4);
-    } else total += shape.reduce((a, b) => a * b, 1) * 4;
-  }
-  return total;
-}
-
 /**
  * Bytes of the embed shard at `precision`: the embedding table (float32 at fp32, float16
  * otherwise), the relative-bias table (float32) and the bucket constant (int64 S×S).
@@ -197,32 +185,22 @@ export interface T5ShardPlan {
 }
 
 /**
- * Groups the encoder blocks into shards whose data stays under `maxShardBytes` (the
- * embed shard is separate: see `estimateT5EmbedBytes`). The last shard carries the final
- * norm.
+ * Groups the encoder blocks into shards whose data stays under `maxShardBytes`
+ * (`packShards`; the embed shard is separate: see `estimateT5EmbedBytes`). The last
+ * shard carries the final norm.
+ * @param blockBytes stored bytes of a block's tensors (default: `blockStoredBytes` at `precision`)
  * @throws CheckpointError when one block alone exceeds the limit.
  */
-export function planT5Shards(c: T5Config, precision: WeightPrecision, maxShardBytes: number): T5ShardPlan[] {
-  const plans: T5ShardPlan[] = [];
+export function planT5Shards(
+  c: T5Config,
+  precision: WeightPrecision,
+  maxShardBytes: number,
+  blockBytes: (tensors: Shapes) => number = (tensors) => blockStoredBytes(tensors, precision),
+): T5ShardPlan[] {
   const finalBytes = c.d_model * 4;
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < c.num_layers; i++) {
-    const blockBytes = storedBytes(blockTensors(c, i), precision) + (i === c.num_layers - 1 ? finalBytes : 0);
-    if (blockBytes > maxShardBytes) {
-      throw new CheckpointError(
-        `T5 encoder block ${i} needs ${(blockBytes / 2 ** 20).toFixed(0)} MB at ${precision}, more than --max-shard-mb ${(maxShardBytes / 2 ** 20).toFixed(0)}; raise --max-shard-mb (below 2048) or use quantized weights`,
-      );
-    }
-    if (i > start && bytes + blockBytes > maxShardBytes) {
-      plans.push({ blocks: [start, i], final: false, estimatedBytes: bytes });
-      start = i;
-      bytes = 0;
-    }
-    bytes += blockBytes;
-  }
-  plans.push({ blocks: [start, c.num_layers], final: true, estimatedBytes: bytes });
-  return plans;
+  const sizes = Array.from({ length: c.num_layers }, (_, i) => blockBytes(blockTensors(c, i)) + (i === c.num_layers - 1 ? finalBytes : 0));
+  const shards = packShards(sizes, maxShardBytes, (i) => `T5 encoder block ${i}`, precision);
+  return shards.map(({ start, end, bytes }, index) => ({ blocks: [start, end], final: index === shards.length - 1, estimatedBytes: bytes }));
 }
 
 /**
@@ -281,6 +259,28 @@ export async function buildT5Embed(ctx: LayerContext, c: T5Config, seqLen: numbe
   g.output(positionBias, 'position_bias', 'float32', [1, h, seqLen, seqLen]);
 }
 
+/** One encoder block (transformers `T5Block`): self-attention with the shared position bias, then the gated-GELU feed-forward. */
+async function t5Block(ctx: LayerContext, c: T5Config, i: number, h: string, positionBias: string): Promise<string> {
+  const { g } = ctx;
+  const d = c.d_model;
+  const inner = innerDim(c);
+  const eps = c.layer_norm_epsilon;
+  const p = `encoder.block.${i}.layer`;
+  const n = rmsNorm(g, h, await param(ctx, `${p}.0.layer_norm.weight`, [d]), eps);
+  const q = await linear(ctx, n, `${p}.0.SelfAttention.q`, d, inner, { bias: false });
+  const k = await linear(ctx, n, `${p}.0.SelfAttention.k`, d, inner, { bias: false });
+  const v = await linear(ctx, n, `${p}.0.SelfAttention.v`, d, inner, { bias: false });
+  // T5 does not scale q·kᵀ: scale 1. Inputs: query, key, value, bias, key_padding_mask, attention_bias.
+  const attended = g.op('MultiHeadAttention', [q, k, v, '', '', positionBias], { num_heads: c.num_heads, scale: { float: 1 } }, MS);
+  h = g.op('Add', [h, await linear(ctx, attended, `${p}.0.SelfAttention.o`, inner, d, { bias: false })]);
+
+  const m = rmsNorm(g, h, await param(ctx, `${p}.1.layer_norm.weight`, [d]), eps);
+  const gate = geluTanh(g, await linear(ctx, m, `${p}.1.DenseReluDense.wi_0`, d, c.d_ff, { bias: false }));
+  const up = await linear(ctx, m, `${p}.1.DenseReluDense.wi_1`, d, c.d_ff, { bias: false });
+  h = g.op('Add', [h, await linear(ctx, g.op('Mul', [gate, up]), `${p}.1.DenseReluDense.wo`, c.d_ff, d, { bias: false })]);
+  return h;
+}
+
 /**
  * Builds one shard of encoder blocks: inputs `hidden` [1, S, D] and `position_bias`
  * [1, H, S, S]; output `hidden_out` [1, S, D], or `last_hidden_state` [1, S, D] (after
@@ -289,25 +289,12 @@ export async function buildT5Embed(ctx: LayerContext, c: T5Config, seqLen: numbe
 export async function buildT5Blocks(ctx: LayerContext, c: T5Config, plan: T5ShardPlan, seqLen: number): Promise<void> {
   const { g } = ctx;
   const d = c.d_model;
-  const inner = innerDim(c);
   const eps = c.layer_norm_epsilon;
   let h = g.input('hidden', 'float32', [1, seqLen, d]);
   const positionBias = g.input('position_bias', 'float32', [1, c.num_heads, seqLen, seqLen]);
 
   for (let i = plan.blocks[0]; i < plan.blocks[1]; i++) {
-    const p = `encoder.block.${i}.layer`;
-    const n = rmsNorm(g, h, await param(ctx, `${p}.0.layer_norm.weight`, [d]), eps);
-    const q = await linear(ctx, n, `${p}.0.SelfAttention.q`, d, inner, { bias: false });
-    const k = await linear(ctx, n, `${p}.0.SelfAttention.k`, d, inner, { bias: false });
-    const v = await linear(ctx, n, `${p}.0.SelfAttention.v`, d, inner, { bias: false });
-    // T5 does not scale q·kᵀ: scale 1. Inputs: query, key, value, bias, key_padding_mask, attention_bias.
-    const attended = g.op('MultiHeadAttention', [q, k, v, '', '', positionBias], { num_heads: c.num_heads, scale: { float: 1 } }, MS);
-    h = g.op('Add', [h, await linear(ctx, attended, `${p}.0.SelfAttention.o`, inner, d, { bias: false })]);
-
-    const m = rmsNorm(g, h, await param(ctx, `${p}.1.layer_norm.weight`, [d]), eps);
-    const gate = geluTanh(g, await linear(ctx, m, `${p}.1.DenseReluDense.wi_0`, d, c.d_ff, { bias: false }));
-    const up = await linear(ctx, m, `${p}.1.DenseReluDense.wi_1`, d, c.d_ff, { bias: false });
-    h = g.op('Add', [h, await linear(ctx, g.op('Mul', [gate, up]), `${p}.1.DenseReluDense.wo`, c.d_ff, d, { bias: false })]);
+    h = await g.scoped(`block.${i}`, `encoder.block.${i}`, () => t5Block(ctx, c, i, h, positionBias));
   }
   if (plan.final) {
     const out = rmsNorm(g, h, await param(ctx, 'encoder.final_layer_norm.weight', [d]), eps);
