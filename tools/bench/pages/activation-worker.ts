@@ -9,6 +9,7 @@ import * as Comlink from 'comlink';
 import { createGpuContext } from '../../../src/engine/gpu-device.ts';
 import { configureOrt, ort } from '../../../src/engine/ort.ts';
 import { imageIds, latentSize } from '../../../src/pipeline/latents.ts';
+import { torchRandn } from '../../../src/pipeline/randn.ts';
 import { jointIds, ropeTables } from '../../../src/pipeline/rope.ts';
 import { gpuCounts, installGpuCounting, installWasmTracking, markWindow, wasmBytes } from './gpu-memory-probe.ts';
 
@@ -43,35 +44,20 @@ export interface ActivationResult {
   maxBufferSize: number;
 }
 
-function randomNormal(length: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s + 0.5) / 4294967296;
-  };
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
-  return out;
-}
-
 function feeds(spec: ActivationSpec): Record<string, ort.Tensor> {
   const { h, w } = latentSize(spec.height, spec.width);
   if (spec.role === 'vae-decoder') {
     const c = spec.latentChannels!;
-    return { latents: new ort.Tensor('float32', randomNormal(c * h * w, 1), [1, c, h, w]) };
+    return { latents: new ort.Tensor('float32', torchRandn([c * h * w], 1), [1, c, h, w]) };
   }
   const d = spec.innerDim!;
   const text = spec.textTokens!;
   const image = (h / 2) * (w / 2);
   const rope = ropeTables(jointIds(text, imageIds(h, w)), spec.axesDims!);
   return {
-    img: new ort.Tensor('float32', randomNormal(image * d, 2), [1, image, d]),
-    txt: new ort.Tensor('float32', randomNormal(text * d, 3), [1, text, d]),
-    temb: new ort.Tensor('float32', randomNormal(d, 4), [1, d]),
+    img: new ort.Tensor('float32', torchRandn([image * d], 2), [1, image, d]),
+    txt: new ort.Tensor('float32', torchRandn([text * d], 3), [1, text, d]),
+    temb: new ort.Tensor('float32', torchRandn([d], 4), [1, d]),
     rope_cos: new ort.Tensor('float32', rope.cos, [rope.tokens, rope.half]),
     rope_sin: new ort.Tensor('float32', rope.sin, [rope.tokens, rope.half]),
   };

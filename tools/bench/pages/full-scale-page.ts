@@ -12,24 +12,13 @@
 import * as Comlink from 'comlink';
 import { createGenerator, type Generator, type GeneratorOptions } from '../../../src/index.ts';
 import type { PackageFile } from '../../../src/package/manifest.ts';
+import { torchRandn } from '../../../src/pipeline/randn.ts';
 import { WeightStore } from '../../../src/store/weight-store.ts';
 import type { ActivationResult, ActivationSpec, ActivationWorkerApi } from './activation-worker.ts';
 import { FULL_SCALE_CHANNEL, type PageFullDownload, type PagePlanRun, type WorkerStats } from './full-scale-shared.ts';
 
 const message = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
 const store = new WeightStore();
-
-function randomValues(length: number, seed: number, scale: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  return Float32Array.from({ length }, () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return ((s + 0.5) / 4294967296 - 0.5) * 2 * scale;
-  });
-}
 
 /** Asks the bench worker for its counters. */
 function workerStats(): Promise<WorkerStats | undefined> {
@@ -85,7 +74,7 @@ const api = {
       stage = 'generate';
       t0 = performance.now();
       const result = await generator.generate({
-        promptEmbeddings: { promptEmbeds: randomValues(args.textTokens * args.jointDim, args.seed, 1), pooledPromptEmbeds: randomValues(args.pooledDim, args.seed + 1, 1) },
+        promptEmbeddings: { promptEmbeds: torchRandn([1, args.textTokens, args.jointDim], args.seed), pooledPromptEmbeds: torchRandn([1, args.pooledDim], args.seed + 1) },
         width: args.width,
         height: args.height,
         steps: args.steps,
@@ -120,7 +109,6 @@ const api = {
     }
   },
 
-  deletePackage: (packageUrl: string) => store.deletePackage(packageUrl),
   estimate: async () => {
     const { quota = 0, usage = 0 } = await navigator.storage.estimate();
     return { quota, usage };
