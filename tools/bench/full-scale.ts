@@ -302,11 +302,12 @@ async function run(options: BenchOptions): Promise<BenchSummary> {
         textTokens: ACTIVATION_TEXT_TOKENS,
         axesDims: FLUX_SCHNELL_TRANSFORMER.axes_dims_rope,
         latentChannels: 16,
+        vaeConfig: actManifest.configs.vae as unknown as ActivationSpec['vaeConfig'],
       });
       const targets: [keyof FullScaleReport['activations1024'], string, GraphEntry][] = [
         ['doubleBlockPeakBytes', 'double block', oneBlockShard(actManifest, 'double')!],
         ['singleBlockPeakBytes', 'single block', oneBlockShard(actManifest, 'single')!],
-        ['vaePeakBytes', 'VAE decoder (whole)', graphByRole(actManifest, 'vae-decoder')],
+        ['vaePeakBytes', 'VAE decoder', graphByRole(actManifest, 'vae-decoder')],
       ];
       const rows: string[][] = [['graph', 'weights (GPU)', 'activation peak', 'total peak', 'wasm heap', 'create', 'run', 'buffers']];
       for (const [key, label, graph] of targets) {
@@ -319,7 +320,7 @@ async function run(options: BenchOptions): Promise<BenchSummary> {
         }
         const a = measured.result!;
         activationPeaks[key] = a.activationPeakBytes;
-        rows.push([label, formatBytes(a.weightsBytes), formatBytes(a.activationPeakBytes), formatBytes(a.totalPeakBytes), formatBytes(a.wasmBytes), formatMs(a.createMs), formatMs(a.runMs), `${a.buffers.created} made, ${a.buffers.destroyed + a.buffers.collected} freed`]);
+        rows.push([a.tilePx === undefined ? label : `${label} (${a.tilePx === null ? 'whole' : `${a.tilePx}-px tiles`})`, formatBytes(a.weightsBytes), formatBytes(a.activationPeakBytes), formatBytes(a.totalPeakBytes), formatBytes(a.wasmBytes), formatMs(a.createMs), formatMs(a.runMs), `${a.buffers.created} made, ${a.buffers.destroyed + a.buffers.collected} freed`]);
       }
       log(table(rows));
       log('  activation peak = GPU bytes created during session.run above what the created session held (its uploaded weights); onnxruntime keeps');

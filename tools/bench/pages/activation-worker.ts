@@ -11,6 +11,7 @@ import { configureOrt, ort } from '../../../src/engine/ort.ts';
 import { imageIds, latentSize } from '../../../src/pipeline/latents.ts';
 import { torchRandn } from '../../../src/pipeline/randn.ts';
 import { jointIds, ropeTables } from '../../../src/pipeline/rope.ts';
+import { chooseVaeTile, decodeVae, type VaeShapeConfig } from '../../../src/pipeline/vae-tiling.ts';
 import { gpuCounts, installGpuCounting, installWasmTracking, markWindow, wasmBytes } from './gpu-memory-probe.ts';
 
 installGpuCounting();
@@ -30,6 +31,8 @@ export interface ActivationSpec {
   textTokens?: number;
   axesDims?: number[];
   latentChannels?: number;
+  /** VAE: its config, for the tile the engine would choose on this device. */
+  vaeConfig?: VaeShapeConfig;
 }
 
 /** What one measurement found (bytes, ms). */
@@ -42,6 +45,8 @@ export interface ActivationResult {
   runMs: number;
   buffers: { created: number; destroyed: number; collected: number };
   maxBufferSize: number;
+  /** VAE: the tile the engine's choice gave on this device (null: decoded whole). */
+  tilePx?: number | null;
 }
 
 function feeds(spec: ActivationSpec): Record<string, ort.Tensor> {
@@ -81,7 +86,27 @@ const api = {
     markWindow();
     const weightsBytes = gpuCounts().liveBytes;
     t0 = performance.now();
-    await session.run(inputs);
+    let tilePx: number | null | undefined;
+    if (spec.role === 'vae-decoder') {
+      // As the engine decodes: whole where the device's buffer limit allows, else in tiles.
+      const { latents } = inputs;
+      const [, c, h, w] = latents.dims;
+      const limits = gpu.device.limits;
+      tilePx = chooseVaeTile(spec.vaeConfig!, h, w, { maxBufferBytes: Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize) });
+      await decodeVae(
+        async (tile, th, tw) => {
+          const { image } = await session.run({ latents: new ort.Tensor('float32', tile, [1, c, th, tw]) });
+          const data = (await image.getData()) as Float32Array;
+          image.dispose();
+          return { data, channels: image.dims[1], height: image.dims[2], width: image.dims[3] };
+        },
+        latents.data as Float32Array,
+        c,
+        h,
+        w,
+        tilePx,
+      );
+    } else await session.run(inputs);
     const runMs = performance.now() - t0;
     const counts = gpuCounts();
     const result: ActivationResult = {
@@ -93,6 +118,7 @@ const api = {
       runMs,
       buffers: { created: counts.created, destroyed: counts.destroyed, collected: counts.collected },
       maxBufferSize: gpu.device.limits.maxBufferSize,
+      ...(tilePx === undefined ? {} : { tilePx }),
     };
     await session.release();
     return result;
