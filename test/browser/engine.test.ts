@@ -259,8 +259,8 @@ describe('tiled VAE decode through the library (decodeLatents)', () => {
     await pageCall('createLocal', 'local', { model: '/models/golden/' });
   });
 
-  it('matches diffusers tiled_decode for every golden tiled run with the tile forced (relative L2 < 1e-3)', async () => {
-    for (const run of tiledRuns()) {
+  for (const run of tiledRuns()) {
+    it(`matches diffusers tiled_decode for golden ${run.name} with its tile forced (relative L2 < 1e-3)`, async () => {
       const decoded = await pageCall<PageDecodeResult>('decodeLatents', 'local', decodeParams(run, run.tile_sample_min_size));
       expect(decoded.error).toBeUndefined();
       const expected = goldenTensors(run.name).get('vae_out_tiled')!;
@@ -272,8 +272,8 @@ describe('tiled VAE decode through the library (decodeLatents)', () => {
       console.log(`browser ${run.name} (tile ${run.tile_sample_min_size}px): relative L2 ${error.toExponential(2)} vs vae_out_tiled, image p99 |Δ| ${p99} levels, ${decoded.result!.timings.decodeMs.toFixed(0)} ms`);
       expect(error).toBeLessThan(1e-3);
       expect(p99).toBeLessThanOrEqual(2);
-    }
-  }, 120_000);
+    }, 120_000);
+  }
 
   it('decodes whole where the GPU limits allow it, equal to vae_out_whole; refuses a bad tile naming tilePx', async () => {
     const run = tiledRuns()[2];
