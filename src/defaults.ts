@@ -21,6 +21,13 @@ export const DEFAULTS = {
    * (1 GiB: SwiftShader's buffer limit, and a common one on laptop GPUs).
    */
   attentionScoresMaxBytes: 2 ** 30,
+  /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
+  hubUrl: 'https://huggingface.co',
+  /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
+  hubRetries: 5,
+  hubRetryDelayMs: 1000,
+  /** A Hub download that receives nothing for this long (ms) is dropped and resumed. */
+  hubIdleTimeoutMs: 60_000,
 };
 
 /** Inclusive ranges; sizes must also be multiples of `sizeMultiple`. */

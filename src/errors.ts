@@ -94,6 +94,25 @@ export class IntegrityError extends FluxError {
   }
 }
 
+/** Why the Hugging Face Hub (or the server at `hubUrl`) refused a source. */
+export type HubErrorReason = 'repo-not-found' | 'revision-not-found' | 'file-not-found' | 'gated' | 'token-rejected' | 'forbidden' | 'rate-limited';
+
+/**
+ * The Hub refused a source request; `reason` says which case, the message what to do
+ * (check the name, accept a gated repository's licence and give a token, …). `url`
+ * never carries the token (it only ever travels in a request header).
+ */
+export class HubError extends FluxError {
+  constructor(
+    message: string,
+    public readonly reason: HubErrorReason,
+    public readonly url?: string,
+    public readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
 function formatReceived(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   return String(value);
@@ -109,6 +128,7 @@ const errorClasses: Record<string, new (...args: never[]) => FluxError> = {
   StorageQuotaError,
   DownloadError,
   IntegrityError,
+  HubError,
 };
 
 /**

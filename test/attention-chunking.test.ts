@@ -128,6 +128,9 @@ describe('attention head groups', () => {
       remove: (path) => rm(join(chunkedDir, path), { force: true }),
       commit: async () => undefined,
       abort: async () => undefined,
+      loadState: async () => null,
+      saveState: async () => undefined,
+      clear: async () => undefined,
     };
     const chunked = new Map<string, string>();
     try {

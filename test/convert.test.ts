@@ -3,11 +3,9 @@
  * graph signatures, quantized data), block sharding, bf16/f16 and sharded checkpoints,
  * every way a checkpoint can be wrong (and that nothing is left behind), and the CLI.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decode as decodePng } from 'fast-png';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,12 +15,12 @@ import { readSafetensors, writeSafetensors } from '../src/formats/safetensors.ts
 import { parseManifest, type GraphEntry, type Manifest, type WeightPrecision } from '../src/package/manifest.ts';
 import type { PipelineResult } from '../src/pipeline/flux-pipeline.ts';
 import { convertCheckpoint, type ConvertOptions } from '../tools/convert/convert-local.ts';
+import { runCli, type CliResult } from './support/cli.ts';
 import { copyWritable, generateRun0, listFiles, readComponent, sha256File, writeComponent, type Component } from './support/checkpoints.ts';
 import { maxAbsDiff, percentileAbsDiff, relativeL2 } from './support/compare.ts';
 import { goldenTensors, TINY_FLUX_A } from './support/golden.ts';
 
 const { onnx } = onnxProto;
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 2 ** 20;
 
 const work = mkdtempSync(join(tmpdir(), 'flux-convert-'));
@@ -510,22 +508,8 @@ describe('a failure midway through building', () => {
 });
 
 describe('CLI (node tools/flux-webgpu.mjs)', () => {
-  interface Result {
-    code: number | null;
-    stdout: string;
-    stderr: string;
-  }
-  function cli(...args: string[]): Promise<Result> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['tools/flux-webgpu.mjs', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  type Result = CliResult;
+  const cli = (...args: string[]) => runCli(args);
 
   let dir: string;
   let pkg: string;

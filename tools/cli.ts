@@ -27,7 +27,9 @@ import { openNodeRuntime } from './node-runtime.ts';
 const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the pipeline under Node
 
 Usage:
-  flux-webgpu convert --checkpoint <dir> --out <dir> [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force]
+  flux-webgpu convert --checkpoint <dir | hf:owner/name[@rev]> [--transformer <file.safetensors | file.gguf | hf:…>]
+                      [--text-encoder-2 <file.gguf | hf:…>] [--vae <ae.safetensors | hf:…>] --out <dir>
+                      [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force] [--hub-url URL] [--hf-token T]
   flux-webgpu generate --model <package dir> (--prompt "text" | --prompt-embeds <file.safetensors>) --out <image.png>
                        [--width W] [--height H] [--steps N] [--seed S] [--dump <tensors.safetensors>]
   flux-webgpu generate --provider bfl|fal|replicate|openai|monica|aimlapi [--api-key K] [--base-url URL] [--model M]
@@ -41,6 +43,13 @@ Usage:
 convert   reads transformer/ and vae/ (config.json + safetensors F32/F16/BF16, single or sharded)
           and writes manifest.json, ONNX graphs and .onnx_data files. Default weights q4
           (MatMulNBits 4-bit, block 32), default --max-shard-mb ${DEFAULTS.maxShardMb}.
+          --transformer / --text-encoder-2 / --vae replace that component's weights (configs,
+          CLIP and tokenizers still come from --checkpoint): BFL single files
+          (flux1-schnell.safetensors, ae.safetensors), GGUF (Q4_0/Q8_0 taken exactly, F16/F32/BF16,
+          other quantizations requantized with a warning). hf:owner/name[@rev][/path] reads from
+          the Hub with Range requests (--hub-url, default ${DEFAULTS.hubUrl}; token from --hf-token
+          or $HF_TOKEN, sent only as a header). A failed download keeps <out>.partial: run the
+          same command again to resume.
 generate  runs the schnell pipeline on onnxruntime-node (CPU). --prompt needs a package with text
           encoders (1-${LIMITS.prompt.maxChars} characters; T5 sees 256 tokens, CLIP 77: words cut are reported). Width/height: multiples of 16
           from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${DEFAULTS.steps});
@@ -81,24 +90,39 @@ function parse(args: string[], options: Record<string, { type: 'string' | 'boole
 }
 
 async function convert(args: string[]): Promise<void> {
-  const v = parse(args, { checkpoint: { type: 'string' }, out: { type: 'string' }, weights: { type: 'string' }, 'max-shard-mb': { type: 'string' }, force: { type: 'boolean' } });
+  const v = parse(args, {
+    checkpoint: { type: 'string' }, out: { type: 'string' }, weights: { type: 'string' }, 'max-shard-mb': { type: 'string' }, force: { type: 'boolean' },
+    transformer: { type: 'string' }, 'text-encoder-2': { type: 'string' }, vae: { type: 'string' }, 'hub-url': { type: 'string' }, 'hf-token': { type: 'string' },
+  });
   const weights = (v.weights as string | undefined) ?? DEFAULTS.weights;
   if (!WEIGHT_PRECISIONS.includes(weights as WeightPrecision)) throw new InvalidParameterError('--weights', `one of ${WEIGHT_PRECISIONS.join(', ')}`, weights);
   const maxShardMb = integerFlag('--max-shard-mb', v['max-shard-mb'] as string | undefined, DEFAULTS.maxShardMb)!;
   if (maxShardMb < LIMITS.maxShardMb.min || maxShardMb > LIMITS.maxShardMb.max) {
     throw new InvalidParameterError('--max-shard-mb', `an integer from ${LIMITS.maxShardMb.min} to ${LIMITS.maxShardMb.max}`, maxShardMb);
   }
+  const hubUrl = v['hub-url'] as string | undefined;
+  if (hubUrl !== undefined && !/^https?:\/\/[^/]/.test(hubUrl)) throw new InvalidParameterError('--hub-url', 'an http(s) URL such as https://huggingface.co', hubUrl);
+  const token = (v['hf-token'] as string | undefined) ?? process.env.HF_TOKEN ?? undefined;
   const started = Date.now();
+  let downloaded = 0;
   const manifest = await convertCheckpoint({
     checkpoint: required('--checkpoint', v.checkpoint as string | undefined),
+    transformer: v.transformer as string | undefined,
+    textEncoder2: v['text-encoder-2'] as string | undefined,
+    vae: v.vae as string | undefined,
     out: required('--out', v.out as string | undefined),
     weights: weights as WeightPrecision,
     maxShardMb,
     force: Boolean(v.force),
-    log: (line) => console.log(line),
+    hub: { hubUrl, token: token || undefined, onBytes: (_, bytes) => (downloaded += bytes) },
+    log: (line) => {
+      if (line.startsWith('warning:')) console.warn(line);
+      else console.log(downloaded && line.startsWith('  ') ? `${line} (${(downloaded / 2 ** 20).toFixed(1)} MiB downloaded so far)` : line);
+    },
   });
   const total = manifest.files.reduce((sum, f) => sum + f.size, 0);
-  console.log(`wrote ${manifest.files.length} files, ${(total / 2 ** 20).toFixed(1)} MiB, in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}`);
+  const fetched = downloaded ? `, ${(downloaded / 2 ** 20).toFixed(1)} MiB downloaded` : '';
+  console.log(`wrote ${manifest.files.length} files, ${(total / 2 ** 20).toFixed(1)} MiB, in ${((Date.now() - started) / 1000).toFixed(1)} s to ${v.out}${fetched}`);
 }
 
 function readPromptEmbeds(path: string): { promptEmbeds: Float32Array; pooledPromptEmbeds: Float32Array } {

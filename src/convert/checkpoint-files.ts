@@ -35,6 +35,12 @@ export interface CheckpointFiles {
   readText(path: string): Promise<string>;
   /** Opens a file for random access. @throws CheckpointError when it is missing or cannot be opened */
   open(path: string): Promise<RandomAccessFile>;
+  /**
+   * What identifies the file's contents without reading them (size and modification
+   * time of a local file; size and sha256 or git oid on the Hub): a conversion resumes
+   * only from the same sources.
+   */
+  fingerprint(path: string): Promise<string>;
 }
 
 /** `a/b` joined from parts, skipping empty ones. */

@@ -22,10 +22,11 @@ import {
   type WeightPrecision,
 } from '../package/manifest.ts';
 import { createIncrementalSha256 } from '../store/sha256.ts';
-import { joinPath, readCheckpointJson, type CheckpointFiles } from './checkpoint-files.ts';
+import { joinPath, readCheckpointJson, type CheckpointFiles, type RandomAccessFile } from './checkpoint-files.ts';
 import { prepareClip, prepareT5, prepareTransformer, prepareVae, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
 import type { LayerContext } from './layers.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
+import { t5Override, transformerOverride, vaeOverride, type SourceFile } from './override-files.ts';
 import { writeWholeFile, type PackageSink } from './package-sink.ts';
 import { packageTokenizerFiles } from './tokenizer-files.ts';
 import { defaultAttentionHeadsPerGroup, innerDim, type TransformerConfig } from './transformer-graphs.ts';
@@ -35,8 +36,15 @@ export interface PackageConversion {
   /**
    * Files in the diffusers layout: `transformer/` and `vae/`, and optionally the text
    * encoders (`text_encoder/`, `text_encoder_2/`, `tokenizer/`, `tokenizer_2/`) together.
+   * With an override, only that component's `config.json` is read from here.
    */
   checkpoint: CheckpointFiles;
+  /** Replaces the transformer's weights: a BFL or diffusers safetensors file, or a GGUF (BFL names). */
+  transformer?: SourceFile;
+  /** Replaces the T5 encoder's weights: a GGUF (llama.cpp names) or a transformers safetensors file. */
+  textEncoder2?: SourceFile;
+  /** Replaces the VAE's weights: `ae.safetensors` (LDM names) or a diffusers safetensors file. */
+  vae?: SourceFile;
   /** Opens the package sink; called once every source has been checked. */
   openSink(): Promise<PackageSink>;
   /** Linear weight storage; default q4. */
@@ -48,6 +56,9 @@ export interface PackageConversion {
   /** Progress lines for a terminal. */
   log?: (line: string) => void;
 }
+
+/** Who made the package (the manifest's `createdBy`); part of what a resume must match. */
+const CONVERTER = 'flux-webgpu convert 0.1.0';
 
 /** Lower-case hex sha256 of `bytes`. */
 async function sha256Of(bytes: Uint8Array): Promise<string> {
@@ -100,6 +111,10 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
       await writer.drain();
       return job.weights.read(name, shape);
     },
+    blocks: job.weights.blocks && (async (name, shape) => {
+      await writer.drain();
+      return job.weights.blocks!(name, shape);
+    }),
   };
   let data: { size: number; sha256: string };
   try {
@@ -132,16 +147,56 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
   };
 }
 
+/** What a conversion saves after each graph so that a failed one resumes (see `PackageSink.saveState`). */
+interface ConversionState {
+  /** Identifies the sources and options; a saved state with another key is discarded. */
+  key: string;
+  graphs: WrittenGraph[];
+}
+
+/** Files that note the fingerprint of every file opened or read through them. */
+function recordingFiles(files: CheckpointFiles, opened: Map<string, Promise<string>>): CheckpointFiles {
+  const note = (path: string) => {
+    const label = files.labelOf(path);
+    if (!opened.has(label)) opened.set(label, files.fingerprint(path));
+  };
+  return {
+    ...files,
+    labelOf: (path) => files.labelOf(path),
+    exists: (path) => files.exists(path),
+    isFolder: (path) => files.isFolder(path),
+    fingerprint: (path) => files.fingerprint(path),
+    async readText(path) {
+      note(path);
+      return files.readText(path);
+    },
+    async open(path): Promise<RandomAccessFile> {
+      note(path);
+      return files.open(path);
+    },
+  };
+}
+
+/** Whether a failure leaves work worth resuming (not a bad checkpoint, which would fail again). */
+function worthResuming(error: unknown): boolean {
+  return !(error instanceof CheckpointError);
+}
+
 /**
- * Converts a checkpoint into a web model package written through `openSink()`.
+ * Converts a checkpoint into a web model package written through `openSink()`. When the
+ * sink holds the saved state of an interrupted conversion of the same sources and
+ * options, the graphs it finished are kept and the conversion resumes at the next one.
  * @returns the manifest committed as `manifest.json`
- * @throws CheckpointError naming the file and tensor for bad input (nothing is committed)
+ * @throws CheckpointError naming the file and tensor for bad input (nothing is kept);
+ *   other errors (downloads, a full disk) keep what was converted for a resume
  */
 export async function convertToPackage(options: PackageConversion): Promise<Manifest> {
   const precision = options.weights ?? DEFAULTS.weights;
   const maxShardBytes = (options.maxShardMb ?? DEFAULTS.maxShardMb) * 2 ** 20;
   const log = options.log ?? (() => {});
-  const source = options.checkpoint;
+  const fingerprints = new Map<string, Promise<string>>();
+  const source = recordingFiles(options.checkpoint, fingerprints);
+  const override = (file: SourceFile | undefined) => file && { files: recordingFiles(file.files, fingerprints), path: file.path };
   if (!(await source.isFolder(''))) throw new CheckpointError(`checkpoint folder ${source.labelOf('')} does not exist`, source.labelOf(''));
 
   const schedulerRel = joinPath('scheduler', 'scheduler_config.json');
@@ -157,6 +212,10 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     const missing = source.labelOf(textFolders.find((f) => !presentText.includes(f))!);
     throw new CheckpointError(`${missing} is missing: text encoders need ${textFolders.join(', ')} together`, missing);
   }
+  if (options.textEncoder2 && presentText.length === 0) {
+    const missing = source.labelOf('text_encoder_2');
+    throw new CheckpointError(`${missing} is missing: --text-encoder-2 replaces the T5 weights, but its config.json, CLIP (text_encoder/) and the tokenizers come from the checkpoint`, missing);
+  }
 
   // Open and check every component before writing anything.
   const opened: { close(): Promise<void> }[] = [];
@@ -166,26 +225,43 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     return c;
   };
   try {
-    const transformer = await open(prepareTransformer(source, 'transformer', precision, maxShardBytes));
-    const vae = await open(prepareVae(source, 'vae'));
-    const clip = presentText.length ? await open(prepareClip(source, 'text_encoder')) : undefined;
-    const t5 = presentText.length ? await open(prepareT5(source, 'text_encoder_2', precision, maxShardBytes)) : undefined;
+    const transformerFile = override(options.transformer);
+    const vaeFile = override(options.vae);
+    const t5File = override(options.textEncoder2);
+    const transformer = await open(prepareTransformer(source, 'transformer', precision, maxShardBytes, transformerFile && transformerOverride(transformerFile)));
+    const vae = await open(prepareVae(source, 'vae', precision, vaeFile && vaeOverride(vaeFile)));
+    const clip = presentText.length ? await open(prepareClip(source, 'text_encoder', precision)) : undefined;
+    const t5 = presentText.length ? await open(prepareT5(source, 'text_encoder_2', precision, maxShardBytes, t5File && t5Override(t5File))) : undefined;
     const jobs: GraphJob[] = [...(clip?.jobs ?? []), ...(t5?.jobs ?? []), ...transformer.jobs, ...vae.jobs];
+    for (const component of [clip, t5, transformer, vae]) for (const note of component?.notes ?? []) log(note);
 
+    const sources = await Promise.all([...fingerprints].sort(([a], [b]) => (a < b ? -1 : 1)).map(async ([label, print]) => [label, await print]));
+    const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources });
     const sink = await options.openSink();
     try {
+      const saved = parseState(await sink.loadState());
+      const done = new Map<string, WrittenGraph>();
+      if (saved?.key === key) for (const graph of saved.graphs) done.set(graph.entry.name, graph);
+      else if (saved) {
+        log('an unfinished conversion of other sources or options was there: starting afresh');
+        await sink.clear();
+      }
+      const state: ConversionState = { key, graphs: [] };
       const graphs: GraphEntry[] = [];
       const files: PackageFile[] = [];
       let uploadBytes = 0;
       let largestUpload = 0;
-      log(`converting ${jobs.length} graphs (${precision} weights)`);
+      log(`converting ${jobs.length} graphs (${precision} weights)${done.size ? `, resuming: ${done.size} already converted` : ''}`);
       for (const job of jobs) {
-        const written = await writeGraph(job, sink, precision, maxShardBytes);
+        const kept = done.get(job.name);
+        const written = kept ?? (await writeGraph(job, sink, precision, maxShardBytes));
+        state.graphs.push(written);
+        if (!kept) await sink.saveState(JSON.stringify(state));
         graphs.push(written.entry);
         files.push(...written.files);
         uploadBytes += written.uploadBytes;
         largestUpload = Math.max(largestUpload, written.largestUploadBytes);
-        log(`  ${job.name}: ${(written.entry.weightBytes / 2 ** 20).toFixed(1)} MiB of weights`);
+        log(`  ${job.name}: ${(written.entry.weightBytes / 2 ** 20).toFixed(1)} MiB of weights${kept ? ' (kept from the interrupted conversion)' : ''}`);
       }
       let tokenizers: Manifest['tokenizers'];
       if (clip && t5) {
@@ -208,7 +284,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         formatVersion: PACKAGE_FORMAT_VERSION,
         modelId: options.modelId ?? source.name,
         weights: precision,
-        createdBy: 'flux-webgpu convert 0.1.0',
+        createdBy: CONVERTER,
         configs: {
           transformer: transformerConfig as unknown as Record<string, unknown>,
           vae: vaeConfig as unknown as Record<string, unknown>,
@@ -229,10 +305,21 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
       await sink.commit(new TextEncoder().encode(`${JSON.stringify(manifest, null, 1)}\n`));
       return manifest;
     } catch (error) {
-      await sink.abort(false);
+      await sink.abort(worthResuming(error));
       throw error;
     }
   } finally {
     for (const component of opened) await component.close();
+  }
+}
+
+/** The saved state, or null when there is none or it cannot be read. */
+function parseState(text: string | null): ConversionState | null {
+  if (!text) return null;
+  try {
+    const state = JSON.parse(text) as ConversionState;
+    return typeof state.key === 'string' && Array.isArray(state.graphs) ? state : null;
+  } catch {
+    return null;
   }
 }

@@ -6,7 +6,8 @@
  */
 import type { GraphBuilder } from './onnx-builder.ts';
 import { quantizeBlockwise } from './quantize.ts';
-import { linearBits, minBitsOf, QUANT_BLOCK_SIZE } from './storage.ts';
+import { exactBlockBits, ggmlBlocksToMatMulNBits } from './ggml-blocks.ts';
+import { linearBits, minBitsOf, QUANT_BLOCK_SIZE, storedLinearBits } from './storage.ts';
 import { float32ToFloat16Bytes } from '../formats/float16.ts';
 import type { WeightPrecision } from '../package/manifest.ts';
 
@@ -15,6 +16,17 @@ const MS = 'com.microsoft';
 /** Where a builder reads checkpoint tensors from; `read` checks the shape. */
 export interface WeightSource {
   read(name: string, shape: number[]): Promise<Float32Array>;
+  /**
+   * The tensor's GGUF Q4_0 / Q8_0 blocks when the source stores it so (they become
+   * MatMulNBits weights as they are), else undefined. Checks the shape.
+   */
+  blocks?(name: string, shape: number[]): Promise<SourceBlocks | undefined>;
+}
+
+/** A linear weight's blocks as a GGUF file stores them (rows of k/32 blocks). */
+export interface SourceBlocks {
+  type: 'Q4_0' | 'Q8_0';
+  raw: Uint8Array;
 }
 
 /** What every layer needs: the graph, the weights, and how to store them. */
@@ -44,21 +56,26 @@ export interface LinearOptions {
 /**
  * y = x · Wᵀ + b for a torch Linear `${prefix}.weight` [outF, inF] (+ `${prefix}.bias`).
  * q4/q8 → MatMulNBits (block 32; modulation-like layers stay at 8 bits, see
- * `minBitsOf`); fp16 → float16 weights cast to float32; fp32 → MatMul. The node is
+ * `minBitsOf`; GGUF Q4_0/Q8_0 source blocks are taken as they are, see
+ * `storedLinearBits`); fp16 → float16 weights cast to float32; fp32 → MatMul. The node is
  * named after the layer (`g.layerName(prefix)`, e.g. `double.3.attn.to_q`).
  */
 export async function linear(ctx: LayerContext, x: string, prefix: string, inF: number, outF: number, options: LinearOptions = {}): Promise<string> {
   const { g, precision } = ctx;
-  const weight = await ctx.weights.read(`${prefix}.weight`, [outF, inF]);
-  const bits = linearBits(precision, minBitsOf(prefix));
+  const minBits = minBitsOf(prefix);
   const name = g.layerName(prefix);
   let y: string;
+  const blocks = linearBits(precision, minBits) <= 8 ? await ctx.weights.blocks?.(`${prefix}.weight`, [outF, inF]) : undefined;
+  const bits = storedLinearBits(precision, minBits, blocks && exactBlockBits(blocks.type));
   if (bits === 4 || bits === 8) {
-    const q = quantizeBlockwise(weight, outF, inF, bits, QUANT_BLOCK_SIZE);
+    const q = blocks
+      ? ggmlBlocksToMatMulNBits(blocks.type, blocks.raw, outF, inF, bits)
+      : quantizeBlockwise(await ctx.weights.read(`${prefix}.weight`, [outF, inF]), outF, inF, bits, QUANT_BLOCK_SIZE);
     const packed = g.initializer(`${prefix}.weight_q${bits}`, 'uint8', [outF, q.blocksPerRow, q.bytesPerBlock], q.packed);
     const scales = g.initializer(`${prefix}.weight_scales`, 'float32', [outF * q.blocksPerRow], q.scales);
     y = g.op('MatMulNBits', [x, packed, scales], { K: inF, N: outF, bits, block_size: QUANT_BLOCK_SIZE }, MS, name);
   } else {
+    const weight = await ctx.weights.read(`${prefix}.weight`, [outF, inF]);
     y = g.op('MatMul', [x, floatWeight(ctx, `${prefix}.weight_t`, [inF, outF], transpose(weight, outF, inF))], {}, '', name);
   }
   if (options.bias === false) return y;

@@ -29,11 +29,17 @@ export interface PackageSink {
    */
   commit(manifestJson: Uint8Array): Promise<void>;
   /**
-   * Gives up after a failure. `keepForResume`: keep what was written, so that a later
-   * conversion into the same place can resume (see `ConversionJournal`); otherwise
-   * remove it. Never leaves a complete-looking package behind.
+   * Gives up after a failure. `keepForResume`: keep what was written (and the saved
+   * state), so that a later conversion into the same place can resume; otherwise remove
+   * it. Never leaves a complete-looking package behind.
    */
   abort(keepForResume: boolean): Promise<void>;
+  /** The state an earlier, unfinished conversion into the same place saved, or null. */
+  loadState(): Promise<string | null>;
+  /** Saves the conversion's state (replacing the previous one); it is not part of the package. */
+  saveState(state: string): Promise<void>;
+  /** Removes everything written so far, state included, to start afresh. */
+  clear(): Promise<void>;
 }
 
 /** Writes a whole file through `sink`. */

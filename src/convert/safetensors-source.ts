@@ -47,7 +47,7 @@ interface TensorLocation extends CheckpointTensorInfo {
 }
 
 /** Opens one .safetensors file and parses its header only. */
-async function openSafetensorsFile(files: CheckpointFiles, relPath: string, namedBy?: string): Promise<{ file: RandomAccessFile; header: SafetensorsHeader }> {
+async function openSafetensorsPart(files: CheckpointFiles, relPath: string, namedBy?: string): Promise<{ file: RandomAccessFile; header: SafetensorsHeader }> {
   const path = files.labelOf(relPath);
   if (!(await files.exists(relPath))) throw new CheckpointError(`safetensors file ${path}${namedBy ? ` named in ${namedBy}` : ''} is missing`, path);
   let file: RandomAccessFile;
@@ -100,8 +100,24 @@ async function openSafetensorsFile(files: CheckpointFiles, relPath: string, name
  *   dtype is unsupported.
  */
 export async function openSafetensorsCheckpoint(files: CheckpointFiles, dir: string, baseName = 'diffusion_pytorch_model'): Promise<Checkpoint> {
-  const indexRel = joinPath(dir, `${baseName}.safetensors.index.json`);
-  const singleRel = joinPath(dir, `${baseName}.safetensors`);
+  return openParts(files, dir, `${baseName}.safetensors.index.json`, `${baseName}.safetensors`);
+}
+
+/**
+ * Opens one safetensors file (any name, e.g. `flux1-schnell.safetensors` or `ae.sft`),
+ * reading only its header.
+ * @param path the file's path in `files`
+ * @throws CheckpointError naming the file when it is missing, truncated or corrupt
+ */
+export async function openSafetensorsFile(files: CheckpointFiles, path: string): Promise<Checkpoint> {
+  const slash = path.lastIndexOf('/');
+  return openParts(files, path.slice(0, Math.max(0, slash)), null, path.slice(slash + 1));
+}
+
+/** Opens `dir/indexName` and the shards it names when it exists (and `indexName` is set), else `dir/singleName`. */
+async function openParts(files: CheckpointFiles, dir: string, indexName: string | null, singleName: string): Promise<Checkpoint> {
+  const indexRel = joinPath(dir, indexName ?? '');
+  const singleRel = joinPath(dir, singleName);
   const indexPath = files.labelOf(indexRel);
   const singlePath = files.labelOf(singleRel);
   const dirLabel = files.labelOf(dir);
@@ -113,7 +129,7 @@ export async function openSafetensorsCheckpoint(files: CheckpointFiles, dir: str
   };
 
   const addFile = async (relPath: string, namedBy?: string): Promise<Record<string, TensorLocation>> => {
-    const { file, header } = await openSafetensorsFile(files, relPath, namedBy);
+    const { file, header } = await openSafetensorsPart(files, relPath, namedBy);
     opened.push(file);
     if (header.metadata) metadata.set(file.label, header.metadata);
     const out: Record<string, TensorLocation> = {};
@@ -124,7 +140,7 @@ export async function openSafetensorsCheckpoint(files: CheckpointFiles, dir: str
   };
 
   try {
-    if (await files.exists(indexRel)) {
+    if (indexName !== null && (await files.exists(indexRel))) {
       let index: unknown;
       try {
         index = JSON.parse(await files.readText(indexRel));
@@ -168,6 +184,8 @@ export async function openSafetensorsCheckpoint(files: CheckpointFiles, dir: str
       }
     } else if (await files.exists(singleRel)) {
       for (const [name, location] of Object.entries(await addFile(singleRel))) tensors.set(name, location);
+    } else if (indexName === null) {
+      throw new CheckpointError(`${singlePath} is missing`, singlePath);
     } else {
       throw new CheckpointError(`no checkpoint in ${dirLabel}: neither ${singlePath} nor ${indexPath} exists`, singlePath);
     }
@@ -201,6 +219,7 @@ export async function openSafetensorsCheckpoint(files: CheckpointFiles, dir: str
       return { dtype, shape: [...shape], file };
     },
     readBytes,
+    readRaw: readBytes,
     readFloat32: async (name) => {
       const location = locate(name);
       if (location.dtype !== 'F32' && location.dtype !== 'F16' && location.dtype !== 'BF16') {

@@ -29,13 +29,25 @@ export function linearBits(precision: WeightPrecision, minBits: 4 | 8 = 4): 4 | 
 }
 
 /**
+ * Bits a linear weight is stored with when its source may already hold MatMulNBits-ready
+ * blocks (GGUF Q4_0 = 4, Q8_0 = 8): at q4/q8 such blocks are kept as they are, never
+ * requantized (widened to `minBits` where that is larger, which is exact); otherwise
+ * `linearBits`.
+ */
+export function storedLinearBits(precision: WeightPrecision, minBits: 4 | 8 = 4, sourceBlockBits?: 4 | 8): 4 | 8 | 16 | 32 {
+  if (sourceBlockBits && (precision === 'q4' || precision === 'q8')) return Math.max(sourceBlockBits, minBits) as 4 | 8;
+  return linearBits(precision, minBits);
+}
+
+/**
  * Bytes a linear weight `shape` = [out, in] takes in the package: MatMulNBits blocks of
  * 32 (bits·4 bytes each, the last one zero-padded) plus one float32 scale per block, or
  * a float16/float32 matrix.
+ * @param sourceBlockBits the bits of the source's exact blocks (GGUF Q4_0/Q8_0), if any
  */
-export function storedBytes(shape: readonly number[], precision: WeightPrecision, minBits: 4 | 8 = 4): number {
+export function storedBytes(shape: readonly number[], precision: WeightPrecision, minBits: 4 | 8 = 4, sourceBlockBits?: 4 | 8): number {
   const [n, k] = shape;
-  const bits = linearBits(precision, minBits);
+  const bits = storedLinearBits(precision, minBits, sourceBlockBits);
   if (bits >= 16) return (n * k * bits) / 8;
   return n * Math.ceil(k / QUANT_BLOCK_SIZE) * ((QUANT_BLOCK_SIZE * bits) / 8 + 4);
 }
@@ -49,11 +61,12 @@ export function floatStoredBytes(shape: readonly number[], precision: WeightPrec
 /**
  * Stored bytes of a block's tensors: 2-D tensors are linear weights (`storedBytes` with
  * `minBitsOf`), everything else float32.
+ * @param sourceBlockBits the bits of a tensor's exact source blocks (GGUF Q4_0/Q8_0), if any
  */
-export function blockStoredBytes(shapes: Map<string, number[]>, precision: WeightPrecision): number {
+export function blockStoredBytes(shapes: Map<string, number[]>, precision: WeightPrecision, sourceBlockBits: (name: string) => 4 | 8 | undefined = () => undefined): number {
   let total = 0;
   for (const [name, shape] of shapes) {
-    total += shape.length === 2 ? storedBytes(shape, precision, minBitsOf(name.replace(/\.weight$/, ''))) : floatStoredBytes(shape, precision, true);
+    total += shape.length === 2 ? storedBytes(shape, precision, minBitsOf(name.replace(/\.weight$/, '')), sourceBlockBits(name)) : floatStoredBytes(shape, precision, true);
   }
   return total;
 }

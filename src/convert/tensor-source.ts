@@ -13,6 +13,8 @@ export interface TensorInfo {
   shape: number[];
   /** How messages name the file that holds it (absolute path or `hf:` reference). */
   file: string;
+  /** Its name in that file when a view renames it (BFL, llama.cpp names), for messages. */
+  sourceName?: string;
 }
 
 /** Named tensors; call close() when done. */
@@ -25,6 +27,8 @@ export interface TensorSource {
   info(name: string): TensorInfo;
   /** The tensor as float32 values, row-major in `info(name).shape`. */
   readFloat32(name: string): Promise<Float32Array>;
+  /** The tensor's stored bytes as they are (little-endian elements, or GGML blocks), row-major. */
+  readRaw(name: string): Promise<Uint8Array>;
   /** Releases the files. Reads after close() fail. */
   close(): Promise<void>;
 }

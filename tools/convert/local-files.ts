@@ -3,7 +3,7 @@
  * local files, labelled by their absolute paths in messages.
  */
 import { open, readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { CheckpointFiles, RandomAccessFile } from '../../src/convert/checkpoint-files.ts';
 import { openSafetensorsCheckpoint, type Checkpoint } from '../../src/convert/safetensors-source.ts';
 import { CheckpointError } from '../../src/errors.ts';
@@ -53,6 +53,15 @@ export async function openLocalFile(path: string): Promise<RandomAccessFile> {
   };
 }
 
+/**
+ * One local file as a `SourceFile` (the files of its folder, and its name there), for
+ * `--transformer ./flux1-schnell.safetensors` and the like.
+ */
+export function localSourceFile(path: string): { files: CheckpointFiles; path: string } {
+  const absolute = resolve(path);
+  return { files: localCheckpointFiles(dirname(absolute)), path: basename(absolute) };
+}
+
 /** The files under a local folder (paths relative to it, `/`-separated). */
 export function localCheckpointFiles(root: string): CheckpointFiles {
   const base = resolve(root);
@@ -70,6 +79,10 @@ export function localCheckpointFiles(root: string): CheckpointFiles {
       }
     },
     open: (path) => openLocalFile(labelOf(path)),
+    async fingerprint(path) {
+      const s = await statOrNull(labelOf(path));
+      return s ? `${s.size}:${Math.round(s.mtimeMs)}` : 'missing';
+    },
   };
 }
 
