@@ -246,6 +246,13 @@ async function run(options: BenchOptions): Promise<BenchSummary> {
         page.evaluate((args) => window.fluxFullScale.runPlan(args), { model: packageUrl, plan, width: size, height: size, steps, seed: options.seed, textTokens, jointDim, pooledDim }) as Promise<PagePlanRun>,
       );
       const r = measured.value;
+      // The library falls back to a lighter plan after an out-of-memory failure: that is not this plan generating.
+      const ranAs = r.result?.memoryPlan as string | undefined;
+      if (r.ok && ranAs !== undefined && ranAs !== plan) {
+        r.ok = false;
+        r.failedAt = 'generate';
+        r.error = `the image was made under the ${ranAs} plan instead (${r.result?.memoryPlanReason ?? 'fallback'})`;
+      }
       const predicted = predictedBytes(r.report, plan);
       const counted = typeof r.result?.gpuPeakBytes === 'number' ? (r.result.gpuPeakBytes as number) : (r.stats?.gpuPeakBytes ?? null);
       planReports[plan] = {
@@ -270,7 +277,7 @@ async function run(options: BenchOptions): Promise<BenchSummary> {
           ['load', r.loadSeconds === undefined ? '-' : formatMs(r.loadSeconds * 1000)],
           ['generate', r.generateSeconds === undefined ? '-' : formatMs(r.generateSeconds * 1000)],
           ['result.timings', r.result ? JSON.stringify(r.result.timings) : '-'],
-          ['plan (result)', r.result ? JSON.stringify(r.result.memory ?? r.result.plan ?? '(not reported)') : '-'],
+          ['plan that ran (result)', r.result ? `${r.result.memoryPlan ?? '(not reported)'}${r.result.memoryPlanReason ? `: ${r.result.memoryPlanReason}` : ''}` : '-'],
         ], { leftAlign: true }),
       );
     }
@@ -361,9 +368,8 @@ async function run(options: BenchOptions): Promise<BenchSummary> {
  * no per-plan figures.
  */
 function predictedBytes(report: Record<string, unknown> | undefined, plan: Plan): number | null {
-  const plans = report?.plans as Record<string, { neededBytes?: number; gpuBytes?: number; predictedBytes?: number }> | undefined;
-  const entry = plans?.[plan];
-  const value = entry?.neededBytes ?? entry?.gpuBytes ?? entry?.predictedBytes;
+  const memory = report?.memory as { plans?: Record<string, { neededBytes?: number }> } | undefined;
+  const value = memory?.plans?.[plan]?.neededBytes;
   return typeof value === 'number' ? value : null;
 }
 
