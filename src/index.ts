@@ -9,7 +9,7 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
-export { createLocalGenerator, startWorker, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+export { createLocalGenerator, startWorker, type DecodeLatentsParams, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
 export type { ValidRequest } from './request.ts';
 export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
@@ -19,7 +19,7 @@ export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } fro
 export type { GenerateParams, GenerateResult, GenerateTimings, LoadOptions, OutputFormat, PromptEmbeddings } from './api-types.ts';
 export type { DownloadRetryEvent, ProgressCallback, ProgressEvent } from './progress.ts';
 export type { DownloadRetryOptions } from './store/download-retry.ts';
-export type { DeviceCheckOptions, DeviceMemoryReport, DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+export type { DeviceCheckOptions, DeviceMemoryReport, DeviceReport, DeviceShortfall, EngineDecodeResult, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export { MEMORY_OPTIONS, MEMORY_PLANS, type MemoryOption, type MemoryPlan } from './engine/memory-plan.ts';
 export {
   AbortedError,

@@ -13,7 +13,7 @@ import * as Comlink from 'comlink';
 import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import { FluxError, GpuOutOfMemoryError, InvalidParameterError, throwIfAborted } from './errors.ts';
 import type { MemoryOption, MemoryPlan } from './engine/memory-plan.ts';
-import type { DeviceCheckOptions, DeviceReport, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+import type { DeviceCheckOptions, DeviceReport, EngineDecodeRequest, EngineDecodeResult, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { checkLocalGeneratorOptions } from './generator-options.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from './progress.ts';
@@ -63,6 +63,14 @@ export interface LocalGenerator {
    */
   generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
   /**
+   * Decodes latents with the model's VAE (e.g. saved `vae_input` latents): whole where the
+   * GPU's buffer limits allow, else in diffusers-style tiles; `tilePx` forces a tile size
+   * (null: one whole decode). Queued and cancellable like `generate`.
+   * @throws InvalidParameterError naming a bad field
+   * @throws AbortedError when `params.signal` aborts
+   */
+  decodeLatents(params: DecodeLatentsParams): Promise<EngineDecodeResult>;
+  /**
    * Downloads (once; resumable, with automatic retries) and loads the model:
    * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
    * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
@@ -82,6 +90,12 @@ export interface LocalGenerator {
   deleteModel(url?: string): Promise<void>;
   /** Stops the worker and frees the GPU; the generator cannot be used afterwards. */
   dispose(): Promise<void>;
+}
+
+/** What `decodeLatents` takes (see `EngineDecodeRequest`). */
+export interface DecodeLatentsParams extends Omit<EngineDecodeRequest, 'model'> {
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
 }
 
 const LOCAL_REASON = 'The model runs on this device (WebGPU); nothing but the model files is downloaded.';
@@ -150,6 +164,31 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
         } finally {
           stop?.();
         }
+      }
+    },
+
+    async decodeLatents(params: DecodeLatentsParams): Promise<EngineDecodeResult> {
+      if (params === null || typeof params !== 'object') throw new InvalidParameterError('params', 'an object such as { latents, latentHeight, latentWidth }', params, 'wrong-type');
+      const { signal, onProgress, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput } = params;
+      checkCallOptions({ signal, onProgress });
+      throwIfAborted(signal);
+      const id = `decode-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      // Only the known fields cross (the rest of an object might not be cloneable); the worker checks them.
+      const wire: EngineDecodeRequest = { model, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput };
+      let stop: (() => void) | undefined;
+      try {
+        return await connection.call('decode', (engine, setStage) => {
+          const onAbort = () => void engine.cancel(id).catch(() => undefined);
+          signal?.addEventListener('abort', onAbort, { once: true });
+          stop = () => signal?.removeEventListener('abort', onAbort);
+          const progress = Comlink.proxy((event: ProgressEvent) => {
+            if (event.stage !== 'done') setStage(event.stage);
+            onProgress?.(event);
+          });
+          return engine.decodeLatents(id, wire, progress);
+        });
+      } finally {
+        stop?.();
       }
     },
 

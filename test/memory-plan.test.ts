@@ -33,6 +33,7 @@ function budgetOf(resident: number, staged: number, streaming: number): MemoryBu
     height: 1024,
     plans: { resident: need('resident', resident), staged: need('staged', staged), streaming: need('streaming', streaming) },
     stageWeightBytes: { text: 3 * GiB, transformer: 9 * GiB, vae: 0.2 * GiB },
+    vaeTilePx: null,
   };
 }
 
@@ -118,6 +119,19 @@ describe('per-plan needs of the real FLUX.1 [schnell] q4 package (configs only)'
   it('grows with the image size', () => {
     const small = memoryBudget(flux, 512, 512);
     for (const plan of ['resident', 'staged', 'streaming'] as const) expect(small.plans[plan].neededBytes).toBeLessThan(budget.plans[plan].neededBytes);
+  });
+
+  it('counts the VAE as the engine decodes it under a buffer limit: whole where it fits, else in tiles', () => {
+    expect(budget.vaeTilePx).toBeNull();
+    const vae = flux.graphs.find((g) => g.role === 'vae-decoder')!;
+    // 1440² whole needs a 256-channel 1440² float32 feature map (2.1 GB): over a 1 GiB limit, so it tiles.
+    const limited = memoryBudget(flux, 1440, 1440, { maxBufferBytes: 2 ** 30 });
+    const whole = memoryBudget(flux, 1440, 1440);
+    expect(whole.vaeTilePx).toBeNull();
+    expect(limited.vaeTilePx).not.toBeNull();
+    expect(limited.vaeTilePx! % 32).toBe(0);
+    expect(graphActivationBytes(flux, vae, 1440, 1440, limited.vaeTilePx)).toBeLessThan(graphActivationBytes(flux, vae, 1440, 1440));
+    expect(limited.plans.streaming.neededBytes).toBeLessThanOrEqual(whole.plans.streaming.neededBytes);
   });
 
   it('gives the VAE decode what the plan leaves of the available bytes', () => {

@@ -11,7 +11,7 @@
  * when it is complete, so a failure never leaves a half-written package.
  * Tensors are streamed one at a time, so memory stays near the largest tensor.
  */
-import { DEFAULTS } from '../defaults.ts';
+import { DEFAULTS, LIMITS } from '../defaults.ts';
 import { CheckpointError } from '../errors.ts';
 import {
   PACKAGE_FORMAT,
@@ -31,8 +31,7 @@ import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
 import { t5Override, transformerOverride, vaeOverride, type SourceFile } from './override-files.ts';
 import { writeWholeFile, type PackageSink } from './package-sink.ts';
 import { packageTokenizerFiles } from './tokenizer-files.ts';
-import { innerDim } from './transformer-graphs.ts';
-import type { VaeConfig } from './vae-graph.ts';
+import { defaultAttentionHeadsPerGroup, innerDim, type TransformerConfig } from './transformer-graphs.ts';
 
 /** What to convert and where to. */
 export interface PackageConversion {
@@ -87,21 +86,24 @@ async function integrityOf(bytes: Uint8Array): Promise<Pick<PackageFile, 'sha256
   return { sha256: hash.digestHex(), ...chunks.finish() };
 }
 
-/** Peak activation at 1024² in bytes: the VAE's largest feature map or a single block's MLP input. */
-function activationBytesAt1024(transformerDim: number, textTokens: number, vae: VaeConfig): number {
-  const reversed = [...vae.block_out_channels].reverse();
-  let largest = 0;
-  let side = 1024 / 2 ** (reversed.length - 1);
-  for (let i = 0; i < reversed.length; i++) {
-    const input = i === 0 ? reversed[0] : reversed[i - 1];
-    largest = Math.max(largest, Math.max(input, reversed[i]) * side * side * 4);
-    if (i < reversed.length - 1) {
-      side *= 2;
-      largest = Math.max(largest, reversed[i] * side * side * 4);
-    }
+/**
+ * The transformer's largest single activation buffer, in bytes per 1024² of image: the
+ * single block's joined input [tokens, 5·dim] or one attention group's float32 scores
+ * [heads per group, tokens, tokens], taken at the web size where it is largest per pixel
+ * (the scores grow with the square of the token count), so that scaling it by the pixel
+ * count never underestimates up to LIMITS.webSize.max. The VAE is not counted: it decodes
+ * in tiles that fit the device (see chooseVaeTile).
+ */
+function activationBytesAt1024(transformer: TransformerConfig, textTokens: number): number {
+  const dim = innerDim(transformer);
+  const headsPerGroup = defaultAttentionHeadsPerGroup(transformer);
+  let worst = 0;
+  for (let side = LIMITS.webSize.min; side <= LIMITS.webSize.max; side += LIMITS.sizeMultiple) {
+    const tokens = textTokens + (side / 16) ** 2;
+    const largest = Math.max(tokens * 5 * dim * 4, headsPerGroup * tokens * tokens * 4);
+    worst = Math.max(worst, (largest / side ** 2) * 1024 ** 2);
   }
-  const tokens = textTokens + (1024 / 16) ** 2;
-  return Math.max(largest, tokens * 5 * transformerDim * 4);
+  return Math.ceil(worst);
 }
 
 /** What `writeGraph` wrote. */
@@ -317,7 +319,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         requirements: {
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
-          largestActivationBytesAt1024: activationBytesAt1024(innerDim(transformerConfig), T5_SEQUENCE_LENGTH, vaeConfig),
+          largestActivationBytesAt1024: activationBytesAt1024(transformerConfig, T5_SEQUENCE_LENGTH),
           shaderF16: graphs.some((g) => g.computePrecision === 'fp16'),
         },
       };

@@ -8,7 +8,8 @@ import { DeviceCapabilityError } from '../errors.ts';
 import type { Manifest } from '../package/manifest.ts';
 import type { GpuContext } from './gpu-device.ts';
 import { countGpuMemory, type GpuMemoryCounter } from './gpu-memory-counter.ts';
-import { choosePlan, largestWorkingSet, memoryBudget, MEMORY_PLANS, type AvailableMemory, type MemoryBudget, type MemoryOption, type MemoryPlan, type PlanChoice } from './memory-plan.ts';
+import type { VaeTileLimits } from '../pipeline/vae-tiling.ts';
+import { choosePlan, decodeBudgetBytes, largestWorkingSet, memoryBudget, plannedVaeTile, MEMORY_PLANS, type AvailableMemory, type MemoryBudget, type MemoryOption, type MemoryPlan, type PlanChoice } from './memory-plan.ts';
 import { probeGpuMemory } from './memory-probe.ts';
 import type { DeviceMemoryReport } from './protocol.ts';
 import type { GpuDevice } from './webgpu-types.ts';
@@ -57,7 +58,7 @@ export class DeviceMemory {
 
   /** Per-plan needs at the size, the probed bytes (up to the largest need; a forced plan's own), and the plan to run. */
   async plan(manifest: Manifest, gpu: GpuContext, width: number, height: number, option: MemoryOption): Promise<{ budget: MemoryBudget; available: AvailableMemory; choice: PlanChoice }> {
-    const budget = memoryBudget(manifest, width, height);
+    const budget = memoryBudget(manifest, width, height, vaeLimitsOf(gpu));
     // A forced plan needs to know only whether its own working set fits.
     const available = await this.available(gpu, option === 'auto' ? largestWorkingSet(budget) : budget.plans[option].neededBytes);
     return { budget, available, choice: choosePlan(budget, available, option) };
@@ -69,6 +70,23 @@ export class DeviceMemory {
   }
 }
 
+/** What the VAE's tile choice must respect on this device: its largest buffer. */
+export function vaeLimitsOf(gpu: GpuContext): VaeTileLimits {
+  return { maxBufferBytes: Math.min(gpu.device.limits.maxBufferSize, gpu.device.limits.maxStorageBufferBindingSize) };
+}
+
+/**
+ * The VAE tile to decode with under the chosen plan: the one the prediction assumed where
+ * the plan fits; where a forced plan does not, the tile that fits the bytes left after the
+ * weights alive during the decode (smaller tiles, less memory), if any.
+ */
+export function decodeTileFor(manifest: Manifest, gpu: GpuContext, budget: MemoryBudget, choice: PlanChoice): number | null {
+  if (!choice.plan || choice.neededBytes <= choice.availableBytes) return budget.vaeTilePx;
+  const limits = { ...vaeLimitsOf(gpu), budgetBytes: decodeBudgetBytes(budget, choice.plan, choice.availableBytes) };
+  const tile = plannedVaeTile(manifest, budget.width, budget.height, limits);
+  return tile === null ? null : Math.min(tile, budget.vaeTilePx ?? Infinity);
+}
+
 /** The memory part of a device report. */
 export function memoryReport(budget: MemoryBudget, available: AvailableMemory, choice: PlanChoice): DeviceMemoryReport {
   const plans = Object.fromEntries(
@@ -77,7 +95,7 @@ export function memoryReport(budget: MemoryBudget, available: AvailableMemory, c
       return [plan, { neededBytes: need.neededBytes, weightBytes: need.weightBytes, activationBytes: need.activationBytes, peakStage: need.peakStage, fits: need.neededBytes <= available.bytes }];
     }),
   ) as DeviceMemoryReport['plans'];
-  return { width: budget.width, height: budget.height, availableBytes: available.bytes, availableAtLeast: available.atLeast, plans, plan: choice.plan, reason: choice.reason };
+  return { width: budget.width, height: budget.height, vaeTilePx: budget.vaeTilePx, availableBytes: available.bytes, availableAtLeast: available.atLeast, plans, plan: choice.plan, reason: choice.reason };
 }
 
 /** The error for a request no plan can hold: `missing: ['gpu-memory']` with the numbers. */

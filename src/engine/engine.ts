@@ -13,12 +13,15 @@ import { formatBytes } from '../format-bytes.ts';
 import { graphByRole, hasTextEncoders, type Manifest } from '../package/manifest.ts';
 import { packageUrlOf } from '../package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
+import { vaeOutputToRgb } from '../pipeline/image.ts';
+import { decodeLatents } from '../pipeline/vae-decode.ts';
 import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
 import { validateRequest, type ValidRequest } from '../request.ts';
 import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { capabilityError, createGpuContext, describeAdapter, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
-import { DeviceMemory, gpuMemoryError, memoryReport, type GpuMemoryCap } from './device-memory.ts';
+import { decodeTileFor, DeviceMemory, gpuMemoryError, memoryReport, vaeLimitsOf, type GpuMemoryCap } from './device-memory.ts';
+import { encodeImage } from './image-encoding.ts';
 import { fetchManifest } from './manifest-fetch.ts';
 import { checkMemoryOption, lighterPlan, type MemoryOption, type MemoryPlan } from './memory-plan.ts';
 import { isOutOfMemory } from './out-of-memory.ts';
@@ -26,7 +29,8 @@ import { configureOrt, type OrtSettings } from './ort.ts';
 import { PackageCache } from './package-cache.ts';
 import { loadAllSessions, runPlan } from './plan-runner.ts';
 import { PromptCache } from './prompt-cache.ts';
-import type { DeviceCheckOptions, DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
+import { validateDecodeRequest, type ValidDecodeRequest } from './decode-request.ts';
+import type { DeviceCheckOptions, DeviceReport, EngineApi, EngineDecodeRequest, EngineDecodeResult, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
 import { isWasmAbort, saysDeviceLost } from './runtime-errors.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
@@ -275,6 +279,23 @@ export class Engine implements EngineApi {
     }
   }
 
+  async decodeLatents(id: string, request: EngineDecodeRequest, onProgress?: ProgressCallback): Promise<EngineDecodeResult> {
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    const stage = { current: 'decode' };
+    try {
+      // Checked before waiting in the queue or downloading anything.
+      const valid = validateDecodeRequest(request);
+      const progress = trackStage(stage, safeProgress(onProgress));
+      const task = this.guard(() => stage.current, () => this.queue.run(() => this.decodeNow(packageUrlOf(request.model), valid, controller.signal, progress)));
+      return await untilAborted(task, controller.signal);
+    } finally {
+      this.running.delete(id);
+      releaseCallback(onProgress);
+    }
+  }
+
   cancel(id: string): void {
     this.running.get(id)?.abort();
   }
@@ -463,6 +484,7 @@ export class Engine implements EngineApi {
         counter,
         keepIntermediates: run.keepIntermediates,
         preview: valid.preview,
+        vaeTilePx: decodeTileFor(manifest, gpu, budget, choice),
       });
       progress({ stage: 'done' });
       return {
@@ -498,6 +520,20 @@ export class Engine implements EngineApi {
         { neededBytes: budget.plans[next ?? plan].neededBytes, availableBytes: choice.availableBytes },
       );
     }
+  }
+
+  /** Decodes given latents with the loaded package's VAE (see `EngineApi.decodeLatents`). */
+  private async decodeNow(url: string, valid: ValidDecodeRequest, signal: AbortSignal, progress: (event: ProgressEvent) => void): Promise<EngineDecodeResult> {
+    throwIfAborted(signal);
+    const started = performance.now();
+    const loadInfo = await this.loadNow(url, progress, signal);
+    progress({ stage: 'decode', image: 1, images: 1 });
+    const decodeStart = performance.now();
+    const { output, tilePx } = await decodeLatents(this.loaded!.runtime, { ...valid, limits: vaeLimitsOf(await this.gpu()), signal });
+    const image = await encodeImage(vaeOutputToRgb(output.data, output.height, output.width), valid.outputFormat, valid.quality);
+    progress({ stage: 'done' });
+    const decodeMs = performance.now() - decodeStart;
+    return { image, width: output.width, height: output.height, tilePx, timings: { loadMs: loadInfo.loadMs, decodeMs, totalMs: performance.now() - started }, ...(valid.keepOutput ? { output: output.data } : {}) };
   }
 
   /**

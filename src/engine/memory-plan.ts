@@ -17,6 +17,7 @@ import { DEFAULTS } from '../defaults.ts';
 import { InvalidParameterError } from '../errors.ts';
 import type { GraphEntry, GraphRole, Manifest } from '../package/manifest.ts';
 import { formatBytes } from '../format-bytes.ts';
+import { chooseVaeTile, vaeActivationBytes, VAE_SCALE, type VaeShapeConfig, type VaeTileLimits } from '../pipeline/vae-tiling.ts';
 
 /** How the engine keeps sessions on the GPU during a request. */
 export type MemoryPlan = 'resident' | 'staged' | 'streaming';
@@ -119,24 +120,29 @@ export function imageTokens(width: number, height: number): number {
 }
 
 /**
- * The largest feature map of the VAE decoder for an image of width×height pixels, in
- * bytes (float32): conv_in and the mid block at the latent size with the top channel
- * count, each up block at twice the previous side, the upsampler's output channels meeting
- * the doubled side.
+ * The largest feature map of the VAE decoder for an image of width×height pixels (or for
+ * one tile of `tilePx`, the largest tile of a tiled decode), in bytes (float32): see
+ * `vaeActivationBytes` in vae-tiling.ts.
  */
-export function vaeLargestFeatureMapBytes(vaeConfig: Record<string, unknown>, width: number, height: number): number {
-  const channels = [...(vaeConfig.block_out_channels as number[])].reverse();
-  let area = Math.floor(height / 8) * Math.floor(width / 8);
-  let largest = 0;
-  for (let i = 0; i < channels.length; i++) {
-    const input = i === 0 ? channels[0] : channels[i - 1];
-    largest = Math.max(largest, Math.max(input, channels[i]) * area);
-    if (i < channels.length - 1) {
-      area *= 4;
-      largest = Math.max(largest, channels[i] * area);
-    }
+export function vaeLargestFeatureMapBytes(vaeConfig: Record<string, unknown>, width: number, height: number, tilePx: number | null = null): number {
+  const tile = tilePx === null ? Infinity : tilePx / VAE_SCALE;
+  const h = Math.min(tile, Math.floor(height / VAE_SCALE));
+  const w = Math.min(tile, Math.floor(width / VAE_SCALE));
+  return vaeActivationBytes(vaeConfig as unknown as VaeShapeConfig, h, w).largestFeatureMapBytes;
+}
+
+/**
+ * The VAE tile the engine decodes a width×height image with on a GPU of `limits` (null:
+ * whole): `chooseVaeTile` on the buffer limit; whole without limits. When not even the
+ * smallest tile fits the limit, the smallest tile (the decode then fails on its own).
+ */
+export function plannedVaeTile(manifest: Manifest, width: number, height: number, limits?: VaeTileLimits): number | null {
+  if (!limits || !manifest.configs.vae) return null;
+  try {
+    return chooseVaeTile(manifest.configs.vae as unknown as VaeShapeConfig, Math.floor(height / VAE_SCALE), Math.floor(width / VAE_SCALE), limits);
+  } catch {
+    return 32;
   }
-  return largest * 4;
 }
 
 /**
@@ -155,7 +161,7 @@ export function graphWeightBytes(manifest: Manifest, graph: GraphEntry): number 
  * Peak bytes of the activation buffers (inputs, intermediates, outputs, and the buffers
  * onnxruntime keeps cached from them) while `graph` runs for a width×height image.
  */
-export function graphActivationBytes(manifest: Manifest, graph: GraphEntry, width: number, height: number): number {
+export function graphActivationBytes(manifest: Manifest, graph: GraphEntry, width: number, height: number, vaeTilePx: number | null = null): number {
   const k = ACTIVATION_CALIBRATION;
   const f32 = 4;
   let bytes: number;
@@ -177,7 +183,7 @@ export function graphActivationBytes(manifest: Manifest, graph: GraphEntry, widt
       break;
     }
     case 'vae-decoder':
-      bytes = k.vaeFeatureMaps * vaeLargestFeatureMapBytes(manifest.configs.vae, width, height);
+      bytes = k.vaeFeatureMaps * vaeLargestFeatureMapBytes(manifest.configs.vae, width, height, vaeTilePx);
       break;
     default:
       bytes = textEncoderActivationBytes(manifest, graph);
@@ -220,6 +226,8 @@ export interface MemoryBudget {
   plans: Record<MemoryPlan, PlanNeed>;
   /** GPU bytes of each stage's weights (all its graphs). */
   stageWeightBytes: Record<MemoryStage, number>;
+  /** The VAE tile the prediction assumes (and the engine then decodes with), or null: whole. */
+  vaeTilePx: number | null;
 }
 
 /**
@@ -230,8 +238,12 @@ export interface MemoryBudget {
  *   one graph's cache is still there, and partly reused, when the next one runs);
  * - resident holds every stage's weights, and the stages' activations together;
  * - streaming holds one graph at a time: its weights and activations.
+ *
+ * With `vaeLimits` (the GPU's buffer limit) the VAE is counted as the engine decodes it
+ * there: whole where it fits, else in the tiles `chooseVaeTile` picks; without, whole.
  */
-export function memoryBudget(manifest: Manifest, width: number, height: number): MemoryBudget {
+export function memoryBudget(manifest: Manifest, width: number, height: number, vaeLimits?: VaeTileLimits): MemoryBudget {
+  const vaeTilePx = plannedVaeTile(manifest, width, height, vaeLimits);
   const stages: Record<MemoryStage, { weights: number; activations: Map<string, number>; largestSingle: number; largestSingleWeights: number; largestSingleActs: number }> = {
     text: { weights: 0, activations: new Map(), largestSingle: 0, largestSingleWeights: 0, largestSingleActs: 0 },
     transformer: { weights: 0, activations: new Map(), largestSingle: 0, largestSingleWeights: 0, largestSingleActs: 0 },
@@ -240,7 +252,7 @@ export function memoryBudget(manifest: Manifest, width: number, height: number):
   for (const graph of manifest.graphs) {
     const stage = stages[stageOf(graph)];
     const weights = graphWeightBytes(manifest, graph);
-    const activations = graphActivationBytes(manifest, graph, width, height);
+    const activations = graphActivationBytes(manifest, graph, width, height, vaeTilePx);
     stage.weights += weights;
     // Shards of one kind have the same shapes, so they share cached buffers.
     const kind = graph.role === 'transformer-blocks' ? `blocks-${graph.blocks && graph.blocks.double[1] > graph.blocks.double[0] ? 'double' : 'single'}` : graph.role;
@@ -283,6 +295,7 @@ export function memoryBudget(manifest: Manifest, width: number, height: number):
       streaming: peakOf('streaming', (s) => ({ weights: stages[s].largestSingleWeights, activations: stages[s].largestSingleActs })),
     },
     stageWeightBytes: { text: stages.text.weights, transformer: stages.transformer.weights, vae: stages.vae.weights },
+    vaeTilePx,
   };
 }
 

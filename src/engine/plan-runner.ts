@@ -45,6 +45,8 @@ export interface PlanRunRequest {
   counter?: GpuMemoryCounter;
   keepIntermediates?: boolean;
   preview?: boolean;
+  /** The VAE tile (pixels; null: whole) the plan's prediction assumed (`decodeTileFor`). */
+  vaeTilePx?: number | null;
 }
 
 /** What `runPlan` produced. */
@@ -157,6 +159,7 @@ export async function runPlan(run: PlanRunRequest): Promise<PlanRunResult> {
     images: request.numImages,
     keepIntermediates: run.keepIntermediates === true && i === 0,
     preview: run.preview === true,
+    vaeTiling: run.vaeTilePx === undefined ? undefined : { tilePx: run.vaeTilePx },
   });
 
   // The transformer for every step of every image, then the VAE image by image.

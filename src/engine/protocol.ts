@@ -3,7 +3,7 @@
  * worker offers and what crosses the boundary. No onnxruntime or DOM imports, so the
  * main thread can import it without pulling the engine in.
  */
-import type { GenerateParams, GenerateTimings } from '../api-types.ts';
+import type { GenerateParams, GenerateTimings, OutputFormat } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
 import type { GpuMemoryCap } from './device-memory.ts';
@@ -59,6 +59,8 @@ export interface DeviceMemoryReport {
   /** The size the needs are for (pixels). */
   width: number;
   height: number;
+  /** The VAE tile (pixels) the needs assume, as the engine will decode on this GPU; null: whole. */
+  vaeTilePx: number | null;
   /** Bytes the device gave to the allocation probe (plus what this engine holds already). */
   availableBytes: number;
   /** True when the probe stopped at the largest need, not at a refusal: the device may have more. */
@@ -78,6 +80,43 @@ export interface DeviceCheckOptions {
   height?: number;
   /** Default 'auto'. */
   memory?: MemoryOption;
+}
+
+/**
+ * One VAE decode of given latents (re-decoding saved latents; golden checks of the tiled
+ * decode) as sent to the worker.
+ */
+export interface EngineDecodeRequest {
+  /** Absolute URL of the model package (ends with "/"). */
+  model: string;
+  /** [1, 16, latentHeight, latentWidth] float32, already `z / scaling_factor + shift_factor`. */
+  latents: Float32Array;
+  latentHeight: number;
+  latentWidth: number;
+  /**
+   * Force diffusers' tiled decode with this tile (`tile_sample_min_size`, pixels: a multiple
+   * of 8, at least 32), or null for one whole decode. Default: whole where the GPU's buffer
+   * limits allow, else the largest tile that fits.
+   */
+  tilePx?: number | null;
+  /** Default png. */
+  outputFormat?: OutputFormat;
+  /** 0–1, for jpeg and webp. */
+  quality?: number;
+  /** Also return the raw decoder output [1, 3, H, W] float32. */
+  keepOutput?: boolean;
+}
+
+/** What the worker returns for one decode. */
+export interface EngineDecodeResult {
+  image: Blob;
+  width: number;
+  height: number;
+  /** The tile size used, or null when decoded whole. */
+  tilePx: number | null;
+  timings: { loadMs: number; decodeMs: number; totalMs: number };
+  /** With `keepOutput`: the decoder output [1, 3, height, width]. */
+  output?: Float32Array;
 }
 
 /** One capability the device lacks for a package. */
@@ -193,7 +232,9 @@ export interface EngineApi {
   load(model: string, onProgress?: ProgressCallback, id?: string, options?: { memory?: MemoryOption }): Promise<LoadedModel>;
   /** Queued behind earlier calls; loads the package first when needed. */
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
-  /** Cancels a queued or running generation or load; it rejects with AbortedError. Unknown ids are ignored. */
+  /** Decodes given latents with the package's VAE (whole or tiled); queued like `generate`, cancelled by id too. */
+  decodeLatents(id: string, request: EngineDecodeRequest, onProgress?: ProgressCallback): Promise<EngineDecodeResult>;
+  /** Cancels a queued or running generation, decode or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
   listModels(): Promise<StoredModel[]>;
   /** Removes a package from storage (and unloads it when loaded). */

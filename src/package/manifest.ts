@@ -117,7 +117,10 @@ export interface PackageRequirements {
   totalWeightBytes: number;
   /** Largest single weight buffer once uploaded, in bytes. */
   largestWeightBufferBytes: number;
-  /** Largest single activation at 1024×1024, in bytes (the VAE's last up block). */
+  /**
+   * Largest single activation buffer of the transformer per 1024×1024 of image, in bytes
+   * (scaled by the pixel count it bounds every web size; the VAE decodes in tiles that fit).
+   */
   largestActivationBytesAt1024: number;
   /** Whether any graph computes in float16 (needs the WebGPU `shader-f16` feature). */
   shaderF16: boolean;

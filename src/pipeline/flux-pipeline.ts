@@ -14,6 +14,8 @@ import { torchRandn } from './randn.ts';
 import { jointIds, ropeTables } from './rope.ts';
 import type { ModelRuntime } from './runtime.ts';
 import { eulerStep, flowSigmas, modelTimestep } from './schedule.ts';
+import { decodeLatents } from './vae-decode.ts';
+import type { VaeTileLimits } from './vae-tiling.ts';
 
 /** Text conditioning: T5 hidden states and the CLIP pooled vector (float32). */
 export interface TextConditioning {
@@ -41,6 +43,11 @@ export interface PipelineRequest extends TextConditioning {
   preview?: boolean;
   /** Keep intermediate tensors (noise, latents, VAE output) in the result. */
   keepIntermediates?: boolean;
+  /**
+   * VAE tiling: `tilePx` forces a tile (pixels, diffusers' tile_sample_min_size) or, as
+   * null, an untiled decode; otherwise the tile is chosen from `limits` (untiled without).
+   */
+  vaeTiling?: { tilePx?: number | null; limits?: VaeTileLimits };
 }
 
 /** Intermediate tensors, named as in the golden files. */
@@ -59,6 +66,8 @@ export interface PipelineResult {
   /** Milliseconds spent per stage and inside `session.run`. */
   timings: { denoiseMs: number; decodeMs: number; sessionRunMs: number; totalMs: number };
   intermediates?: PipelineIntermediates;
+  /** The VAE tile size used (pixels), or null when the image was decoded whole. */
+  vaeTilePx: number | null;
 }
 
 function dimOf(graph: GraphEntry, input: string, axis: number): number {
@@ -192,25 +201,23 @@ export async function denoiseImage(runtime: ModelRuntime, request: PipelineReque
  */
 export async function decodeImage(runtime: ModelRuntime, denoised: DenoisedImage, request: PipelineRequest): Promise<PipelineResult> {
   const { latents, h, w, denoiseMs, started } = denoised;
-  const vae = graphByRole(runtime.manifest, 'vae-decoder');
   const vaeConfig = runtime.manifest.configs.vae as { scaling_factor: number; shift_factor: number };
   const clock = { sessionRunMs: denoised.sessionRunMs };
-  const run = (graph: GraphEntry, feeds: Record<string, Tensor>) => runTimed(runtime, graph, feeds, request.signal, clock);
 
   throwIfAborted(request.signal);
   request.onProgress?.({ stage: 'decode', image: request.image ?? 1, images: request.images ?? 1 });
   const decodeStart = performance.now();
   const vaeInput = scaleForVae(unpackLatents(latents, LATENT_CHANNELS, h, w), vaeConfig.scaling_factor, vaeConfig.shift_factor);
-  const { image: imageTensor } = await run(vae, { latents: new Tensor('float32', vaeInput, [1, LATENT_CHANNELS, h, w]) });
-  const vaeOut = await tensorData(imageTensor);
-  const [, , outHeight, outWidth] = imageTensor.dims;
-  await runtime.finished?.(vae);
+  const decoded = await decodeLatents(runtime, { latents: vaeInput, latentHeight: h, latentWidth: w, ...request.vaeTiling, signal: request.signal });
+  clock.sessionRunMs += decoded.sessionRunMs;
+  const { data: vaeOut, height: outHeight, width: outWidth } = decoded.output;
   const image = vaeOutputToRgb(vaeOut, outHeight, outWidth);
   const decodeMs = performance.now() - decodeStart;
 
   return {
     image,
     timings: { denoiseMs, decodeMs, sessionRunMs: clock.sessionRunMs, totalMs: performance.now() - started },
+    vaeTilePx: decoded.tilePx,
     intermediates: denoised.intermediates ? { ...denoised.intermediates, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut } : undefined,
   };
 }

@@ -125,7 +125,7 @@ interface HeapSample {
 }
 
 /** Resident memory of one kind of Chromium process (summed over its processes), bytes from /proc/<pid>/status. */
-interface ProcessMemory {
+export interface ProcessMemory {
   rss: number;
   anon: number;
   shmem: number;
@@ -235,7 +235,7 @@ function processKind(cmdline: string): string {
  * Resident memory of the Chromium started with `--user-data-dir=<profileDir>` and all its
  * descendants, by process kind (empty where /proc is missing).
  */
-function chromiumTree(profileDir: string): Map<string, ProcessMemory> {
+export function chromiumTree(profileDir: string): Map<string, ProcessMemory> {
   const out = new Map<string, ProcessMemory>();
   let pids: string[];
   try {
