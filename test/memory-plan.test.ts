@@ -9,6 +9,7 @@ import {
   checkMemoryOption,
   choosePlan,
   decodeBudgetBytes,
+  planWithVaeTiles,
   graphActivationBytes,
   graphWeightBytes,
   largestWorkingSet,
@@ -132,6 +133,23 @@ describe('per-plan needs of the real FLUX.1 [schnell] q4 package (configs only)'
     expect(limited.vaeTilePx! % 32).toBe(0);
     expect(graphActivationBytes(flux, vae, 1440, 1440, limited.vaeTilePx)).toBeLessThan(graphActivationBytes(flux, vae, 1440, 1440));
     expect(limited.plans.streaming.neededBytes).toBeLessThanOrEqual(whole.plans.streaming.neededBytes);
+  });
+
+  it('chooses VAE tiles from the budget only where they let a faster plan (or a forced one) fit', () => {
+    const limits = { maxBufferBytes: 2 ** 31 };
+    const whole = memoryBudget(flux, 1024, 1024, limits);
+    const tiled = memoryBudget(flux, 1024, 1024, limits, 512);
+    expect(tiled.vaeTilePx).toBe(512);
+    expect(tiled.plans.streaming.neededBytes).toBeLessThan(whole.plans.streaming.neededBytes);
+    // Plenty: the fastest plan with one whole decode.
+    expect(planWithVaeTiles(flux, 1024, 1024, limits, { bytes: whole.plans.resident.neededBytes, atLeast: true })).toMatchObject({ choice: { plan: 'resident' }, budget: { vaeTilePx: null } });
+    // Below streaming's whole-decode need: streaming still runs, with the VAE in tiles.
+    const small = planWithVaeTiles(flux, 1024, 1024, limits, { bytes: (whole.plans.streaming.neededBytes + tiled.plans.streaming.neededBytes) / 2, atLeast: false });
+    expect(small.choice.plan).toBe('streaming');
+    expect(small.budget.vaeTilePx).not.toBeNull();
+    expect(small.choice.neededBytes).toBeLessThanOrEqual(small.choice.availableBytes);
+    // Between streaming and staged: streaming with the whole decode (tiles would not make staged fit).
+    expect(planWithVaeTiles(flux, 1024, 1024, limits, { bytes: whole.plans.streaming.neededBytes, atLeast: false }).budget.vaeTilePx).toBeNull();
   });
 
   it('gives the VAE decode what the plan leaves of the available bytes', () => {

@@ -9,7 +9,7 @@ import type { Manifest } from '../package/manifest.ts';
 import type { GpuContext } from './gpu-device.ts';
 import { countGpuMemory, type GpuMemoryCounter } from './gpu-memory-counter.ts';
 import type { VaeTileLimits } from '../pipeline/vae-tiling.ts';
-import { choosePlan, decodeBudgetBytes, largestWorkingSet, memoryBudget, plannedVaeTile, MEMORY_PLANS, type AvailableMemory, type MemoryBudget, type MemoryOption, type MemoryPlan, type PlanChoice } from './memory-plan.ts';
+import { decodeBudgetBytes, largestWorkingSet, memoryBudget, plannedVaeTile, planWithVaeTiles, MEMORY_PLANS, type AvailableMemory, type MemoryBudget, type MemoryOption, type MemoryPlan, type PlanChoice } from './memory-plan.ts';
 import { probeGpuMemory } from './memory-probe.ts';
 import type { DeviceMemoryReport } from './protocol.ts';
 import type { GpuDevice } from './webgpu-types.ts';
@@ -56,12 +56,16 @@ export class DeviceMemory {
     return { bytes: this.memo.totalBytes, atLeast: this.memo.atLeast };
   }
 
-  /** Per-plan needs at the size, the probed bytes (up to the largest need; a forced plan's own), and the plan to run. */
+  /**
+   * Per-plan needs at the size, the probed bytes (up to the largest need; a forced plan's
+   * own), and the plan to run with the VAE tile it assumes (see `planWithVaeTiles`).
+   */
   async plan(manifest: Manifest, gpu: GpuContext, width: number, height: number, option: MemoryOption): Promise<{ budget: MemoryBudget; available: AvailableMemory; choice: PlanChoice }> {
-    const budget = memoryBudget(manifest, width, height, vaeLimitsOf(gpu));
+    const limits = vaeLimitsOf(gpu);
+    const whole = memoryBudget(manifest, width, height, limits);
     // A forced plan needs to know only whether its own working set fits.
-    const available = await this.available(gpu, option === 'auto' ? largestWorkingSet(budget) : budget.plans[option].neededBytes);
-    return { budget, available, choice: choosePlan(budget, available, option) };
+    const available = await this.available(gpu, option === 'auto' ? largestWorkingSet(whole) : whole.plans[option].neededBytes);
+    return { ...planWithVaeTiles(manifest, width, height, limits, available, option), available };
   }
 
   /** Forgets the probe (after the device was lost). */

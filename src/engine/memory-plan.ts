@@ -241,9 +241,11 @@ export interface MemoryBudget {
  *
  * With `vaeLimits` (the GPU's buffer limit) the VAE is counted as the engine decodes it
  * there: whole where it fits, else in the tiles `chooseVaeTile` picks; without, whole.
+ * `vaeTile` (pixels) asks for tiles of at most that size (see `planWithVaeTiles`).
  */
-export function memoryBudget(manifest: Manifest, width: number, height: number, vaeLimits?: VaeTileLimits): MemoryBudget {
-  const vaeTilePx = plannedVaeTile(manifest, width, height, vaeLimits);
+export function memoryBudget(manifest: Manifest, width: number, height: number, vaeLimits?: VaeTileLimits, vaeTile?: number): MemoryBudget {
+  const limited = plannedVaeTile(manifest, width, height, vaeLimits);
+  const vaeTilePx = vaeTile === undefined ? limited : Math.min(vaeTile, limited ?? Infinity);
   const stages: Record<MemoryStage, { weights: number; activations: Map<string, number>; largestSingle: number; largestSingleWeights: number; largestSingleActs: number }> = {
     text: { weights: 0, activations: new Map(), largestSingle: 0, largestSingleWeights: 0, largestSingleActs: 0 },
     transformer: { weights: 0, activations: new Map(), largestSingle: 0, largestSingleWeights: 0, largestSingleActs: 0 },
@@ -362,6 +364,35 @@ export function choosePlan(budget: MemoryBudget, available: AvailableMemory, opt
 /** The plan to fall back to after `plan` ran out of memory, or null when none is lighter. */
 export function lighterPlan(plan: MemoryPlan): MemoryPlan | null {
   return MEMORY_PLANS[MEMORY_PLANS.indexOf(plan) + 1] ?? null;
+}
+
+/** VAE tiles (pixels) the plan choice may use to make a faster plan fit: smaller decodes, less memory. */
+export const VAE_TILE_CANDIDATES: readonly number[] = [1024, 512, 256];
+
+/**
+ * The per-plan needs and the plan to run, with the VAE tile chosen from the limits and the
+ * budget: whole (or as the buffer limit allows) unless tiles of 1024, 512 or 256 pixels
+ * (smaller than the image) let a faster plan fit, or let a forced plan fit; among equal
+ * plans the largest tile (fewest tiles, least overlap work).
+ */
+export function planWithVaeTiles(
+  manifest: Manifest,
+  width: number,
+  height: number,
+  vaeLimits: VaeTileLimits | undefined,
+  available: AvailableMemory,
+  option: MemoryOption = 'auto',
+): { budget: MemoryBudget; choice: PlanChoice } {
+  const rank = (choice: PlanChoice) => (choice.plan === null ? Infinity : 2 * MEMORY_PLANS.indexOf(choice.plan) + (choice.neededBytes <= choice.availableBytes ? 0 : 1));
+  const first = memoryBudget(manifest, width, height, vaeLimits);
+  let best = { budget: first, choice: choosePlan(first, available, option) };
+  for (const tile of VAE_TILE_CANDIDATES) {
+    if (rank(best.choice) === 0 || tile >= Math.max(width, height) || (best.budget.vaeTilePx !== null && tile >= best.budget.vaeTilePx)) continue;
+    const budget = memoryBudget(manifest, width, height, vaeLimits, tile);
+    const choice = choosePlan(budget, available, option);
+    if (rank(choice) < rank(best.choice)) best = { budget, choice };
+  }
+  return best;
 }
 
 /** The most bytes any plan needs at this size: the probe never tries more. */

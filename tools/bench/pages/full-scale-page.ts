@@ -66,9 +66,8 @@ const api = {
     let stage: PagePlanRun['failedAt'] = 'check';
     try {
       generator = createGenerator(options);
-      // With the memory plans (issue 9), checkDevice takes the size to plan for.
-      const checkDevice = generator.checkDevice as (options?: { width: number; height: number }) => ReturnType<Generator['checkDevice']>;
-      out.report = plain(await checkDevice({ width: args.width, height: args.height }));
+      // The memory plans' per-plan GPU bytes at the size that runs.
+      out.report = plain(await generator.checkDevice({ width: args.width, height: args.height }));
       stage = 'load';
       let t0 = performance.now();
       await generator.load();
