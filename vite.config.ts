@@ -40,8 +40,8 @@ export default defineConfig({
   server: { host: '127.0.0.1', port: 5173 },
   preview: { host: '127.0.0.1', port: 4173 },
   plugins: [contentSecurityPolicy()],
-  // keepNames: error classes set `name` from their class name (errors.ts), and errors cross
-  // the worker boundary by that name; minified class names would break it.
+  // keepNames: readable class names in stack traces (error classes state their `name` as a
+  // literal in errors.ts, so their identity across the worker does not depend on it).
   worker: { format: 'es', rolldownOptions: { output: { keepNames: true } } },
   // onnxruntime-web finds its wasm relative to its own module: keep it out of the
   // dev server's dependency pre-bundling.

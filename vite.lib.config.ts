@@ -124,7 +124,7 @@ export default defineConfig({
     rolldownOptions: {
       input: { index: 'src/index.ts', widget: 'src/widget/index.ts' },
       preserveEntrySignatures: 'strict',
-      // keepNames: error classes set `name` from their class name, which crosses the worker boundary.
+      // keepNames: readable stack traces (error names are literals in errors.ts, not class names).
       output: { entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js', assetFileNames: '[name][extname]', keepNames: true },
     },
   },

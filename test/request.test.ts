@@ -5,23 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, LIMITS } from '../src/defaults.ts';
-import { InvalidParameterError } from '../src/errors.ts';
 import { formatBytes } from '../src/format-bytes.ts';
 import { createGenerator } from '../src/generator.ts';
 import { packageUrlOf } from '../src/package/package-url.ts';
 import type { ImageEngine, ProviderResult } from '../src/providers/index.ts';
 import { isValidRequest, requestFields, validateRequest, type ValidRequest } from '../src/request.ts';
+import { thrownInvalid } from './support/thrown.ts';
 
-/** The error `fn` throws (fails when it does not throw). */
-function thrown(fn: () => unknown): InvalidParameterError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidParameterError);
-    return error as InvalidParameterError;
-  }
-  throw new Error('expected a throw');
-}
 
 describe('validateRequest', () => {
   it('applies the defaults of defaults.ts and draws a seed', () => {
@@ -58,21 +48,21 @@ describe('validateRequest', () => {
       [{ prompt: 'x', guidance: 3.5 }, 'guidance', 'unknown-field'],
     ];
     for (const [params, field, reason] of cases) {
-      const error = thrown(() => validateRequest(params));
+      const error = thrownInvalid(() => validateRequest(params));
       expect([error.field, error.reason], JSON.stringify(params).slice(0, 80)).toEqual([field, reason]);
       expect(error.allowed.length).toBeGreaterThan(0);
       expect(error.message).toContain(field);
     }
-    expect(thrown(() => validateRequest(null)).field).toBe('params');
+    expect(thrownInvalid(() => validateRequest(null)).field).toBe('params');
   });
 
   it('takes sizes by rule: web 256–1440, any 16–2048, provider any positive size', () => {
-    expect(thrown(() => validateRequest({ prompt: 'x', width: 64, height: 64 })).field).toBe('width');
+    expect(thrownInvalid(() => validateRequest({ prompt: 'x', width: 64, height: 64 })).field).toBe('width');
     expect(validateRequest({ prompt: 'x', width: 64, height: 64 }, { sizes: 'any' }).width).toBe(64);
     expect(validateRequest({ prompt: 'x', width: 1000, height: 7, steps: 60 }, { sizes: 'provider' })).toMatchObject({ width: 1000, height: 7, steps: 60 });
     // A provider called on its own leaves an absent seed and steps to the provider.
     expect(validateRequest({ prompt: 'x' }, { sizes: 'provider' }).unset).toEqual(['steps', 'seed']);
-    expect(thrown(() => validateRequest({ promptEmbeddings: { promptEmbeds: new Float32Array(1), pooledPromptEmbeds: new Float32Array(1) } }, { sizes: 'provider' })).reason).toBe('conflict');
+    expect(thrownInvalid(() => validateRequest({ promptEmbeddings: { promptEmbeds: new Float32Array(1), pooledPromptEmbeds: new Float32Array(1) } }, { sizes: 'provider' })).reason).toBe('conflict');
   });
 
   it('returns a ValidRequest (or a spread copy with per-call fields) as it is, and re-checks anything changed', () => {
@@ -82,11 +72,11 @@ describe('validateRequest', () => {
     const signal = new AbortController().signal;
     expect(validateRequest({ ...valid, signal })).toBe(valid);
     expect(isValidRequest({ ...valid, width: 17 })).toBe(false);
-    expect(thrown(() => validateRequest({ ...valid, width: 17 })).field).toBe('width');
+    expect(thrownInvalid(() => validateRequest({ ...valid, width: 17 })).field).toBe('width');
     // Valid for a provider too; but a request checked for 'any' sizes is not valid for 'web'.
     expect(validateRequest(valid, { sizes: 'provider' })).toBe(valid);
     const tiny = validateRequest({ prompt: 'x', width: 64, height: 64 }, { sizes: 'any' });
-    expect(thrown(() => validateRequest(tiny)).field).toBe('width');
+    expect(thrownInvalid(() => validateRequest(tiny)).field).toBe('width');
     // What crosses to the worker: only the request's fields, as a plain object that checks again.
     const wire = structuredClone(requestFields(valid));
     expect(Object.keys(wire).sort()).toEqual(['height', 'numImages', 'outputFormat', 'preview', 'prompt', 'seed', 'steps', 'width']);
@@ -124,9 +114,9 @@ describe('one package-URL function', () => {
     }
   });
   it('refuses what does not parse, naming the field', () => {
-    const error = thrown(() => packageUrlOf('http://[bad', undefined));
+    const error = thrownInvalid(() => packageUrlOf('http://[bad', undefined));
     expect([error.field, error.reason]).toEqual(['model', 'malformed']);
-    expect(thrown(() => packageUrlOf('javascript:alert(1)', 'https://example.org/')).reason).toBe('malformed');
+    expect(thrownInvalid(() => packageUrlOf('javascript:alert(1)', 'https://example.org/')).reason).toBe('malformed');
   });
 });
 

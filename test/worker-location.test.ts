@@ -6,21 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { checkWorkerLocation, resolveWasmUrl } from '../src/engine/worker-url.ts';
-import { InvalidParameterError } from '../src/errors.ts';
 import { createGenerator } from '../src/generator.ts';
 import { readGeneratorConfig } from '../src/widget/config.ts';
+import { thrownInvalid } from './support/thrown.ts';
 
 const WASM = 'ort-wasm-simd-threaded.asyncify.wasm';
 
-function thrown(fn: () => unknown): InvalidParameterError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidParameterError);
-    return error as InvalidParameterError;
-  }
-  throw new Error('nothing was thrown');
-}
 
 describe('wasmPaths', () => {
   it('takes a folder (with or without the final slash) or the .wasm file itself', () => {
@@ -32,7 +23,7 @@ describe('wasmPaths', () => {
 
   it('refuses what is not an http(s) URL, naming the field', () => {
     for (const bad of ['javascript:alert(1)', 'not a url', 42, null]) {
-      const error = thrown(() => resolveWasmUrl(bad as string));
+      const error = thrownInvalid(() => resolveWasmUrl(bad as string));
       expect(error.field).toBe('wasmPaths');
       expect(error.message).toMatch(/folder holding ort-wasm-simd-threaded\.asyncify\.wasm/);
     }
@@ -42,10 +33,10 @@ describe('wasmPaths', () => {
 describe('workerUrl', () => {
   it('refuses what is not a URL, naming the field, when the generator is created', () => {
     expect(() => checkWorkerLocation({ workerUrl: 'https://cdn.example/flux/generator.worker.js', wasmPaths: 'https://cdn.example/flux/' })).not.toThrow();
-    expect(thrown(() => checkWorkerLocation({ workerUrl: 'ftp://x/generator.worker.js' })).field).toBe('workerUrl');
+    expect(thrownInvalid(() => checkWorkerLocation({ workerUrl: 'ftp://x/generator.worker.js' })).field).toBe('workerUrl');
     // createGenerator checks before anything starts (no worker exists under Node).
-    expect(thrown(() => createGenerator({ model: 'https://example.org/m/', workerUrl: 'javascript:void 0' })).field).toBe('workerUrl');
-    expect(thrown(() => createGenerator({ model: 'https://example.org/m/', wasmPaths: 'data' })).field).toBe('wasmPaths');
+    expect(thrownInvalid(() => createGenerator({ model: 'https://example.org/m/', workerUrl: 'javascript:void 0' })).field).toBe('workerUrl');
+    expect(thrownInvalid(() => createGenerator({ model: 'https://example.org/m/', wasmPaths: 'data' })).field).toBe('wasmPaths');
   });
 });
 
@@ -58,7 +49,7 @@ describe('<flux-generator> worker-url and wasm-paths attributes', () => {
   });
 
   it('are refused with the attribute named', () => {
-    expect(thrown(() => readGeneratorConfig(attributes({ model: 'https://example.org/m/', 'worker-url': 'javascript:x' }))).field).toBe('worker-url');
-    expect(thrown(() => readGeneratorConfig(attributes({ model: 'https://example.org/m/', 'wasm-paths': 'mailto:a@b' }))).field).toBe('wasm-paths');
+    expect(thrownInvalid(() => readGeneratorConfig(attributes({ model: 'https://example.org/m/', 'worker-url': 'javascript:x' }))).field).toBe('worker-url');
+    expect(thrownInvalid(() => readGeneratorConfig(attributes({ model: 'https://example.org/m/', 'wasm-paths': 'mailto:a@b' }))).field).toBe('wasm-paths');
   });
 });
