@@ -68,6 +68,12 @@ export class DeviceMemory {
     return { ...planWithVaeTiles(manifest, width, height, limits, available, option), available };
   }
 
+  /** What the probe measured on this device so far (nothing is allocated), or undefined. */
+  measured(gpu: GpuContext): AvailableMemory | undefined {
+    const memo = this.memo?.device === gpu.device ? this.memo : undefined;
+    return memo ? { bytes: memo.totalBytes, atLeast: memo.atLeast } : undefined;
+  }
+
   /** Forgets the probe (after the device was lost). */
   reset(): void {
     this.memo = undefined;

@@ -23,7 +23,7 @@ import { capabilityError, createGpuContext, describeAdapter, maxPixelsFor, packa
 import { decodeTileFor, DeviceMemory, gpuMemoryError, memoryReport, vaeLimitsOf, type GpuMemoryCap } from './device-memory.ts';
 import { encodeImage } from './image-encoding.ts';
 import { fetchManifest } from './manifest-fetch.ts';
-import { checkMemoryOption, lighterPlan, type MemoryOption, type MemoryPlan } from './memory-plan.ts';
+import { checkMemoryOption, lighterPlan, planWithVaeTiles, type MemoryOption, type MemoryPlan } from './memory-plan.ts';
 import { isOutOfMemory } from './out-of-memory.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
 import { PackageCache } from './package-cache.ts';
@@ -247,12 +247,22 @@ export class Engine implements EngineApi {
     }
   }
 
-  /** `loadNow`, then every session too where the memory plan at the default size is resident. */
+  /**
+   * `loadNow`, then every session too where the resident plan will run: when forced, or
+   * (auto) when the memory measured so far holds it at the default size. load() never
+   * extends the probe: on a GPU that shares the system's memory (SwiftShader, integrated
+   * GPUs) probing for a size nobody asked for would take that memory for nothing.
+   */
   private async loadPlanned(url: string, progress: (event: ProgressEvent) => void, memory: MemoryOption, signal?: AbortSignal): Promise<LoadedModel> {
     const loaded = await this.loadNow(url, progress, signal);
     const gpu = await this.gpu();
-    const { choice } = await this.memory.plan(this.loaded!.manifest, gpu, DEFAULTS.width, DEFAULTS.height, memory);
-    if (choice.plan !== 'resident') return loaded;
+    let resident = memory === 'resident';
+    const measured = memory === 'auto' ? this.memory.measured(gpu) : undefined;
+    if (measured) {
+      const { choice } = planWithVaeTiles(this.loaded!.manifest, DEFAULTS.width, DEFAULTS.height, vaeLimitsOf(gpu), measured, 'auto');
+      resident = choice.plan === 'resident';
+    }
+    if (!resident) return loaded;
     const loadMs = await loadAllSessions(this.loaded!.runtime, progress, signal);
     return { ...loaded, loadMs: loaded.loadMs + loadMs };
   }
