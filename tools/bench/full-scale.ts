@@ -353,7 +353,7 @@ async function run(options: BenchOptions): Promise<BenchSummary> {
         const r = planReports[p]!;
         return [`plan ${p}`, r.generated ? `counted ${r.countedPeakGpuBytes === null ? '?' : formatBytes(r.countedPeakGpuBytes)}, predicted ${r.predictedGpuBytes === null ? '?' : formatBytes(r.predictedGpuBytes)}, load ${formatMs((r.loadSeconds ?? 0) * 1000)}` : `not generated: ${r.error}`];
       }),
-      ['activations 1024² (double/single/VAE)', [activationPeaks.doubleBlockPeakBytes, activationPeaks.singleBlockPeakBytes, activationPeaks.vaePeakBytes].map((b) => (b === null ? '-' : formatBytes(b))).join(' / ')],
+      [`activations ${activationSize}² (double/single/VAE)`, [activationPeaks.doubleBlockPeakBytes, activationPeaks.singleBlockPeakBytes, activationPeaks.vaePeakBytes].map((b) => (b === null ? '-' : formatBytes(b))).join(' / ')],
       ['json', outFile],
     ];
   } finally {
