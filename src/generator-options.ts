@@ -8,6 +8,7 @@ import type { EngineSettings } from './engine/protocol.ts';
 import { MEMORY_OPTIONS } from './engine/memory-plan.ts';
 import { checkWorkerLocation } from './engine/worker-url.ts';
 import { InvalidParameterError } from './errors.ts';
+import { checkHubModelSource } from './import/hub-model-source.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import { PRIVACY_MODES } from './routing.ts';
 import { resolveRetryPolicy } from './store/download-retry.ts';
@@ -56,7 +57,11 @@ export function checkGeneratorOptions<T extends object>(options: T): T {
     if (!Array.isArray(record.providers)) throw new InvalidParameterError('providers', 'an array of provider configs (e.g. [{ kind: "bfl", apiKey: "…" }]) or engines', record.providers, 'wrong-type');
     record.providers.forEach((provider, i) => checkObject(`providers[${i}]`, provider, 'a provider config such as { kind: "bfl", apiKey: "…" }, or an engine with generate()'));
   }
-  checkLocal(record);
+  if (typeof record.model === 'object' && record.model !== null) {
+    // A model to import from the Hub: its own check names `model.from`, `model.weights`, …
+    checkHubModelSource(record.model, 'model');
+    checkLocal({ ...record, model: undefined });
+  } else checkLocal(record);
   return options;
 }
 

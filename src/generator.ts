@@ -12,16 +12,24 @@ import { checkWorkerLocation } from './engine/worker-url.ts';
 import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
 import { checkGeneratorOptions } from './generator-options.ts';
-import { createLocalGenerator, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+import { createLocalGenerator, loadOptions, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
 import type { ProgressCallback } from './progress.ts';
+import { createHubModel } from './import/hub-model.ts';
+import { isHubModelSource, type HubModelSource } from './import/hub-model-source.ts';
 import { createProvider, isEngine, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
 import { validateRequest, type ValidRequest } from './request.ts';
 import { decideRoute, type PrivacyMode, type RouteDecision } from './routing.ts';
 
 /** Options of `createGenerator`. */
 export interface GeneratorOptions extends Partial<Omit<LocalGeneratorOptions, 'model'>> {
-  /** URL of the web model package. Required unless `privacy` is 'remote-only'. */
-  model?: string;
+  /**
+   * URL of the web model package, or a model to import from the Hugging Face Hub
+   * (`{ from: 'hf:black-forest-labs/FLUX.1-schnell', transformer?, textEncoder2?, vae?, weights?, hubUrl?, token? }`):
+   * it is converted into this browser's storage on the first `load()`/`generate()` (once;
+   * an interrupted import resumes), with `import` progress events. Required unless
+   * `privacy` is 'remote-only'.
+   */
+  model?: string | HubModelSource;
   /**
    * 'local-only' (default without providers): never sends anything anywhere.
    * 'prefer-local' (default with providers): this device when it can, else the first provider.
@@ -93,10 +101,12 @@ export function createGenerator(options: GeneratorOptions): Generator {
   checkWorkerLocation(options);
   const rules = { sizes: options.allowAnySize ? ('any' as const) : ('web' as const) };
 
+  const hubModel = isHubModelSource(options.model) ? createHubModel(options.model) : undefined;
+  const modelUrl = hubModel ? hubModel.packageUrl : (options.model as string | undefined);
   let local: LocalGenerator | undefined;
   const localGenerator = () => {
-    if (!options.model) throw new FluxError('this generator has no local model (remote-only)', 'no-local-model');
-    local ??= createLocalGenerator({ model: options.model, allowAnySize: options.allowAnySize, engine: options.engine, memory: options.memory, worker: options.worker, workerUrl: options.workerUrl, wasmPaths: options.wasmPaths });
+    if (!modelUrl) throw new FluxError('this generator has no local model (remote-only)', 'no-local-model');
+    local ??= createLocalGenerator({ model: modelUrl, allowAnySize: options.allowAnySize, engine: options.engine, memory: options.memory, worker: options.worker, workerUrl: options.workerUrl, wasmPaths: options.wasmPaths });
     return local;
   };
   // The worker keeps the device report (once per package, dropped on device loss; a new
@@ -132,6 +142,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     const decision = await route({ width: request.width, height: request.height });
     if (decision.provider) return runRemote(decision.provider, request, call, decision.reason);
     try {
+      await hubModel?.ensure({ onProgress: call.onProgress, signal: call.signal });
       const result = await localGenerator().generate({ ...request, signal: call.signal, onProgress: call.onProgress });
       return { ...result, backendReason: decision.reason };
     } catch (error) {
@@ -151,7 +162,13 @@ export function createGenerator(options: GeneratorOptions): Generator {
     generate,
     route,
     validate,
-    load: (first?: ProgressCallback | LoadOptions, second?: LoadOptions) => localGenerator().load(first as ProgressCallback, second),
+    load: async (first?: ProgressCallback | LoadOptions, second?: LoadOptions) => {
+      if (hubModel) {
+        const { signal, onProgress } = loadOptions(first, second);
+        await hubModel.ensure({ onProgress, signal });
+      }
+      return localGenerator().load(first as ProgressCallback, second);
+    },
     checkDevice,
     listModels: () => localGenerator().listModels(),
     deleteModel: (url) => localGenerator().deleteModel(url),

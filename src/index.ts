@@ -9,6 +9,10 @@
  * ```
  */
 export { createGenerator, type Generator, type GeneratorOptions } from './generator.ts';
+export { importModel, planModelImport, type ModelImportOptions } from './import/model-import.ts';
+export { importedPackageUrl, type HubModelSource } from './import/hub-model-source.ts';
+export type { HubImportPlan, HubImportResult } from './import/hub-import.ts';
+export type { ImportProgressEvent } from './import/import-progress.ts';
 export { createLocalGenerator, startWorker, type DecodeLatentsParams, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
 export type { ValidRequest } from './request.ts';
 export type { WorkerLocation } from './engine/worker-url.ts';
@@ -30,6 +34,7 @@ export {
   DownloadError,
   FluxError,
   GpuOutOfMemoryError,
+  HubError,
   IntegrityError,
   InvalidParameterError,
   LibraryAssetError,

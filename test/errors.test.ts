@@ -16,7 +16,7 @@ import * as errors from '../src/errors.ts';
 import { explainError } from '../src/widget/presenter.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const { ERROR_CLASSES, DeviceCapabilityError, DeviceLostError, InvalidParameterError, ModelPackageError, WorkerCrashedError, ProviderAuthError, RateLimitedError } = errors;
+const { ERROR_CLASSES, DeviceCapabilityError, DeviceLostError, InvalidParameterError, ModelPackageError, CheckpointError, WorkerCrashedError, ProviderAuthError, RateLimitedError } = errors;
 
 describe('error classes', () => {
   it('each states its own literal name and default reason, and is listed for rebuilding', () => {
@@ -109,6 +109,10 @@ describe('explanations depend on class and reason, not on message text', () => {
     new DeviceCapabilityError('This device cannot run it: streaming needs 5 GiB, 3 GiB available', ['gpu-memory'], undefined, { neededBytes: 5e9, availableBytes: 3e9 }),
     new errors.GpuOutOfMemoryError('streaming ran out of GPU memory', 'streaming', null),
     new ProviderAuthError('HTTP 401', 'bfl', 401),
+    new ModelPackageError('flux-import://… is not in storage', undefined, 'not-stored'),
+    new CheckpointError('t.gguf is a GGUF of architecture "llama"', 't.gguf'),
+    new CheckpointError('no such file', 'x.gguf', undefined, 'missing-file'),
+    new CheckpointError('IQ4_XS', 't.gguf', 'w', 'unsupported'),
   ];
 
   it('a reworded message leaves summary and action unchanged', () => {
@@ -126,5 +130,7 @@ describe('explanations depend on class and reason, not on message text', () => {
     expect(texts(samples.slice(7, 10))).toBe(3);
     expect(explainError(samples[5]).noWebGpu).toBe(true);
     expect(explainError(samples[1]).summary).toMatch(/cannot read text prompts/);
+    expect(texts(samples.slice(13, 16))).toBe(3);
+    expect(explainError(samples[12]).action).toMatch(/import resumes/);
   });
 });

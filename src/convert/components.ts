@@ -36,6 +36,10 @@ export interface PreparedComponent<C> {
   jobs: GraphJob[];
   /** What a person should know about its source (storage types, requantized tensors). */
   notes: string[];
+  /** Where its tensors come from (headers read, no data yet), for the conversion plan. */
+  source: TensorSource;
+  /** The tensors its graphs read, by the builders' names, with their shapes. */
+  expected: Map<string, number[]>;
   close(): Promise<void>;
 }
 
@@ -83,7 +87,7 @@ async function orClose<T>(checkpoint: TensorSource, plan: () => T): Promise<T> {
 }
 
 /** The bits of a tensor's exact MatMulNBits-ready blocks (GGUF Q4_0 / Q8_0), if any. */
-function sourceBlockBits(checkpoint: TensorSource): (name: string) => 4 | 8 | undefined {
+export function sourceBlockBits(checkpoint: TensorSource): (name: string) => 4 | 8 | undefined {
   return (name) => (checkpoint.has(name) ? exactBlockBits(checkpoint.info(name).dtype) : undefined);
 }
 
@@ -122,6 +126,7 @@ export function checkTensors(checkpoint: Pick<TensorSource, 'names' | 'has' | 'i
         `${info.file}: tensor ${called} has dtype ${info.dtype}; supported are F32, F16, BF16 and the GGUF types Q4_0, Q8_0 (exact), Q4_1, Q5_0, Q5_1, Q2_K–Q6_K (requantized): use a file in one of those`,
         info.file,
         name,
+        'unsupported',
       );
     }
   }
@@ -147,21 +152,22 @@ async function openComponent<C>(
   ignore: (name: string) => boolean,
   precision: WeightPrecision,
   override?: TensorOverride<C>,
-): Promise<{ config: C; checkpoint: TensorSource; weights: WeightSource; notes: string[] }> {
+): Promise<{ config: C; checkpoint: TensorSource; weights: WeightSource; notes: string[]; expected: Map<string, number[]> }> {
   const configPath = joinPath(dir, 'config.json');
   const config = validate(await readCheckpointJson(files, configPath), files.labelOf(configPath));
   const checkpoint = override ? await override.open(config) : await openSafetensorsCheckpoint(files, dir, baseName);
   const label = override?.label ?? files.labelOf(dir);
   let notes: string[];
+  let shapes: Map<string, number[]>;
   try {
-    const shapes = expected(config, checkpoint);
+    shapes = expected(config, checkpoint);
     checkTensors(checkpoint, label, shapes, ignore);
     notes = storageNotes(checkpoint, shapes, label, precision);
   } catch (error) {
     await checkpoint.close();
     throw error;
   }
-  return { config, checkpoint, weights: weightSource(checkpoint, label), notes };
+  return { config, checkpoint, weights: weightSource(checkpoint, label), notes, expected: shapes };
 }
 
 const shardIndex = (i: number) => String(i).padStart(2, '0');
@@ -174,7 +180,7 @@ export async function prepareTransformer(
   maxShardBytes: number,
   override?: TensorOverride<TransformerConfig>,
 ): Promise<PreparedComponent<TransformerConfig>> {
-  const { config, checkpoint, weights, notes } = await openComponent(files, dir, 'diffusion_pytorch_model', validateTransformerConfig, (c) => expectedTransformerTensors(c), () => false, precision, override);
+  const { config, checkpoint, weights, notes, expected } = await openComponent(files, dir, 'diffusion_pytorch_model', validateTransformerConfig, (c) => expectedTransformerTensors(c), () => false, precision, override);
   const plans = await orClose(checkpoint, () => planBlockShards(config, precision, maxShardBytes, (tensors) => blockStoredBytes(tensors, precision, sourceBlockBits(checkpoint))));
   const jobs: GraphJob[] = [{ name: 'transformer_embed', role: 'transformer-embed', weights, build: (ctx) => buildEmbed(ctx, config) }];
   for (const [index, plan] of plans.entries()) {
@@ -182,26 +188,26 @@ export async function prepareTransformer(
     jobs.push({ name: `transformer_blocks_${shardIndex(index)}_${kind}`, role: 'transformer-blocks', weights, build: (ctx) => buildBlocks(ctx, config, plan), extra: { blocks: { double: plan.double, single: plan.single } } });
   }
   jobs.push({ name: 'transformer_head', role: 'transformer-head', weights, build: (ctx) => buildHead(ctx, config) });
-  return { config, jobs, notes, close: () => checkpoint.close() };
+  return { config, jobs, notes, source: checkpoint, expected, close: () => checkpoint.close() };
 }
 
 /** vae/: the decoder only (encoder and quant_conv tensors are ignored). */
 export async function prepareVae(files: CheckpointFiles, dir: string, precision: WeightPrecision, override?: TensorOverride<VaeConfig>): Promise<PreparedComponent<VaeConfig>> {
-  const { config, checkpoint, weights, notes } = await openComponent(files, dir, 'diffusion_pytorch_model', validateVaeConfig, (c) => expectedVaeDecoderTensors(c), isIgnoredVaeTensor, precision, override);
-  return { config, jobs: [{ name: 'vae_decoder', role: 'vae-decoder', weights, build: (ctx) => buildVaeDecoder(ctx, config) }], notes, close: () => checkpoint.close() };
+  const { config, checkpoint, weights, notes, expected } = await openComponent(files, dir, 'diffusion_pytorch_model', validateVaeConfig, (c) => expectedVaeDecoderTensors(c), isIgnoredVaeTensor, precision, override);
+  return { config, jobs: [{ name: 'vae_decoder', role: 'vae-decoder', weights, build: (ctx) => buildVaeDecoder(ctx, config) }], notes, source: checkpoint, expected, close: () => checkpoint.close() };
 }
 
 /** text_encoder/: the CLIP-L text model, one graph. */
 export async function prepareClip(files: CheckpointFiles, dir: string, precision: WeightPrecision) {
-  const { config, checkpoint, weights, notes } = await openComponent(files, dir, 'model', validateClipConfig, (c) => expectedClipTensors(c), isIgnoredClipTensor, precision);
+  const { config, checkpoint, weights, notes, expected } = await openComponent(files, dir, 'model', validateClipConfig, (c) => expectedClipTensors(c), isIgnoredClipTensor, precision);
   const jobs: GraphJob[] = [{ name: 'text_encoder_clip', role: 'text-encoder-clip', weights, build: (ctx) => buildClipTextEncoder(ctx, config) }];
-  return { config, jobs, notes, close: () => checkpoint.close() };
+  return { config, jobs, notes, source: checkpoint, expected, close: () => checkpoint.close() };
 }
 
 /** text_encoder_2/: the T5 encoder, an embed shard and layer shards (by size). */
 export async function prepareT5(files: CheckpointFiles, dir: string, precision: WeightPrecision, maxShardBytes: number, override?: TensorOverride<T5Config>) {
   let embeddingName = '';
-  const { config, checkpoint, weights, notes } = await openComponent(files, dir, 'model', validateT5Config, (c, ckpt) => {
+  const { config, checkpoint, weights, notes, expected } = await openComponent(files, dir, 'model', validateT5Config, (c, ckpt) => {
     embeddingName = t5EmbeddingName(ckpt.names(), override?.label ?? files.labelOf(dir));
     return expectedT5Tensors(c, embeddingName);
   }, isIgnoredT5Tensor, precision, override);
@@ -216,5 +222,5 @@ export async function prepareT5(files: CheckpointFiles, dir: string, precision: 
       extra: { layers: plan.blocks },
     });
   }
-  return { config, jobs, notes, close: () => checkpoint.close() };
+  return { config, jobs, notes, source: checkpoint, expected, close: () => checkpoint.close() };
 }

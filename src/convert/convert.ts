@@ -25,11 +25,13 @@ import { createChunkSha256 } from '../package/chunk-hashes.ts';
 import { createIncrementalSha256 } from '../store/sha256.ts';
 import { joinPath, readCheckpointJson, type CheckpointFiles, type RandomAccessFile } from './checkpoint-files.ts';
 import { prepareClip, prepareT5, prepareTransformer, prepareVae, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
+import { planConversion, type ConversionPlan, type PlannedComponent } from './conversion-plan.ts';
 import { Float16GraphBuilder } from './float16-graph.ts';
 import type { AccuracyLevel, AttentionKind, LayerContext } from './layers.ts';
 import { ExternalDataWriter, GraphBuilder } from './onnx-builder.ts';
 import { t5Override, transformerOverride, vaeOverride, type SourceFile } from './override-files.ts';
 import { writeWholeFile, type PackageSink } from './package-sink.ts';
+import { clipConstantBytes, t5ConstantBytes } from './size-estimate.ts';
 import { packageTokenizerFiles } from './tokenizer-files.ts';
 import { defaultAttentionHeadsPerGroup, innerDim, type TransformerConfig } from './transformer-graphs.ts';
 
@@ -47,8 +49,13 @@ export interface PackageConversion {
   textEncoder2?: SourceFile;
   /** Replaces the VAE's weights: `ae.safetensors` (LDM names) or a diffusers safetensors file. */
   vae?: SourceFile;
-  /** Opens the package sink; called once every source has been checked. */
-  openSink(): Promise<PackageSink>;
+  /**
+   * Opens the package sink; called once every source has been checked (headers and
+   * configs read, no tensor data yet), with the plan: what is still to read from each
+   * source, the package's estimated size and what a device will need. A caller checks
+   * the device and the storage quota here, before the first tensor byte.
+   */
+  openSink(plan: ConversionPlan): Promise<PackageSink>;
   /** Linear weight storage; default q4. */
   weights?: WeightPrecision;
   /** Largest data file in MiB (1–2047); default 1024. */
@@ -57,8 +64,20 @@ export interface PackageConversion {
   modelId?: string;
   /** Progress lines for a terminal. */
   log?: (line: string) => void;
+  /** Called as each graph starts, and when it is written (or kept from an interrupted conversion). */
+  onGraph?: (event: GraphProgress) => void;
   /** Graph choices that trade speed for accuracy (see `GraphOptions`); the defaults are in DEFAULTS. */
   graphOptions?: GraphOptions;
+}
+
+/** Where a conversion is, graph by graph. */
+export interface GraphProgress {
+  graph: string;
+  /** 0-based position of the graph among `count`. */
+  index: number;
+  count: number;
+  /** 'converting' as it starts; 'written' when its files are in the sink; 'kept' when an interrupted conversion had written it. */
+  status: 'converting' | 'written' | 'kept';
 }
 
 /**
@@ -258,7 +277,13 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
 
     const sources = await Promise.all([...fingerprints].sort(([a], [b]) => (a < b ? -1 : 1)).map(async ([label, print]) => [label, await print]));
     const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources, graphOptions: options.graphOptions ?? {} });
-    const sink = await options.openSink();
+    const planned: PlannedComponent[] = [];
+    if (clip) planned.push({ prepared: clip, constantBytes: clipConstantBytes(clip.config.max_position_embeddings) });
+    if (t5) planned.push({ prepared: t5, constantBytes: t5ConstantBytes() });
+    planned.push({ prepared: transformer, constantBytes: 0 }, { prepared: vae, constantBytes: 0 });
+    const activationAt1024 = activationBytesAt1024(transformer.config, T5_SEQUENCE_LENGTH);
+    const plan = await planConversion(planned, precision, presentText.length ? options.checkpoint : undefined, activationAt1024);
+    const sink = await options.openSink(plan);
     try {
       const saved = parseState(await sink.loadState());
       const done = new Map<string, WrittenGraph>();
@@ -273,9 +298,11 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
       let uploadBytes = 0;
       let largestUpload = 0;
       log(`converting ${jobs.length} graphs (${precision} weights)${done.size ? `, resuming: ${done.size} already converted` : ''}`);
-      for (const job of jobs) {
+      for (const [index, job] of jobs.entries()) {
         const kept = done.get(job.name);
+        if (!kept) options.onGraph?.({ graph: job.name, index, count: jobs.length, status: 'converting' });
         const written = kept ?? (await writeGraph(job, sink, precision, maxShardBytes, options.graphOptions));
+        options.onGraph?.({ graph: job.name, index, count: jobs.length, status: kept ? 'kept' : 'written' });
         state.graphs.push(written);
         if (!kept) await sink.saveState(JSON.stringify(state));
         graphs.push(written.entry);
@@ -319,7 +346,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         requirements: {
           totalWeightBytes: uploadBytes,
           largestWeightBufferBytes: largestUpload,
-          largestActivationBytesAt1024: activationBytesAt1024(transformerConfig, T5_SEQUENCE_LENGTH),
+          largestActivationBytesAt1024: activationAt1024,
           shaderF16: graphs.some((g) => g.computePrecision === 'fp16'),
         },
       };

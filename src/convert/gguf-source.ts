@@ -144,7 +144,7 @@ async function parse(file: RandomAccessFile): Promise<GgufSource> {
   const c = new HeaderCursor(file);
   if (file.size < 24 || (await c.u32()) !== GGUF_MAGIC) throw new CheckpointError(`${label} is not a GGUF file (it does not start with "GGUF")`, label);
   const version = await c.u32();
-  if (version !== 2 && version !== 3) throw new CheckpointError(`${label}: GGUF version ${version} is not supported (2 and 3 are)`, label);
+  if (version !== 2 && version !== 3) throw new CheckpointError(`${label}: GGUF version ${version} is not supported (2 and 3 are)`, label, undefined, 'unsupported');
   const tensorCount = await c.count('tensor count', MAX_TENSORS);
   const kvCount = await c.count('key-value count', MAX_KEY_VALUES);
   const metadata = new Map<string, GgufValue>();
@@ -201,6 +201,7 @@ async function parse(file: RandomAccessFile): Promise<GgufSource> {
         `${label}: tensor "${name}" is stored as ${entry.dtype}, which this converter cannot read (it reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K–Q6_K); use a GGUF file of another quantization`,
         label,
         name,
+        'unsupported',
       );
     }
     return file.read(entry.begin, entry.length, name);

@@ -83,11 +83,11 @@ export function isHubReference(value: string): boolean {
  */
 export function parseHubReference(value: string, field = 'source'): HubReference {
   const allowed = 'hf:owner/name, hf:owner/name@revision, or either followed by /path/in/repo';
-  if (!value.startsWith(PREFIX)) throw new InvalidParameterError(field, allowed, value);
+  if (!value.startsWith(PREFIX)) throw new InvalidParameterError(field, allowed, value, 'malformed');
   const rest = value.slice(PREFIX.length);
   const m = /^([^/@]+\/[^/@]+)(?:@([^/]+))?(?:\/(.*))?$/.exec(rest);
   if (!m || !NAME.test(m[1]) || (m[3] !== undefined && (m[3] === '' || m[3].split('/').some((p) => p === '' || p === '.' || p === '..')))) {
-    throw new InvalidParameterError(field, allowed, value);
+    throw new InvalidParameterError(field, allowed, value, 'malformed');
   }
   return { repo: m[1], revision: m[2] ?? 'main', path: m[3] ?? '' };
 }
@@ -125,7 +125,7 @@ class HubClient {
     try {
       origin = new URL(this.hubUrl).origin;
     } catch {
-      throw new InvalidParameterError('hubUrl', 'an http(s) URL such as https://huggingface.co', options.hubUrl);
+      throw new InvalidParameterError('hubUrl', 'an http(s) URL such as https://huggingface.co', options.hubUrl, 'malformed');
     }
     this.origin = origin;
     this.retries = Math.max(1, options.retries ?? DEFAULTS.hubRetries);
@@ -256,7 +256,9 @@ function openHubFile(client: HubClient, repo: string, revision: string, entry: H
     const to = start + out.length - 1;
     const url = directUrl ?? resolveUrl;
     const controller = new AbortController();
-    const response = await client.fetch(url, { headers: { Range: `bytes=${from}-${to}` }, signal: controller.signal });
+    // no-store: a browser's HTTP cache would keep a second copy of every range (gigabytes),
+    // and it answers a range it partly holds with extra network requests of its own.
+    const response = await client.fetch(url, { headers: { Range: `bytes=${from}-${to}` }, signal: controller.signal, cache: 'no-store' });
     if (!response.ok) {
       if (directUrl && [401, 403, 404, 410].includes(response.status)) {
         directUrl = undefined; // an expired signed URL: resolve again
@@ -365,7 +367,7 @@ export async function openHubRepository(repo: string, revision: string, options:
   const labelOf = (path: string) => hubLabel(repo, revision, path);
   const entryOf = (path: string): HubEntry => {
     const entry = entries.get(path);
-    if (!entry) throw new CheckpointError(`missing file ${labelOf(path)}`, labelOf(path));
+    if (!entry) throw new CheckpointError(`missing file ${labelOf(path)}`, labelOf(path), undefined, 'missing-file');
     return entry;
   };
   return {
@@ -391,6 +393,38 @@ export async function openHubRepository(repo: string, revision: string, options:
   };
 }
 
+/** What the Hub says about a repository (its model card's metadata). */
+export interface HubModelInfo {
+  repo: string;
+  /** The licence its card declares (`apache-2.0`, `other`, …), when it declares one. */
+  license?: string;
+  /** Whether access needs accepting conditions (and a token). */
+  gated: boolean;
+}
+
+/**
+ * Reads a repository's licence and gating from `{hub}/api/models/{repo}` (one small
+ * request; nothing of the model itself).
+ * @throws HubError as `openHubRepository`
+ */
+export async function readHubModelInfo(repo: string, options: HubOptions = {}): Promise<HubModelInfo> {
+  const client = new HubClient(options);
+  const url = `${client.hubUrl}/api/models/${repo}`;
+  const what = `reading the model card of ${hubLabel(repo, 'main', '')}`;
+  const info = await client.withRetries(what, url, async () => {
+    const response = await client.fetch(url, { headers: { Accept: 'application/json' } });
+    if (!response.ok) client.fail(response, repo, what);
+    try {
+      return (await response.json()) as { cardData?: { license?: unknown }; tags?: unknown; gated?: unknown };
+    } catch (error) {
+      throw new Retryable(`the model card is not JSON (${(error as Error).message})`);
+    }
+  });
+  const tag = Array.isArray(info.tags) ? info.tags.find((t): t is string => typeof t === 'string' && t.startsWith('license:')) : undefined;
+  const license = typeof info.cardData?.license === 'string' ? info.cardData.license : tag?.slice('license:'.length);
+  return { repo, license, gated: Boolean(info.gated) };
+}
+
 /**
  * The file an `hf:owner/name[@revision]/path` reference names, for a component override.
  * @throws InvalidParameterError when the reference has no path; HubError as `openHubRepository`;
@@ -398,11 +432,11 @@ export async function openHubRepository(repo: string, revision: string, options:
  */
 export async function openHubSourceFile(reference: string, field: string, options: HubOptions = {}): Promise<SourceFile> {
   const ref = parseHubReference(reference, field);
-  if (!ref.path) throw new InvalidParameterError(field, 'a file in the repository: hf:owner/name[@revision]/path/to/file', reference);
+  if (!ref.path) throw new InvalidParameterError(field, 'a file in the repository: hf:owner/name[@revision]/path/to/file', reference, 'malformed');
   const files = await openHubRepository(ref.repo, ref.revision, options);
   if (!files.entries.has(ref.path)) {
     const candidates = [...files.entries.keys()].filter((p) => /\.(gguf|safetensors|sft)$/.test(p));
-    throw new CheckpointError(`${files.labelOf(ref.path)} is not a file of ${hubLabel(ref.repo, ref.revision, '')}${candidates.length ? `; its weight files are: ${candidates.join(', ')}` : ''}`, files.labelOf(ref.path));
+    throw new CheckpointError(`${files.labelOf(ref.path)} is not a file of ${hubLabel(ref.repo, ref.revision, '')}${candidates.length ? `; its weight files are: ${candidates.join(', ')}` : ''}`, files.labelOf(ref.path), undefined, 'missing-file');
   }
   return { files, path: ref.path };
 }

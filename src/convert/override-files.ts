@@ -35,7 +35,7 @@ const GGUF_ARCHITECTURES = {
  */
 export async function openTensorFile(source: SourceFile, component: 'transformer' | 'vae' | 'text encoder 2'): Promise<TensorSource> {
   const label = source.files.labelOf(source.path);
-  if (!(await source.files.exists(source.path))) throw new CheckpointError(`${label} is missing (given as the ${component} file)`, label);
+  if (!(await source.files.exists(source.path))) throw new CheckpointError(`${label} is missing (given as the ${component} file)`, label, undefined, 'missing-file');
   const file = await source.files.open(source.path);
   let magic: Uint8Array;
   try {
@@ -51,7 +51,7 @@ export async function openTensorFile(source: SourceFile, component: 'transformer
   const gguf: GgufSource = await openGguf(file);
   if (component === 'vae') {
     await gguf.close();
-    throw new CheckpointError(`${label} is a GGUF file; the VAE is read from safetensors (ae.safetensors or the diffusers vae/ folder)`, label);
+    throw new CheckpointError(`${label} is a GGUF file; the VAE is read from safetensors (ae.safetensors or the diffusers vae/ folder)`, label, undefined, 'unsupported');
   }
   const allowed: readonly string[] = GGUF_ARCHITECTURES[component];
   if (gguf.architecture !== undefined && !allowed.includes(gguf.architecture)) {
@@ -60,6 +60,7 @@ export async function openTensorFile(source: SourceFile, component: 'transformer
       `${label} is a GGUF of architecture "${gguf.architecture}", not a ${component} of FLUX.1 (general.architecture ${allowed.map((a) => `"${a}"`).join(' or ')}); pass the right file`,
       label,
       'general.architecture',
+      'unsupported',
     );
   }
   return gguf;

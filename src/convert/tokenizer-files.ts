@@ -64,6 +64,18 @@ export interface PackageFileBytes {
 }
 
 /**
+ * The checkpoint files `packageTokenizerFiles` reads for one tokenizer folder (those that
+ * exist), for the conversion plan.
+ */
+export async function tokenizerSourcePaths(files: CheckpointFiles, sourceDir: string, kind: 'clip' | 't5'): Promise<string[]> {
+  const hasJson = await files.exists(joinPath(sourceDir, 'tokenizer.json'));
+  const names = ['tokenizer_config.json', ...(hasJson ? ['tokenizer.json'] : kind === 'clip' ? ['vocab.json', 'merges.txt'] : []), 'special_tokens_map.json'];
+  const paths: string[] = [];
+  for (const name of names) if (await files.exists(joinPath(sourceDir, name))) paths.push(joinPath(sourceDir, name));
+  return paths;
+}
+
+/**
  * One tokenizer folder of the checkpoint as the package keeps it: `tokenizer.json` +
  * `tokenizer_config.json` under `folder`.
  * @param sourceDir the checkpoint's tokenizer folder, e.g. `tokenizer`

@@ -8,8 +8,9 @@
  */
 import { releaseProxy } from 'comlink';
 import { DEFAULTS } from '../defaults.ts';
-import { AbortedError, DeviceCapabilityError, DeviceLostError, FluxError, GpuOutOfMemoryError, InvalidParameterError, throwIfAborted, WorkerCrashedError } from '../errors.ts';
+import { AbortedError, DeviceCapabilityError, DeviceLostError, FluxError, GpuOutOfMemoryError, InvalidParameterError, ModelPackageError, throwIfAborted, WorkerCrashedError } from '../errors.ts';
 import { formatBytes } from '../format-bytes.ts';
+import { isImportedPackageUrl } from '../import/hub-model-source.ts';
 import { graphByRole, hasTextEncoders, type Manifest } from '../package/manifest.ts';
 import { packageUrlOf } from '../package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
@@ -37,7 +38,7 @@ import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
 
 /** The parts of the WeightStore the engine uses (a test or an app may pass its own). */
-export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'getVerifiedFiles' | 'listPackages' | 'deletePackage'>;
+export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'getVerifiedFiles' | 'listPackages' | 'deletePackage' | 'readManifest'>;
 
 /** Options of the engine (fixed for its lifetime). */
 export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
@@ -163,6 +164,8 @@ export class Engine implements EngineApi {
     return this.guard('checkDevice', async () => {
       if (model === undefined) return this.probeDevice();
       const url = packageUrlOf(model);
+      // An imported package not stored yet: its import checks the device from its plan.
+      if (isImportedPackageUrl(url) && !(await this.store.readManifest(url))) return this.probeDevice();
       const report = await this.cache.deviceReport(url, () => this.probeDevice(url));
       // Probe GPU memory only when the features and buffer limits fit (it would not change the answer).
       if (!report.ok) return report;
@@ -185,9 +188,17 @@ export class Engine implements EngineApi {
     });
   }
 
-  /** The package's manifest, fetched once per session. */
+  /**
+   * The package's manifest, fetched once per session (read from the weight store for an
+   * imported package; ModelPackageError 'not-stored' while it is not imported completely).
+   */
   private manifest(url: string): Promise<Manifest> {
-    return this.cache.manifest(url, () => fetchManifest(url));
+    return this.cache.manifest(url, async () => {
+      if (!isImportedPackageUrl(url)) return fetchManifest(url);
+      const stored = await this.store.readManifest(url);
+      if (!stored) throw new ModelPackageError(`${url} is an imported package that is not in this browser's storage (yet): import it first (importModel, or createGenerator({ model: { from: 'hf:…' } }))`, url, 'not-stored');
+      return stored;
+    });
   }
 
   /** What the device offers, and (with a package URL) whether the package fits. */

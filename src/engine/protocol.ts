@@ -184,8 +184,10 @@ export interface StoredModel {
   bytesStored: number;
   /** Bytes of all its files. */
   bytesTotal: number;
-  /** Whether every file is stored completely and verified. */
+  /** Whether every file is stored completely and verified (an imported package: and its import finished). */
   complete: boolean;
+  /** Present for an imported package whose import is running or stopped before the end (importing it again resumes). */
+  importing?: { source: string; estimatedBytes: number };
   files: { path: string; size: number; sha256: string; bytesStored: number; complete: boolean }[];
 }
 

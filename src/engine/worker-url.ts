@@ -125,9 +125,12 @@ export function createGeneratorWorker(workerUrl?: string | URL): Worker {
   }
 }
 
-/** A module worker from `url`; through a same-origin blob when `url` is on another origin. */
-function startModuleWorker(url: URL): Worker {
-  const options: WorkerOptions = { type: 'module', name: WORKER_NAME };
+/**
+ * A module worker from `url` (the generator worker, or another of the library's workers:
+ * `name`); through a same-origin blob when `url` is on another origin.
+ */
+export function startModuleWorker(url: URL, name: string = WORKER_NAME): Worker {
+  const options: WorkerOptions = { type: 'module', name };
   if (typeof location === 'undefined' || url.origin === location.origin || url.protocol === 'blob:' || url.protocol === 'data:') return new Worker(url, options);
   const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};`], { type: 'text/javascript' }));
   try {

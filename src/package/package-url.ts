@@ -20,7 +20,8 @@ export function packageUrlOf(url: string, base: string | undefined = globalThis.
   } catch {
     throw new InvalidParameterError(field, 'the URL of a web model package (absolute, or relative to the page)', url, 'malformed');
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:' && parsed.protocol !== 'file:' && parsed.protocol !== 'blob:') {
+  // flux-import: packages imported in the page (src/import/hub-model-source.ts), kept only in the weight store.
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:' && parsed.protocol !== 'file:' && parsed.protocol !== 'blob:' && parsed.protocol !== 'flux-import:') {
     throw new InvalidParameterError(field, 'an http(s) URL of a web model package', url, 'malformed');
   }
   parsed.hash = '';

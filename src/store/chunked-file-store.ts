@@ -24,6 +24,21 @@ export interface StoredPackageRecord {
   modelId?: string;
   /** When a file of the package was last written, in ms since the epoch. */
   updatedAt: number;
+  /**
+   * Present while an in-page import writes the package (`store-package-sink.ts`): the
+   * package is not complete, whatever its files say, until the import commits it.
+   */
+  importing?: PackageImportRecord;
+}
+
+/** An import in progress (or interrupted, kept for a resume). */
+export interface PackageImportRecord {
+  /** What is imported, for people (e.g. `hf:black-forest-labs/FLUX.1-schnell, q4`). */
+  source: string;
+  /** Estimated bytes of the finished package. */
+  estimatedBytes: number;
+  /** The state the import saved after its last finished graph (opaque JSON), or null. */
+  state: string | null;
 }
 
 /** What the store knows about one file of a package. */
@@ -110,6 +125,17 @@ export function emptyFileRecord(packageUrl: string, path: string, url: string, s
   };
 }
 
+/**
+ * The record of a file written in place (by an import) rather than downloaded: its size
+ * and sha256 are known only when it is closed, so `size` grows with `bytesStored`,
+ * `sha256` is empty and `chunkCount` counts the chunks stored, until the writer closes it
+ * (then it is complete like a downloaded file's).
+ * @param url the file's URL under the package URL (never fetched)
+ */
+export function writingFileRecord(packageUrl: string, path: string, url: string, chunkSize: number): StoredFileRecord {
+  return { ...emptyFileRecord(packageUrl, path, url, 0, '', chunkSize), chunkCount: 0 };
+}
+
 /** Reads and writes packages, file records and chunks in one idb-keyval store. */
 export class ChunkedFileStore {
   private readonly store: UseStore;
@@ -194,6 +220,24 @@ export class ChunkedFileStore {
       s.put(truncated, fileKey(record.packageUrl, record.path));
     });
     return truncated;
+  }
+
+  /** Deletes one file's record and chunks. */
+  deleteFile(packageUrl: string, path: string): Promise<void> {
+    return this.write((s) => {
+      s.delete(prefixRange(['chunk', packageUrl, path]));
+      s.delete(fileKey(packageUrl, path));
+    });
+  }
+
+  /** Stores a file whole (its record and chunks) and the package record, atomically (an import's last step). */
+  putFileAndPackage(file: StoredFileRecord, chunks: Blob[], pkg: StoredPackageRecord): Promise<void> {
+    return this.write((s) => {
+      s.delete(prefixRange(['chunk', file.packageUrl, file.path]));
+      chunks.forEach((chunk, index) => s.put(chunk, chunkKey(file.packageUrl, file.path, index)));
+      s.put(file, fileKey(file.packageUrl, file.path));
+      s.put(pkg, packageKey(pkg.packageUrl));
+    });
   }
 
   /** Deletes a package's record, file records and chunks. */

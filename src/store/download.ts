@@ -501,7 +501,9 @@ class ChunkWriter {
           try {
             await this.repair(this.chunkIndex);
           } catch (error) {
-            this.filled = this.filledStored; // the bad bytes are dropped; what was stored before stays
+            // Nothing of a chunk known to be bad stays (not even a partial kept by an earlier
+            // attempt); the chunks before it stay.
+            await this.truncateToChunk().catch(() => undefined);
             throw error;
           }
           hash = expected;
@@ -524,6 +526,13 @@ class ChunkWriter {
     if (this.filled > this.filledStored && this.filled < chunkLength(this.record.size, this.record.chunkSize, this.chunkIndex)) {
       await this.storeChunk().catch(() => undefined);
     }
+  }
+
+  /** Drops what is stored of the chunk being filled (the chunks before it stay). */
+  private async truncateToChunk(): Promise<void> {
+    this.filled = 0;
+    this.filledStored = 0;
+    this.record = await this.store.truncateFile(this.record, this.chunkIndex);
   }
 
   /** Removes everything stored for the file. */

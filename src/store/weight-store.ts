@@ -15,7 +15,8 @@
  * verification, `chunked-file-store.ts` for the IndexedDB layout.
  */
 import { AbortedError, IntegrityError, ModelPackageError, throwIfAborted } from '../errors.ts';
-import type { PackageFile } from '../package/manifest.ts';
+import type { PackageSink } from '../convert/package-sink.ts';
+import { parseManifest, type Manifest, type PackageFile } from '../package/manifest.ts';
 import { packageUrlOf } from '../package/package-url.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { ChunkedFileStore, emptyFileRecord, type StoredFileRecord } from './chunked-file-store.ts';
@@ -23,6 +24,7 @@ import { downloadFileToStore } from './download.ts';
 import { resolveRetryPolicy, RetryBudget, type DownloadRetryOptions } from './download-retry.ts';
 import { sha256Hex } from './sha256.ts';
 import { assertStorageAvailable, requestPersistentStorage } from './storage-quota.ts';
+import { MANIFEST_FILE, openStorePackageSink, type ImportSinkOptions } from './store-package-sink.ts';
 import { WEIGHT_STORE_DEFAULTS } from './weight-store-defaults.ts';
 
 /** Byte progress of a download, per file and in total (the `download` stage of {@link ProgressEvent}). */
@@ -99,8 +101,10 @@ export interface StoredPackageInfo {
   bytesStored: number;
   /** Size of all its known files, in bytes. */
   bytesTotal: number;
-  /** Whether every known file is complete. */
+  /** Whether every known file is complete (and, for an imported package, the import committed it). */
   complete: boolean;
+  /** Present while an in-page import writes the package, or when one stopped before the end (it resumes). */
+  importing?: { source: string; estimatedBytes: number };
 }
 
 /** Model files in IndexedDB: download once (resumably), verify, hand out as Blobs, list and delete. */
@@ -267,6 +271,7 @@ export class WeightStore {
     for (const record of packages) {
       const info = entry(record.packageUrl);
       if (record.modelId !== undefined) info.modelId = record.modelId;
+      if (record.importing) info.importing = { source: record.importing.source, estimatedBytes: record.importing.estimatedBytes };
     }
     for (const record of records) {
       const info = entry(record.packageUrl);
@@ -275,7 +280,40 @@ export class WeightStore {
       info.bytesTotal += record.size;
       info.complete &&= record.complete;
     }
+    for (const info of byUrl.values()) {
+      if (!info.importing) continue;
+      info.complete = false;
+      info.bytesTotal = Math.max(info.bytesTotal, info.importing.estimatedBytes);
+    }
     return [...byUrl.values()];
+  }
+
+  /**
+   * A sink that writes a converted package into the store under `packageUrl` (a key,
+   * never fetched), for `convertToPackage`: see `store-package-sink.ts`. An interrupted
+   * import of the same package is continued.
+   */
+  openImportSink(packageUrl: string, options: Omit<ImportSinkOptions, 'chunkSize'>): Promise<PackageSink> {
+    return openStorePackageSink(this.files, packageUrlOf(packageUrl, undefined, 'packageUrl'), { ...options, chunkSize: this.chunkSize });
+  }
+
+  /**
+   * The manifest of a package kept in the store (an imported one), or undefined when the
+   * store holds no complete `manifest.json` for it.
+   * @throws ModelPackageError when the stored manifest is not valid
+   */
+  async readManifest(packageUrl: string): Promise<Manifest | undefined> {
+    const base = packageUrlOf(packageUrl, undefined, 'packageUrl');
+    const record = await this.files.getFileRecord(base, MANIFEST_FILE);
+    if (!record?.complete) return undefined;
+    const text = await (await this.getFile(base, MANIFEST_FILE)).text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new ModelPackageError(`${base}${MANIFEST_FILE} in the weight store is not valid JSON: ${(error as Error).message}`, MANIFEST_FILE);
+    }
+    return parseManifest(json, `${base}${MANIFEST_FILE}`);
   }
 
   /**

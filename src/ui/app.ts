@@ -18,8 +18,12 @@ import { NO_WEBGPU } from '../widget/presenter.ts';
 import { createProviderSettings } from './provider-settings.ts';
 import { providerConfigs, settingsStore } from './settings-store.ts';
 import { createStorageView } from './storage-view.ts';
+import { createHubImportView } from './hub-import-view.ts';
+import { isImportedPackageUrl } from '../import/hub-model-source.ts';
 
 const CUSTOM = '__custom__';
+/** The model choice that opens the Hugging Face import panel (its models are imported into this browser). */
+const HUB = '__hub__';
 /** The demo package makes tiny noise-like images: any size is fine, and small ones are instant. */
 const DEMO_ID = 'flux-webgpu/tiny-demo';
 const DEMO_SIDE = 128;
@@ -56,10 +60,12 @@ export function mountApp(root: HTMLElement): void {
   const knownModel = MODEL_REGISTRY.find((m) => m.url === savedModel);
   const modelSelect = h('select', { id: 'model', name: 'model', 'aria-describedby': 'model-hint' },
     ...MODEL_REGISTRY.map((m) => h('option', { value: m.url }, m.name)),
+    h('option', { value: HUB }, 'FLUX.1 [schnell] from Hugging Face…'),
     h('option', { value: CUSTOM }, 'Another package URL…'));
-  modelSelect.value = savedModel === undefined ? MODEL_REGISTRY[0].url : knownModel ? knownModel.url : CUSTOM;
+  const savedImport = savedModel !== undefined && isImportedPackageUrl(savedModel);
+  modelSelect.value = savedModel === undefined ? MODEL_REGISTRY[0].url : knownModel ? knownModel.url : savedImport ? HUB : CUSTOM;
   const customUrl = h('input', { id: 'model-url', name: 'model-url', type: 'url', placeholder: 'https://example.com/models/flux1-schnell-q4/', spellcheck: 'false', autocomplete: 'url' });
-  customUrl.value = savedModel !== undefined && !knownModel ? savedModel : '';
+  customUrl.value = savedModel !== undefined && !knownModel && !savedImport ? savedModel : '';
   const customButton = h('button', { type: 'button', class: 'secondary', id: 'model-url-use' }, 'Use this package');
   const customRow = h('div', { class: 'custom-model', hidden: modelSelect.value !== CUSTOM }, h('label', { for: 'model-url' }, 'Package URL', customUrl), customButton);
   const modelHint = h('p', { id: 'model-hint', class: 'hint' });
@@ -77,11 +83,18 @@ export function mountApp(root: HTMLElement): void {
   widget.setAttribute('layout', 'page');
   widget.setAttribute('theme', 'auto');
 
-  const modelUrl = () => (modelSelect.value === CUSTOM ? customUrl.value.trim() : modelSelect.value);
+  /** The imported package in use (set once an import is done, or from the saved choice). */
+  let importedUrl = savedImport ? savedModel : undefined;
+  const modelUrl = () => (modelSelect.value === CUSTOM ? customUrl.value.trim() : modelSelect.value === HUB ? (importedUrl ?? '') : modelSelect.value);
   const applyModel = () => {
     const url = modelUrl();
     const entry = MODEL_REGISTRY.find((m) => m.url === url);
-    modelHint.textContent = entry ? entry.description : url ? 'A web model package made by `flux-webgpu convert`; its manifest is read before anything else is downloaded.' : 'Enter the URL of a model package.';
+    hubView.element.hidden = modelSelect.value !== HUB;
+    modelHint.textContent = entry
+      ? entry.description
+      : modelSelect.value === HUB
+        ? url ? 'FLUX.1 [schnell] imported from Hugging Face into this browser.' : 'Choose a source below and import it; the generator uses it once it is imported.'
+        : url ? 'A web model package made by `flux-webgpu convert`; its manifest is read before anything else is downloaded.' : 'Enter the URL of a model package.';
     if (!url) return;
     settingsStore.setModel(url);
     const demo = entry?.id === DEMO_ID;
@@ -140,6 +153,17 @@ export function mountApp(root: HTMLElement): void {
     },
   });
 
+  const hubView = createHubImportView({
+    announce,
+    listModels: () => widget.generator?.listModels() ?? null,
+    use: (url) => {
+      importedUrl = url;
+      modelSelect.value = HUB;
+      applyModel();
+    },
+    changed: () => void storage.refresh(),
+  });
+
   const storage = createStorageView({
     gallery,
     announce,
@@ -166,6 +190,7 @@ export function mountApp(root: HTMLElement): void {
       h('div', { class: 'control' },
         h('label', { for: 'memory-plan' }, 'GPU memory', memorySelect),
         h('p', { id: 'memory-plan-hint', class: 'hint' }, 'Automatic picks the fastest plan your GPU has room for; each result says which plan ran and why.'))),
+    hubView.element,
     widget,
     galleryView.element,
     h('div', { class: 'columns' }, providers.element, storage.element),
@@ -203,6 +228,7 @@ export function mountApp(root: HTMLElement): void {
     customRow.hidden = modelSelect.value !== CUSTOM;
     if (modelSelect.value === CUSTOM) customUrl.focus();
     else applyModel();
+    if (modelSelect.value === HUB) void hubView.refresh();
   });
   customButton.addEventListener('click', applyModel);
   customUrl.addEventListener('keydown', (event) => {
@@ -214,4 +240,5 @@ export function mountApp(root: HTMLElement): void {
   showNoWebGpu(!('gpu' in navigator));
   void galleryView.refresh();
   void storage.refresh();
+  if (modelSelect.value === HUB) void hubView.refresh();
 }

@@ -1,6 +1,7 @@
 /**
  * The app's settings in this browser's localStorage: chosen model, privacy mode, GPU
- * memory plan and the hosted providers with their API keys.
+ * memory plan, the hosted providers with their API keys, and the Hugging Face source and
+ * access token.
  *
  * Keys stay in this browser: they are written only here, read only to configure the
  * provider (which sends them in a header to that provider or its proxy, never in a URL),
@@ -25,7 +26,20 @@ export const SETTINGS_KEYS = {
   privacy: 'flux-webgpu:privacy',
   memory: 'flux-webgpu:memory',
   providers: 'flux-webgpu:providers',
+  hubToken: 'flux-webgpu:hf-token',
+  hubSource: 'flux-webgpu:hub-source',
 } as const;
+
+/** The Hub source the visitor chose in the import panel (never with its token). */
+export interface SavedHubSource {
+  /** 'official', 'gguf' or 'custom'. */
+  choice: string;
+  from?: string;
+  transformer?: string;
+  textEncoder2?: string;
+  weights?: string;
+  hubUrl?: string;
+}
 
 function storage(): Storage | undefined {
   try {
@@ -67,6 +81,11 @@ export const settingsStore = {
     return Array.isArray(list) ? (list as SavedProvider[]).filter((p) => p && typeof p.kind === 'string' && typeof p.id === 'string') : [];
   },
   setProviders: (list: SavedProvider[]) => write(SETTINGS_KEYS.providers, list),
+  /** The Hugging Face access token, kept like provider keys: in this browser only, sent only to the Hub in a header. */
+  hubToken: (): string | undefined => read<string | undefined>(SETTINGS_KEYS.hubToken, undefined),
+  setHubToken: (token: string | undefined) => (token ? write(SETTINGS_KEYS.hubToken, token) : storage()?.removeItem(SETTINGS_KEYS.hubToken)),
+  hubSource: (): SavedHubSource | undefined => read<SavedHubSource | undefined>(SETTINGS_KEYS.hubSource, undefined),
+  setHubSource: (source: SavedHubSource) => write(SETTINGS_KEYS.hubSource, source),
 };
 
 /** The provider configs for `createGenerator` (keys included: they stay in memory). */

@@ -5,6 +5,7 @@
  */
 import type { StoredModel } from '../engine/protocol.ts';
 import { formatBytes } from '../format-bytes.ts';
+import { isImportedPackageUrl } from '../import/hub-model-source.ts';
 import { MODEL_REGISTRY } from '../models/registry.ts';
 import { h } from '../widget/dom.ts';
 import { galleryBytes, type GalleryStore } from './gallery-store.ts';
@@ -28,7 +29,7 @@ export interface StorageView {
 
 function modelName(m: StoredModel): string {
   const known = MODEL_REGISTRY.find((r) => r.id === m.modelId || new URL(r.url, document.baseURI).href === m.packageUrl);
-  return known?.name ?? m.modelId ?? m.packageUrl;
+  return known?.name ?? (m.modelId && isImportedPackageUrl(m.packageUrl) ? `${m.modelId} (from Hugging Face${m.importing ? `: ${m.importing.source}` : ''})` : m.modelId ?? m.packageUrl);
 }
 
 /** Builds the storage section. */
@@ -62,7 +63,7 @@ export function createStorageView(host: StorageHost): StorageView {
       : stored.length
         ? stored.map((m) => h('tr', { 'data-url': m.packageUrl },
           h('td', {}, modelName(m)),
-          h('td', {}, m.complete ? formatBytes(m.bytesStored) : `${formatBytes(m.bytesStored)} of ${formatBytes(m.bytesTotal)} (partial: resumes on next use)`),
+          h('td', {}, m.complete ? formatBytes(m.bytesStored) : `${formatBytes(m.bytesStored)} of ${m.importing ? '≈ ' : ''}${formatBytes(m.bytesTotal)} (${m.importing ? 'import stopped: importing it again resumes' : 'partial: resumes on next use'})`),
           h('td', {}, h('button', { type: 'button', class: 'danger small', 'aria-label': `Delete the stored model ${modelName(m)}`, onclick: async () => {
             await host.deleteModel(m.packageUrl);
             host.announce(`${modelName(m)} deleted from this browser. It will be downloaded again when needed.`);

@@ -132,7 +132,17 @@ export function explainError(error: unknown): ErrorExplanation {
     case 'ModelPackageError':
       if (e.reason === 'no-text-encoders') return out('This model package cannot read text prompts.', 'Choose a package with text encoders (the demo and the real FLUX.1 [schnell] packages have them).');
       if (e.reason === 'session-failed') return out('The model could not be prepared on this GPU.', 'Try again; if it keeps failing, this GPU or browser cannot run this package.');
+      if (e.reason === 'not-stored') return out('This imported model is not (completely) in this browser’s storage.', 'Import it again: what was converted is kept, and the import resumes.');
       return out('The model package is not usable.', 'Check the model URL: it must point to a folder made by `flux-webgpu convert`.');
+    case 'CheckpointError':
+      switch (e.reason) {
+        case 'missing-file':
+          return out('A file the model needs is not in the source.', 'Check the repository, the revision and the file paths of the source.');
+        case 'unsupported':
+          return out('The source is a model file the converter cannot read.', 'Choose FLUX.1 files: safetensors, or GGUF with Q4_0, Q8_0, F16 or F32 tensors.');
+        default:
+          return out('The source is not a FLUX.1 checkpoint the converter can read.', 'Check that each reference points to a FLUX.1 [schnell] file of the right part (transformer, T5, VAE).');
+      }
     case 'HubError':
       switch (e.reason) {
         case 'gated':

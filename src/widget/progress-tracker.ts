@@ -4,6 +4,7 @@
  * time left, estimated from the steps (or bytes) done so far.
  */
 import { formatBytes } from '../format-bytes.ts';
+import { describeImportProgress } from '../import/import-progress.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { PROVIDER_INFO, type ProviderKind } from '../providers/config.ts';
 
@@ -100,6 +101,8 @@ export class ProgressTracker {
           fraction: event.progress ?? null,
         };
       }
+      case 'import':
+        return describeImportProgress(event, formatBytes);
       case 'done':
         return { stage: 'Done', detail: '', fraction: 1 };
     }

@@ -19,6 +19,8 @@ export interface FakeRepo {
   revision?: string;
   /** Needs a token of `FakeHubOptions.tokens` that lists this repository. */
   gated?: boolean;
+  /** The licence its model card declares (`/api/models/{repo}` → `cardData.license`, tag `license:…`). */
+  license?: string;
 }
 
 /** A logged request. */
@@ -28,19 +30,27 @@ export interface FakeHubRequest {
   path: string;
   range?: string;
   authorization?: string;
+  /** Body bytes sent (set as they go; a dropped response counts what left before the drop). */
+  sent: number;
 }
 
 /** Faults to inject; each applies to requests for `path` (a repository file path). */
 export interface FakeHubFaults {
   /**
    * Close the connection after sending `afterBytes` body bytes of a ranged response that
-   * starts past byte 0 (a tensor, not the header), `times` times, after letting `skip` of them through.
+   * starts past byte 0 (a tensor, not the header; from byte `from` on when given), `times` times, after letting `skip` of them through.
    */
-  drop?: { path: string; afterBytes: number; times: number; skip?: number };
+  drop?: { path: string; afterBytes: number; times: number; skip?: number; from?: number };
   /** Flip the first byte of every body served for `path`. */
   corrupt?: { path: string };
   /** Answer ranged requests for `path` with 200 and the whole file. */
   ignoreRange?: { path: string };
+  /**
+   * Hold the body of the next ranged response for `path` that starts past byte 0 after
+   * `afterBytes` until `release` resolves, then send the rest (a slow connection, for
+   * observing an import midway), from byte `from` on (default any). `held` is called when it starts holding.
+   */
+  stall?: { path: string; afterBytes: number; release: Promise<void>; held?: () => void; from?: number };
 }
 
 export interface FakeHubOptions {
@@ -78,8 +88,8 @@ function preflight(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
-/** Sends `body` (or its `Range` part) with faults applied. */
-function sendBytes(req: IncomingMessage, res: ServerResponse, body: Uint8Array, path: string, etag: string, faults: FakeHubFaults, extra: Record<string, string> = {}): void {
+/** Sends `body` (or its `Range` part) with faults applied, counting the bytes sent into `log`. */
+function sendBytes(req: IncomingMessage, res: ServerResponse, body: Uint8Array, path: string, etag: string, faults: FakeHubFaults, log: { sent: number }, extra: Record<string, string> = {}): void {
   let status = 200;
   let start = 0;
   let end = body.length - 1;
@@ -107,13 +117,27 @@ function sendBytes(req: IncomingMessage, res: ServerResponse, body: Uint8Array, 
     return;
   }
   const drop = faults.drop;
-  const qualifies = drop && drop.path === path && status === 206 && start > 0 && drop.times > 0 && part.length > drop.afterBytes;
+  const qualifies = drop && drop.path === path && status === 206 && start > 0 && start >= (drop.from ?? 0) && drop.times > 0 && part.length > drop.afterBytes;
   if (qualifies && (drop.skip ?? 0) > 0) drop.skip! -= 1;
   else if (qualifies) {
     drop.times--;
+    log.sent += drop.afterBytes;
     res.write(part.subarray(0, drop.afterBytes), () => res.socket?.destroy());
     return;
   }
+  const stall = faults.stall;
+  if (stall && stall.path === path && status === 206 && start > 0 && start >= (stall.from ?? 0) && part.length > stall.afterBytes) {
+    faults.stall = undefined;
+    log.sent += stall.afterBytes;
+    res.write(part.subarray(0, stall.afterBytes));
+    stall.held?.();
+    void stall.release.then(() => {
+      log.sent += part.length - stall.afterBytes;
+      res.end(part.subarray(stall.afterBytes));
+    });
+    return;
+  }
+  log.sent += part.length;
   res.end(part);
 }
 
@@ -127,8 +151,11 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, options: Fak
   let cdnUrl = '';
   let hubUrl = '';
 
-  const log = (host: 'hub' | 'cdn', req: IncomingMessage) =>
-    requests.push({ host, method: req.method!, path: decodeURIComponent(req.url!.split('?')[0]), range: req.headers.range, authorization: req.headers.authorization });
+  const log = (host: 'hub' | 'cdn', req: IncomingMessage): FakeHubRequest => {
+    const entry: FakeHubRequest = { host, method: req.method!, path: decodeURIComponent(req.url!.split('?')[0]), range: req.headers.range, authorization: req.headers.authorization, sent: 0 };
+    requests.push(entry);
+    return entry;
+  };
 
   const error = (res: ServerResponse, status: number, code?: string, message?: string) => {
     const headers: Record<string, string> = { ...CORS, 'Content-Type': 'application/json' };
@@ -163,8 +190,18 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, options: Fak
 
   const hub = createServer((req, res) => {
     if (preflight(req, res)) return;
-    log('hub', req);
+    const logged = log('hub', req);
     const url = new URL(req.url!, 'http://x');
+    const info = /^\/api\/models\/([^/]+\/[^/]+)$/.exec(url.pathname);
+    if (info) {
+      const repo = allowed(req, res, info[1]);
+      if (!repo) return;
+      const license = repo.license;
+      const body = JSON.stringify({ id: info[1], gated: repo.gated ? 'manual' : false, tags: license ? [`license:${license}`] : [], cardData: license ? { license } : {} });
+      logged.sent += body.length;
+      res.writeHead(200, { ...CORS, 'Content-Type': 'application/json' }).end(body);
+      return;
+    }
     const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
     if (tree) {
       const repo = allowed(req, res, tree[1]);
@@ -181,7 +218,9 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, options: Fak
       const page = entries.slice(cursor, cursor + pageSize);
       const headers: Record<string, string> = { ...CORS, 'Content-Type': 'application/json' };
       if (cursor + pageSize < entries.length) headers.Link = `<${hubUrl}${url.pathname}?recursive=true&cursor=${cursor + pageSize}>; rel="next"`;
-      res.writeHead(200, headers).end(JSON.stringify(page));
+      const body = JSON.stringify(page);
+      logged.sent += body.length;
+      res.writeHead(200, headers).end(body);
       return;
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
@@ -197,18 +236,18 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, options: Fak
         res.writeHead(302, { ...CORS, Location: `${cdnUrl}/blobs/${sha}?expires=never`, 'X-Linked-Etag': `"${sha}"`, 'X-Linked-Size': String(body.length), ETag: `"${gitOid(body)}"` }).end();
         return;
       }
-      sendBytes(req, res, body, path, gitOid(body), faults);
+      sendBytes(req, res, body, path, gitOid(body), faults, logged);
       return;
     }
     error(res, 404);
   });
   const cdn = createServer((req, res) => {
     if (preflight(req, res)) return;
-    log('cdn', req);
+    const logged = log('cdn', req);
     const m = /^\/blobs\/([0-9a-f]{64})$/.exec(new URL(req.url!, 'http://x').pathname);
     const blob = m && blobs.get(m[1]);
     if (!blob) return error(res, 404);
-    sendBytes(req, res, blob.body, blob.path, m![1], faults);
+    sendBytes(req, res, blob.body, blob.path, m![1], faults, logged);
   });
   hubUrl = await listen(hub);
   cdnUrl = await listen(cdn);

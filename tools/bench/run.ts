@@ -18,12 +18,13 @@ import { fullScaleBench } from './full-scale.ts';
 import { fullWidthBench } from './full-width.ts';
 import { gpuKitBench } from './gpu-kit-size.ts';
 import { memoryPlansBench } from './memory-plans.ts';
+import { hubImportBench } from './hub-import.ts';
 import { packageBench } from './package-size.ts';
 import { t5LayerBench } from './t5-layer.ts';
 import { formatBytes, formatMs, table } from './measure.ts';
 
 /** Every benchmark, in the order they run. Add new ones here (each in its own file). */
-const BENCHES: Bench[] = [fullWidthBench, t5LayerBench, browserBench, downloadFaultsBench, gpuKitBench, packageBench, memoryPlansBench, fullScaleBench];
+const BENCHES: Bench[] = [fullWidthBench, t5LayerBench, browserBench, downloadFaultsBench, gpuKitBench, packageBench, hubImportBench, memoryPlansBench, fullScaleBench];
 
 function integer(flag: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
