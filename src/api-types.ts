@@ -26,8 +26,16 @@ export interface GenerateParams {
   width?: number;
   /** Pixels, multiple of 16, 256–1440 (default 1024). */
   height?: number;
-  /** 1–4 for schnell (default 4). */
+  /**
+   * 1–50; default the model's own: 4 for FLUX.1 [schnell] (distilled for 1–4), 28 for
+   * [dev]. More than the model is distilled for works, with a warning.
+   */
   steps?: number;
+  /**
+   * Guidance scale, 1.5–5 like BFL's `/flux-dev` (default 3.5), for guidance-distilled
+   * models (FLUX.1 [dev]); a local [schnell] package refuses it (InvalidParameterError).
+   */
+  guidance?: number;
   /** 0–4294967295; random when absent, always reported. Image i uses seed + i. */
   seed?: number;
   /** 1–4 (default 1). */
@@ -36,6 +44,11 @@ export interface GenerateParams {
   outputFormat?: OutputFormat;
   /** 0–1, the encoder quality of jpeg and webp images (default the browser's, 0.92). */
   quality?: number;
+  /**
+   * Fields a hosted provider receives in its request body as they are (e.g. `style`,
+   * provider-specific options); the local engine ignores them (reported in `warnings`).
+   */
+  providerOptions?: Record<string, unknown>;
   /**
    * Local engine only: attach a cheap RGB preview (latent resolution, 1/8 of each side) to
    * every `denoise` progress event. Default false. Hosted providers ignore it.
@@ -74,6 +87,8 @@ export interface GenerateResult {
   width: number;
   height: number;
   steps: number;
+  /** The guidance scale used (guidance-distilled models only). */
+  guidance?: number;
   /** Which engine made the images: 'local' (this device) or a provider's id. */
   backend: string;
   /** Why that backend was chosen. */

@@ -17,6 +17,8 @@ export const DEFAULTS = {
   weights: 'q4' as const,
   /** Memory plan: 'auto' picks the fastest of resident, staged, streaming that fits the measured GPU memory. */
   memory: 'auto' as const,
+  /** The widget counts a prompt's tokens after the user pauses typing this long, in ms. */
+  tokenCountDelayMs: 250,
   /**
    * Converter graph choices (tools/gpu-kit measures the alternatives; a variant becomes the
    * default only once the kit has checked it against the fp32 path and timed it on a GPU).
@@ -46,6 +48,36 @@ export const DEFAULTS = {
   hubIdleTimeoutMs: 60_000,
 };
 
+/**
+ * What differs between the two FLUX.1 families (see src/models/family.ts):
+ * [schnell] is timestep-distilled (few steps, no guidance input), [dev] is
+ * guidance-distilled (a guidance scale goes into the model, many steps). Text lengths are
+ * diffusers' FluxPipeline `max_sequence_length` as BFL's reference code uses them.
+ */
+export const FAMILY_DEFAULTS = {
+  schnell: {
+    /** Distilled for 1–4 steps. */
+    steps: 4,
+    /** More steps than this get a warning (they cost more and rarely help). */
+    recommendedMaxSteps: 4,
+    /** T5 sequence length in tokens. */
+    t5Tokens: 256,
+    /** CLIP sequence length in tokens (BOS + 75 + EOS). */
+    clipTokens: 77,
+  },
+  dev: {
+    /** BFL's `/flux-dev` default. */
+    steps: 28,
+    recommendedMaxSteps: 50,
+    /** BFL's `/flux-dev` default guidance scale. */
+    guidance: 3.5,
+    t5Tokens: 512,
+    clipTokens: 77,
+    /** The published [dev] scheduler's schedule, for a checkpoint without `scheduler/`. */
+    scheduler: { use_dynamic_shifting: true, base_image_seq_len: 256, max_image_seq_len: 4096, base_shift: 0.5, max_shift: 1.15 },
+  },
+} as const;
+
 /** The widget's form and look (a smaller side than the library's: 1024 is slow on small GPUs). */
 export const WIDGET_DEFAULTS = {
   /** Width and height of the form, in pixels. */
@@ -67,6 +99,8 @@ export const LIMITS = {
   cliSize: { min: 16, max: 2048 },
   webSize: { min: 256, max: 1440 },
   steps: { min: 1, max: 50, recommendedMax: 4 },
+  /** Guidance scale of guidance-distilled models (BFL's `/flux-dev` range). */
+  guidance: { min: 1.5, max: 5 },
   seed: { min: 0, max: 4294967295 },
   numImages: { min: 1, max: 4 },
   prompt: { minChars: 1, maxChars: 10000 },

@@ -9,7 +9,8 @@ import { DEFAULTS } from './defaults.ts';
 import type { DeviceCheckOptions, DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { DeviceCapabilityError, FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
 import { checkWorkerLocation } from './engine/worker-url.ts';
-import { createBflFacade, type BflFacade } from './facades/bfl-facade.ts';
+import { LIMITS } from './defaults.ts';
+import { createBflFacade, type BflFacade, type FacadeTarget } from './facades/bfl-facade.ts';
 import { createOpenAIImagesFacade, type OpenAIImagesFacade } from './facades/openai-facade.ts';
 import { checkGeneratorOptions } from './generator-options.ts';
 import { createLocalGenerator, loadOptions, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
@@ -19,6 +20,7 @@ import { isHubModelSource, type HubModelSource } from './import/hub-model-source
 import { createProvider, isEngine, type AnyProviderConfig, type ImageEngine } from './providers/index.ts';
 import { validateRequest, type ValidRequest } from './request.ts';
 import { decideRoute, type PrivacyMode, type RouteDecision } from './routing.ts';
+import type { TokenCount } from './text/token-count.ts';
 
 /** Options of `createGenerator`. */
 export interface GeneratorOptions extends Partial<Omit<LocalGeneratorOptions, 'model'>> {
@@ -75,6 +77,14 @@ export interface Generator {
    * once per session, again after a device loss).
    */
   checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
+  /**
+   * How a prompt fits the local model's text encoders, before generating: per encoder the
+   * ids it receives, tokens needed / its length (CLIP 77; T5 256 for [schnell], 512 for
+   * [dev]), the words kept and the text dropped. Sends nothing anywhere (it reads only the
+   * package's tokenizer files).
+   * @throws FluxError for a remote-only generator (no local model); ModelPackageError for a package without text encoders
+   */
+  countTokens(prompt: string): Promise<TokenCount>;
   listModels(): Promise<StoredModel[]>;
   deleteModel(url?: string): Promise<void>;
   dispose(): Promise<void>;
@@ -127,6 +137,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
       width: result.width,
       height: result.height,
       steps: request.steps,
+      ...(request.guidance === undefined ? {} : { guidance: request.guidance }),
       backend: provider.id,
       backendReason: reason,
       timings: { loadMs: 0, encodeMs: 0, denoiseMs: totalMs, decodeMs: 0, totalMs },
@@ -144,7 +155,9 @@ export function createGenerator(options: GeneratorOptions): Generator {
     try {
       await hubModel?.ensure({ onProgress: call.onProgress, signal: call.signal });
       const result = await localGenerator().generate({ ...request, signal: call.signal, onProgress: call.onProgress });
-      return { ...result, backendReason: decision.reason };
+      const ignored = request.providerOptions ? Object.keys(request.providerOptions) : [];
+      const notes = ignored.length ? [`providerOptions ${ignored.join(', ')} ignored on this device (they go only to hosted providers)`] : [];
+      return { ...result, backendReason: decision.reason, warnings: [...notes, ...result.warnings] };
     } catch (error) {
       // A size this device cannot hold, or a GPU that ran out of memory under the lightest
       // plan, is found only when loading or running; prefer-local then hands over.
@@ -155,7 +168,18 @@ export function createGenerator(options: GeneratorOptions): Generator {
     }
   };
 
-  const target = { generate, validate };
+  const target: FacadeTarget = {
+    generate,
+    validate,
+    // The local model's family when the next request runs here (a [dev] package takes a guidance).
+    localFamily: async () => {
+      const decision = await route();
+      return decision.onDevice ? (await checkDevice()).model?.family : undefined;
+    },
+    sideRule: options.allowAnySize
+      ? { min: LIMITS.cliSize.min, max: LIMITS.cliSize.max, multiple: LIMITS.sizeMultiple }
+      : { min: LIMITS.webSize.min, max: LIMITS.webSize.max, multiple: LIMITS.sizeMultiple },
+  };
   return {
     privacy,
     providers,
@@ -170,6 +194,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
       return localGenerator().load(first as ProgressCallback, second);
     },
     checkDevice,
+    countTokens: (prompt) => localGenerator().countTokens(prompt),
     listModels: () => localGenerator().listModels(),
     deleteModel: (url) => localGenerator().deleteModel(url),
     dispose: async () => {

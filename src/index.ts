@@ -23,6 +23,7 @@ export type { OpenAIImageRequest, OpenAIImagesFacade, OpenAIImagesResponse } fro
 export type { GenerateParams, GenerateResult, GenerateTimings, LoadOptions, OutputFormat, PromptEmbeddings } from './api-types.ts';
 export type { DownloadRetryEvent, ProgressCallback, ProgressEvent } from './progress.ts';
 export type { DownloadRetryOptions } from './store/download-retry.ts';
+export { describeTokenCount, type EncoderTokenCount, type TokenCount } from './text/token-count.ts';
 export type { DeviceCheckOptions, DeviceMemoryReport, DeviceReport, DeviceShortfall, EngineDecodeResult, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 export { MEMORY_OPTIONS, MEMORY_PLANS, type MemoryOption, type MemoryPlan } from './engine/memory-plan.ts';
 export {

@@ -18,6 +18,7 @@ import { checkLocalGeneratorOptions } from './generator-options.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from './progress.ts';
 import { checkCallOptions, requestFields, validateRequest, type ValidRequest } from './request.ts';
+import type { TokenCount } from './text/token-count.ts';
 import { requestPersistentStorage } from './store/storage-quota.ts';
 import { EngineConnection } from './worker-connection.ts';
 import { resolveWasmUrl, startGeneratorWorker, type WorkerLocation } from './engine/worker-url.ts';
@@ -84,6 +85,13 @@ export interface LocalGenerator {
    * manifest (once per session).
    */
   checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
+  /**
+   * How a prompt fits the model's text encoders (CLIP 77 tokens; T5 256 or 512): ids,
+   * counts and the text each one drops. Reads only the manifest and the tokenizer files
+   * (from storage, else a few MB, then stored); runs beside a generation.
+   * @throws ModelPackageError when the package has no text encoders
+   */
+  countTokens(prompt: string): Promise<TokenCount>;
   /** Packages kept in this browser's storage. */
   listModels(): Promise<StoredModel[]>;
   /** Deletes a stored package (default: this generator's model). */
@@ -136,7 +144,9 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       throwIfAborted(signal);
       const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
       // The checked fields only: a plain, cloneable object (the worker checks it again).
-      const wire: EngineGenerateRequest = { ...requestFields(request), model, allowAnySize: checked.allowAnySize, memory: checked.memory };
+      // providerOptions are for hosted providers only; they stay on this side.
+      const { providerOptions: _ignored, ...fields } = requestFields(request);
+      const wire: EngineGenerateRequest = { ...fields, model, allowAnySize: checked.allowAnySize, memory: checked.memory };
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();
       for (;;) {
@@ -217,6 +227,7 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
     },
 
     checkDevice: (check: DeviceCheckOptions = {}) => connection.call('checkDevice', (engine) => engine.checkDevice(model, { memory: checked.memory, ...check })),
+    countTokens: (prompt: string) => connection.call('countTokens', (engine) => engine.countTokens(model, prompt)),
     listModels: () => connection.call('listModels', (engine) => engine.listModels()),
     deleteModel: (url?: string) => {
       const target = url === undefined ? model : packageUrlOf(url, undefined, 'url');

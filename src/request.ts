@@ -9,8 +9,9 @@
  * is allowed and a `reason`; nothing is silently clamped or ignored.
  */
 import type { GenerateParams, OutputFormat, PromptEmbeddings } from './api-types.ts';
-import { DEFAULTS, LIMITS } from './defaults.ts';
+import { DEFAULTS, FAMILY_DEFAULTS, LIMITS } from './defaults.ts';
 import { InvalidParameterError, type InvalidParameterReason } from './errors.ts';
+import { FAMILY_NAMES, type ModelFamily } from './models/family.ts';
 
 /** Image encodings the generator can return. */
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['png', 'jpeg', 'webp'];
@@ -40,7 +41,10 @@ export interface ValidRequest {
   /** Pixels, a multiple of 16 within the rule's range. */
   readonly width: number;
   readonly height: number;
+  /** 1–50; when absent (`unset` has 'steps') the model's own default applies (`resolveForFamily`). */
   readonly steps: number;
+  /** 1.5–5, for guidance-distilled models (FLUX.1 [dev]); absent: their default 3.5 (a [schnell] package refuses one). */
+  readonly guidance?: number;
   /** The first image's seed, 0–4294967295 (drawn when absent). Image i uses seed + i. */
   readonly seed: number;
   /** 1–4. */
@@ -50,6 +54,8 @@ export interface ValidRequest {
   readonly quality?: number;
   /** Attach a preview to every `denoise` progress event (local engine only). */
   readonly preview: boolean;
+  /** Fields a hosted provider receives as they are; the local engine ignores them. */
+  readonly providerOptions?: Readonly<Record<string, unknown>>;
   /** Hosted providers called on their own: overrides the provider's configured model. */
   readonly model?: string;
   /**
@@ -63,7 +69,7 @@ export interface ValidRequest {
 }
 
 /** The request fields of `GenerateParams` (what a ValidRequest is made of). */
-export const REQUEST_FIELDS = ['prompt', 'promptEmbeddings', 'width', 'height', 'steps', 'seed', 'numImages', 'outputFormat', 'quality', 'preview'] as const;
+export const REQUEST_FIELDS = ['prompt', 'promptEmbeddings', 'width', 'height', 'steps', 'guidance', 'seed', 'numImages', 'outputFormat', 'quality', 'preview', 'providerOptions'] as const;
 /** Per-call fields of `GenerateParams` that are not part of the request. */
 const CALL_FIELDS = ['signal', 'onProgress'] as const;
 
@@ -72,7 +78,8 @@ type RequestField = (typeof REQUEST_FIELDS)[number];
 /** The request's own fields as a plain, structured-cloneable object (what crosses to the worker). */
 export function requestFields(request: ValidRequest): Pick<GenerateParams, RequestField> {
   const out: Record<string, unknown> = {};
-  for (const field of REQUEST_FIELDS) if (request[field] !== undefined) out[field] = request[field];
+  // A field left to its default (`unset`) stays unset, so the engine applies the model's own default.
+  for (const field of REQUEST_FIELDS) if (request[field] !== undefined && !(request.unset as readonly string[]).includes(field)) out[field] = request[field];
   return out as Pick<GenerateParams, RequestField>;
 }
 
@@ -132,7 +139,9 @@ export function validateRequest(params: unknown, rules: RequestRules = {}): Vali
   const height = side('height', DEFAULTS.height);
   if (input.steps === undefined) unset.push('steps');
   const steps = sizes === 'provider' ? positiveInteger('steps', given('steps', DEFAULTS.steps), 'an integer of at least 1') : checkSteps('steps', given('steps', DEFAULTS.steps));
-  if (stepsBeyondRecommended(steps) && sizes !== 'provider') warnings.push(`FLUX.1 [schnell] is distilled for 1-${LIMITS.steps.recommendedMax} steps; ${steps} steps cost more and rarely help.`);
+  // More steps than a model is distilled for is worth a warning where the model is known (resolveForFamily).
+  const guidance = input.guidance === undefined ? undefined : checkGuidance('guidance', input.guidance);
+  const providerOptions = input.providerOptions === undefined ? undefined : plainObject('providerOptions', input.providerOptions);
   if (input.seed === undefined && sizes === 'provider') unset.push('seed');
   const seed = input.seed === undefined ? randomSeed() : checkSeed('seed', input.seed);
   const numImages = integerIn('numImages', given('numImages', DEFAULTS.numImages), LIMITS.numImages.min, LIMITS.numImages.max);
@@ -151,7 +160,7 @@ export function validateRequest(params: unknown, rules: RequestRules = {}): Vali
     prompt = checkPrompt('prompt', input.prompt);
   }
 
-  const request = { prompt, promptEmbeddings, width, height, steps, seed, numImages, outputFormat, quality, preview, model, unset: Object.freeze(unset), warnings: Object.freeze(warnings) };
+  const request = { prompt, promptEmbeddings, width, height, steps, guidance, seed, numImages, outputFormat, quality, preview, providerOptions, model, unset: Object.freeze(unset), warnings: Object.freeze(warnings) };
   for (const key of Object.keys(request) as (keyof typeof request)[]) if (request[key] === undefined) delete request[key];
   // The mark points at the request itself: a spread copy carries it along.
   Object.defineProperty(request, VALID, { value: request, enumerable: true });
@@ -246,6 +255,17 @@ export function stepsBeyondRecommended(steps: number): boolean {
   return steps > LIMITS.steps.recommendedMax;
 }
 
+/** Checks a guidance scale: a number within 1.5–5 (BFL's `/flux-dev` range). */
+export function checkGuidance(field: string, value: unknown): number {
+  return numberIn(field, value, LIMITS.guidance.min, LIMITS.guidance.max);
+}
+
+/** A plain object (e.g. `providerOptions`), frozen as a shallow copy. */
+function plainObject(field: string, value: unknown): Readonly<Record<string, unknown>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'an object of field names and values', value, 'wrong-type');
+  return Object.freeze({ ...(value as Record<string, unknown>) });
+}
+
 /** Checks a seed: an integer within 0–4294967295. */
 export function checkSeed(field: string, value: unknown): number {
   return integerIn(field, value, LIMITS.seed.min, LIMITS.seed.max);
@@ -289,4 +309,32 @@ function checkPromptEmbeddings(field: string, value: unknown): PromptEmbeddings 
 /** Image i's seed: seed + i, modulo 2^32 (torch seeds use the low 32 bits). */
 export function imageSeed(seed: number, index: number): number {
   return (seed + index) % 2 ** 32;
+}
+
+/** Steps and guidance for one model family, and what is worth a warning. */
+export interface FamilyParams {
+  steps: number;
+  /** The guidance scale for guidance-distilled models; undefined for [schnell]. */
+  guidance?: number;
+  warnings: string[];
+}
+
+/**
+ * Fills in the model's own defaults (28 steps and guidance 3.5 for [dev], 4 steps for
+ * [schnell]) where the request left them out, and refuses what the model cannot take.
+ * @param request the checked request (`unset` says whether steps were given)
+ * @param modelId for messages
+ * @throws InvalidParameterError for a guidance with a [schnell] package (it has no guidance input)
+ */
+export function resolveForFamily(request: Pick<ValidRequest, 'steps' | 'guidance' | 'unset'>, family: ModelFamily, modelId: string): FamilyParams {
+  const defaults = FAMILY_DEFAULTS[family];
+  const warnings: string[] = [];
+  if (family === 'schnell' && request.guidance !== undefined) {
+    throw new InvalidParameterError('guidance', `absent for ${modelId}: ${FAMILY_NAMES.schnell} is not guidance-distilled (guidance ${LIMITS.guidance.min}-${LIMITS.guidance.max} applies to ${FAMILY_NAMES.dev})`, request.guidance, 'conflict');
+  }
+  const steps = request.unset.includes('steps') ? defaults.steps : request.steps;
+  if (steps > defaults.recommendedMaxSteps) {
+    warnings.push(`${FAMILY_NAMES[family]} is distilled for 1-${defaults.recommendedMaxSteps} steps; ${steps} steps cost more and rarely help.`);
+  }
+  return { steps, guidance: family === 'dev' ? (request.guidance ?? FAMILY_DEFAULTS.dev.guidance) : undefined, warnings };
 }

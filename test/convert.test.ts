@@ -355,13 +355,30 @@ describe('bad checkpoints fail before anything is written', () => {
     expect(error.file).toContain(join(c.checkpoint, 'vae'));
   });
 
-  it('guidance_embeds: true (FLUX.1 [dev])', async () => {
+  it('guidance_embeds: true (FLUX.1 [dev]) without the guidance embedder, or not a boolean', async () => {
+    // [dev] checkpoints convert (test/golden-dev.test.ts); one that says so but lacks the tensors does not.
     const c = prepare('guidance');
     writeFileSync(join(c.t, 'config.json'), JSON.stringify({ ...transformer.config, guidance_embeds: true }));
     const error = await expectFailure(c);
-    expect(error.message).toContain('guidance_embeds');
-    expect(error.message).toContain(join(c.t, 'config.json'));
-    expect(error.file).toBe(join(c.t, 'config.json'));
+    expect(error.tensor).toBe('time_text_embed.guidance_embedder.linear_1.weight');
+    expect(error.message).toContain(c.t);
+    const d = prepare('guidance-type');
+    writeFileSync(join(d.t, 'config.json'), JSON.stringify({ ...transformer.config, guidance_embeds: 'yes' }));
+    const typeError = await expectFailure(d);
+    expect(typeError.message).toContain('guidance_embeds');
+    expect(typeError.file).toBe(join(d.t, 'config.json'));
+  });
+
+  it('a scheduler this code cannot follow (static shift, Karras sigmas)', async () => {
+    for (const [label, edit, field] of [['shift', { shift: 3 }, 'shift'], ['karras', { use_karras_sigmas: true }, 'use_karras_sigmas']] as const) {
+      const c = prepare(`scheduler-${label}`);
+      const path = join(c.checkpoint, 'scheduler', 'scheduler_config.json');
+      writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), ...edit }));
+      const error = await expectFailure(c);
+      expect(error.file).toBe(path);
+      expect(error.tensor).toBe(field);
+      expect(error.message).toContain(`"${field}"`);
+    }
   });
 
   it('a missing tensor', async () => {

@@ -16,6 +16,7 @@ import { checkHubModelSource, importedPackageUrl, type HubModelSource } from '..
 import { HUB_SOURCES } from '../src/import/hub-sources.ts';
 import { thrownInvalid } from './support/thrown.ts';
 import { formatBytes } from '../src/format-bytes.ts';
+import { FAMILY_DEFAULTS } from '../src/defaults.ts';
 
 const transformer = expectedTransformerTensors(validateTransformerConfig(FLUX_SCHNELL_TRANSFORMER, 'transformer'));
 const vae = expectedVaeDecoderTensors(validateVaeConfig(FLUX_SCHNELL_VAE, 'vae'));
@@ -32,7 +33,7 @@ const sourceBytes = (tensors: Map<string, number[]>, bytesPerElement: (shape: nu
 const ggufBytes = (blockBytes: number) => (shape: number[]) => (shape.length === 2 && shape[1] % 32 === 0 ? blockBytes / 32 : 4);
 const blocks = (tensors: Map<string, number[]>, bits: 4 | 8): SourceBlockBits => (name) => (tensors.get(name)!.length === 2 && tensors.get(name)![1] % 32 === 0 ? bits : undefined);
 
-const constants = clipConstantBytes(clipConfig.max_position_embeddings) + t5ConstantBytes();
+const constants = clipConstantBytes(clipConfig.max_position_embeddings) + t5ConstantBytes(FAMILY_DEFAULTS.schnell.t5Tokens);
 const textAndVae = sourceBytes(clip, () => 2) + sourceBytes(vae, () => 2) + TOKENIZER_BYTES;
 const expected = {
   official: {

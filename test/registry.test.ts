@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatBytes } from '../src/format-bytes.ts';
-import { MODEL_REGISTRY } from '../src/models/registry.ts';
+import { licenseNotice, MODEL_REGISTRY } from '../src/models/registry.ts';
 import {
   FLUX_SCHNELL_TEXT_ENCODER,
   FLUX_SCHNELL_TEXT_ENCODER_2,
@@ -53,6 +53,20 @@ describe('model registry', () => {
     console.log('FLUX.1 [schnell] q4 estimate:', formatBytes(total), Object.fromEntries(Object.entries(components).map(([k, v]) => [k, formatBytes(v)])));
     const listed = entry('black-forest-labs/FLUX.1-schnell').downloadBytes;
     expect(Math.abs(listed - total) / total).toBeLessThan(0.01);
+  });
+
+  it('gives FLUX.1 [dev] q4 the size of the published configs (guidance embedder, T5 at 512) and its non-commercial licence', () => {
+    // The published [dev] transformer config differs from [schnell]'s only in guidance_embeds.
+    const { total } = estimatePackageWeightBytes(
+      { transformer: { ...FLUX_SCHNELL_TRANSFORMER, guidance_embeds: true }, vae: FLUX_SCHNELL_VAE, textEncoder: FLUX_SCHNELL_TEXT_ENCODER, textEncoder2: FLUX_SCHNELL_TEXT_ENCODER_2 },
+      'q4',
+    );
+    const dev = entry('black-forest-labs/FLUX.1-dev');
+    console.log('FLUX.1 [dev] q4 estimate:', formatBytes(total));
+    expect(Math.abs(dev.downloadBytes - total) / total).toBeLessThan(0.01);
+    expect(dev).toMatchObject({ name: 'FLUX.1 [dev] q4', family: 'dev', license: { commercialUse: false } });
+    expect(licenseNotice(dev)).toMatch(/^Licence: FLUX\.1 \[dev\] Non-Commercial License: .*non-commercial purposes only/);
+    expect(licenseNotice(entry('black-forest-labs/FLUX.1-schnell'))).toBe('Licence: Apache-2.0.');
   });
 
   it('names every package by a relative URL prefix', () => {

@@ -404,6 +404,7 @@ describe('T5 encoder graphs', () => {
   const file = 'text_encoder_2/config.json';
   const variants = [
     { name: 'S 256 (FLUX.1 [schnell])', raw: T5_RAW, seqLen: 256 },
+    { name: 'S 512 (FLUX.1 [dev])', raw: T5_RAW, seqLen: 512 },
     // Short S shows the bucket edges near 0; d_kv 6 makes heads·d_kv (24) differ from d_model.
     { name: 'S 16, heads·d_kv ≠ d_model', raw: { ...T5_RAW, d_kv: 6 }, seqLen: 16 },
   ];

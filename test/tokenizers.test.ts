@@ -1,13 +1,16 @@
 /**
  * Prompt tokenization on the tiny real-format tokenizers: exact ids, padding to 77 / 256,
- * truncation that keeps the special tokens, and the dropped words reported.
+ * truncation that keeps the special tokens, and the dropped words reported; then the real
+ * FLUX.1 tokenizers against independent reference ids, and token counting.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PromptTokenizer } from '../src/text/prompt-tokenizer.ts';
-import { packageTokenizerFiles } from '../src/convert/tokenizer-files.ts';
+import { countTokens, describeTokenCount } from '../src/text/token-count.ts';
+import { packageTokenizerFiles, readCheckpointTokenizer } from '../src/convert/tokenizer-files.ts';
 import { localCheckpointFiles } from '../tools/convert/local-files.ts';
 import { writeTinyClipTokenizer, writeTinyT5Tokenizer } from '../tools/demo/tiny-tokenizers.ts';
 
@@ -100,5 +103,72 @@ describe('T5 (256 tokens, text then </s>, padded with <pad>=0)', () => {
     expect(result.ids).toEqual([...Array(255).fill(32), 1]);
     expect(result.fullLength).toBe(259);
     expect(result.droppedText).toBe('under the moon');
+  });
+});
+
+/**
+ * The real FLUX.1 tokenizer files (../shared/real-tokenizers: the published CLIP folder
+ * has only vocab.json + merges.txt) against ids from OpenAI's CLIP tokenizer and Google's
+ * sentencepiece, for CLIP 77, T5 256 ([schnell]) and T5 512 ([dev]).
+ */
+describe('the real FLUX.1 tokenizers give the reference ids', () => {
+  const REAL = fileURLToPath(new URL('../../shared/real-tokenizers/', import.meta.url));
+  const references: { prompt: string; clip_77: number[]; t5_256: number[]; t5_512: number[] }[] = JSON.parse(readFileSync(join(REAL, 'reference-ids.json'), 'utf8'));
+  let real: { clip: PromptTokenizer; t5: PromptTokenizer; t5dev: PromptTokenizer };
+
+  beforeAll(async () => {
+    // Built exactly as the converter builds a package's tokenizers (tokenizer.json from vocab + merges).
+    const clipFiles = await readCheckpointTokenizer(localCheckpointFiles(REAL), 'tokenizer', 'clip');
+    const t5Files = await readCheckpointTokenizer(localCheckpointFiles(REAL), 'tokenizer_2', 't5');
+    real = { clip: new PromptTokenizer('clip', clipFiles, 77), t5: new PromptTokenizer('t5', t5Files, 256), t5dev: new PromptTokenizer('t5', t5Files, 512) };
+  });
+
+  it(`matches every reference prompt exactly (${references.length} prompts × CLIP 77, T5 256, T5 512)`, () => {
+    expect(references.length).toBeGreaterThanOrEqual(10);
+    let matched = 0;
+    for (const ref of references) {
+      expect(real.clip.tokenize(ref.prompt).ids, `clip_77 of ${JSON.stringify(ref.prompt)}`).toEqual(ref.clip_77);
+      expect(real.t5.tokenize(ref.prompt).ids, `t5_256 of ${JSON.stringify(ref.prompt)}`).toEqual(ref.t5_256);
+      expect(real.t5dev.tokenize(ref.prompt).ids, `t5_512 of ${JSON.stringify(ref.prompt)}`).toEqual(ref.t5_512);
+      matched += 3;
+    }
+    console.log(`real tokenizers: ${matched} of ${references.length * 3} id sequences identical to reference-ids.json`);
+  });
+
+  it('counts a long prompt: CLIP keeps 75 text tokens and reports the words it drops, T5 keeps it whole', () => {
+    const long = references.reduce((a, b) => (a.prompt.length >= b.prompt.length ? a : b));
+    const count = countTokens({ clip: real.clip, t5: real.t5dev }, long.prompt);
+    expect(count.clip.ids).toEqual(long.clip_77);
+    expect(count.t5.ids).toEqual(long.t5_512);
+    expect(count.clip.tokens).toBeGreaterThan(77);
+    expect(count.clip.maxTokens).toBe(77);
+    expect(count.t5.maxTokens).toBe(512);
+    expect(count.t5.dropped).toBe('');
+    expect(count.t5.keptWords).toBe(count.t5.words);
+    // The kept words fit, one more does not; the dropped text is the tail of the prompt (lowercased by CLIP).
+    const words = long.prompt.split(/\s+/).filter(Boolean);
+    expect(count.clip.words).toBe(words.length);
+    expect(real.clip.textTokens(words.slice(0, count.clip.keptWords).join(' '))).toBeLessThanOrEqual(75);
+    expect(real.clip.textTokens(words.slice(0, count.clip.keptWords + 1).join(' '))).toBeGreaterThan(75);
+    expect(count.clip.dropped.length).toBeGreaterThan(0);
+    expect(long.prompt.toLowerCase().replace(/\s+/g, ' ')).toContain(count.clip.dropped.split(' ').slice(-3).join(' '));
+    expect(describeTokenCount(count)).toBe(
+      `T5: ${count.t5.tokens} / 512 tokens; CLIP: 77 / 77 tokens (${count.clip.tokens} needed), keeps the first ${count.clip.keptWords} of ${words.length} words`,
+    );
+  });
+
+  it('cuts T5 at 256 for [schnell] and at 512 for [dev], keeping </s> last', () => {
+    const prompt = Array.from({ length: 300 }, (_, i) => `tree${i}`).join(' ');
+    const schnell = countTokens({ clip: real.clip, t5: real.t5 }, prompt);
+    const dev = countTokens({ clip: real.clip, t5: real.t5dev }, prompt);
+    expect(schnell.t5.ids).toHaveLength(256);
+    expect(schnell.t5.ids[255]).toBe(1);
+    expect(schnell.t5.dropped).not.toBe('');
+    expect(schnell.t5.keptWords).toBeLessThan(300);
+    expect(dev.t5.ids).toHaveLength(512);
+    expect(dev.t5.tokens).toBe(schnell.t5.tokens);
+    // Every word kept by [schnell]'s T5 is kept by [dev]'s, and the dropped text starts with the next word.
+    expect(dev.t5.keptWords).toBeGreaterThan(schnell.t5.keptWords);
+    expect(schnell.t5.dropped.startsWith(`tree${schnell.t5.keptWords}`)).toBe(true);
   });
 });

@@ -18,6 +18,7 @@ export const FLAG_OF_FIELD: Record<string, string> = {
   width: '--width',
   height: '--height',
   steps: '--steps',
+  guidance: '--guidance',
   seed: '--seed',
   numImages: '--num-images',
   outputFormat: '--out',
@@ -29,6 +30,7 @@ export interface RequestFlags {
   width?: string;
   height?: string;
   steps?: string;
+  guidance?: string;
   seed?: string;
   'num-images'?: string;
 }
@@ -45,7 +47,7 @@ export function numberFlag(flag: string, raw: string | undefined): number | unde
 }
 
 /** The same error with the flag as its field. */
-function asFlagError(error: unknown): unknown {
+export function asFlagError(error: unknown): unknown {
   if (!(error instanceof InvalidParameterError)) return error;
   if (error.field.startsWith('--')) return error;
   const flag = FLAG_OF_FIELD[error.field] ?? `--${error.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
@@ -68,6 +70,7 @@ export function requestFromFlags(flags: RequestFlags, rules: RequestRules, embed
         width: numberFlag('--width', flags.width),
         height: numberFlag('--height', flags.height),
         steps: numberFlag('--steps', flags.steps),
+        guidance: numberFlag('--guidance', flags.guidance),
         seed: numberFlag('--seed', flags.seed),
         numImages: numberFlag('--num-images', flags['num-images']),
         outputFormat,

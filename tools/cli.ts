@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import type { OutputFormat } from '../src/api-types.ts';
 import type { RequestFlags } from './cli-request.ts';
 import { createProvider, PROVIDER_INFO, type ProviderKind } from '../src/providers/index.ts';
-import { DEFAULTS, LIMITS } from '../src/defaults.ts';
+import { DEFAULTS, FAMILY_DEFAULTS, LIMITS } from '../src/defaults.ts';
 import { FluxError, InvalidParameterError } from '../src/errors.ts';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../src/formats/safetensors.ts';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../src/package/manifest.ts';
@@ -18,7 +18,9 @@ import { encodePrompt, loadTokenizers } from '../src/pipeline/text-encoding.ts';
 import { checkSeed } from '../src/request.ts';
 import { formatBytes } from '../src/format-bytes.ts';
 import { droppedTextWarnings } from '../src/pipeline/text-encoding.ts';
-import { requestFromFlags } from './cli-request.ts';
+import { asFlagError, requestFromFlags } from './cli-request.ts';
+import { resolveForFamily } from '../src/request.ts';
+import { FAMILY_NAMES, modelFamily } from '../src/models/family.ts';
 import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
 import { decodeLatents, vaeLatentChannels } from '../src/pipeline/vae-decode.ts';
 import { encodePng, vaeOutputToRgb } from '../src/pipeline/image.ts';
@@ -28,6 +30,8 @@ import { checkTilePx, tiledOutputSize, vaeTileGeometry } from '../src/pipeline/v
 import { convertCheckpoint } from './convert/convert-local.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
 import { loadNodeRuntime } from './load-node-runtime.ts';
+import { openLocalTokenizers } from './local-tokenizers.ts';
+import { countTokens, describeTokenCount } from '../src/text/token-count.ts';
 
 const USAGE = `flux-webgpu: FLUX.1 [schnell] model packages for the web, and the pipeline under Node
 
@@ -36,7 +40,7 @@ Usage:
                       [--text-encoder-2 <file.gguf | hf:…>] [--vae <ae.safetensors | hf:…>] --out <dir>
                       [--weights fp32|fp16|q8|q4] [--max-shard-mb N] [--force] [--hub-url URL] [--hf-token T]
   flux-webgpu generate --model <package dir> (--prompt "text" | --prompt-embeds <file.safetensors>) --out <image.png>
-                       [--width W] [--height H] [--steps N] [--seed S] [--dump <tensors.safetensors>]
+                       [--width W] [--height H] [--steps N] [--guidance G] [--seed S] [--dump <tensors.safetensors>]
   flux-webgpu generate --provider bfl|fal|replicate|openai|monica|aimlapi [--api-key K] [--base-url URL] [--model M]
                        --prompt "text" --out <image.png|.jpg|.webp> [--width W] [--height H] [--steps N] [--seed S]
                        [--num-images N] [--strict]
@@ -44,6 +48,7 @@ Usage:
                      [--dump <file.safetensors>]
   flux-webgpu demo-model --out <dir> [--weights fp32|fp16|q8|q4] [--force]
   flux-webgpu noise --seed S --shape 1,16,H,W --out <file.safetensors>
+  flux-webgpu tokenize --model <package dir | checkpoint dir> --prompt "text" [--json]
 
 convert   reads transformer/ and vae/ (config.json + safetensors F32/F16/BF16, single or sharded)
           and writes manifest.json, ONNX graphs and .onnx_data files. Default weights q4
@@ -54,11 +59,12 @@ convert   reads transformer/ and vae/ (config.json + safetensors F32/F16/BF16, s
           other quantizations requantized with a warning). hf:owner/name[@rev][/path] reads from
           the Hub with Range requests (--hub-url, default ${DEFAULTS.hubUrl}; token from --hf-token
           or $HF_TOKEN, sent only as a header). A failed download keeps <out>.partial: run the
-          same command again to resume.
-generate  runs the schnell pipeline on onnxruntime-node (CPU). --prompt needs a package with text
-          encoders (1-${LIMITS.prompt.maxChars} characters; T5 sees 256 tokens, CLIP 77: words cut are reported). Width/height: multiples of 16
-          from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max} (default ${DEFAULTS.steps});
-          seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
+          same command again to resume. Guidance-distilled checkpoints (FLUX.1 [dev]) convert too.
+generate  runs the FLUX.1 pipeline on onnxruntime-node (CPU). --prompt needs a package with text
+          encoders (1-${LIMITS.prompt.maxChars} characters; CLIP sees 77 tokens, T5 256 ([schnell]) or 512 ([dev]): words cut are reported).
+          Width/height: multiples of 16 from ${LIMITS.cliSize.min} to ${LIMITS.cliSize.max} (default ${DEFAULTS.width}); steps ${LIMITS.steps.min}-${LIMITS.steps.max}
+          (default the model's: ${FAMILY_DEFAULTS.schnell.steps} for [schnell], ${FAMILY_DEFAULTS.dev.steps} for [dev]); --guidance ${LIMITS.guidance.min}-${LIMITS.guidance.max} for guidance-distilled
+          ([dev]) packages (default ${FAMILY_DEFAULTS.dev.guidance}; refused for [schnell]); seed ${LIMITS.seed.min}-${LIMITS.seed.max} (random when absent, always printed).
 --provider sends the prompt to that hosted provider instead (key from --api-key or
           $FLUX_WEBGPU_API_KEY; --base-url for a proxy). Sizes it cannot honour are moved to
           the nearest allowed one and reported, or refused with --strict.
@@ -70,6 +76,11 @@ decode    decodes saved latents with the package's VAE on onnxruntime-node (CPU)
 demo-model writes a complete tiny package (CLIP, T5, transformer, VAE, tokenizers) from fixed
           random weights in seconds. Its images are noise-like by design: it exercises the
           whole pipeline without a multi-GB download. See the README for the real model.
+tokenize  prints the ids CLIP (77) and T5 (256 for [schnell], 512 for [dev]) receive for a prompt,
+          padded to their lengths, and the text each drops. A checkpoint folder needs only
+          tokenizer/ and tokenizer_2/ (its T5 length is 512 when transformer/config.json has
+          guidance_embeds: true or, without one, scheduler/ uses dynamic shifting; else 256). --json prints
+          {"clip": {"ids": [...], "dropped": "..."}, "t5": {"ids": [...], "dropped": "..."}}.
 noise     writes torch.randn(shape, generator=torch.Generator().manual_seed(S)) as key "noise".`;
 
 /** A usage error: printed with a pointer to --help, exit code 2. */
@@ -194,7 +205,7 @@ async function generateRemote(v: Record<string, string | boolean | undefined>): 
 async function generate(args: string[]): Promise<void> {
   const v = parse(args, {
     model: { type: 'string' }, prompt: { type: 'string' }, 'prompt-embeds': { type: 'string' }, width: { type: 'string' }, height: { type: 'string' },
-    steps: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
+    steps: { type: 'string' }, guidance: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' },
     provider: { type: 'string' }, 'api-key': { type: 'string' }, 'base-url': { type: 'string' }, 'num-images': { type: 'string' }, strict: { type: 'boolean' },
   });
   if (v.provider !== undefined) return generateRemote(v);
@@ -206,13 +217,23 @@ async function generate(args: string[]): Promise<void> {
   const request = requestFromFlags(v as RequestFlags, { sizes: 'any' }, fileEmbeds);
   const model = required('--model', v.model as string | undefined);
   const out = required('--out', v.out as string | undefined);
-  const { prompt, width, height, steps, seed } = request;
+  const { prompt, width, height, seed } = request;
   for (const warning of request.warnings) console.warn(`warning: ${warning}`);
   const { openNodeRuntime } = await loadNodeRuntime();
-  console.log(`seed ${seed}, ${width}x${height}, ${steps} steps`);
 
   const runtime = openNodeRuntime(model);
   try {
+    // The model's own defaults: 28 steps and guidance 3.5 for [dev], 4 steps for [schnell].
+    const family = modelFamily(runtime.manifest);
+    let resolved;
+    try {
+      resolved = resolveForFamily(request, family, runtime.manifest.modelId);
+    } catch (error) {
+      throw asFlagError(error);
+    }
+    const { steps, guidance } = resolved;
+    for (const warning of resolved.warnings) console.warn(`warning: ${warning}`);
+    console.log(`seed ${seed}, ${width}x${height}, ${steps} steps${guidance === undefined ? '' : `, guidance ${guidance}`} (${FAMILY_NAMES[family]})`);
     let embeds = fileEmbeds;
     if (prompt !== undefined) {
       if (!hasTextEncoders(runtime.manifest)) {
@@ -228,6 +249,7 @@ async function generate(args: string[]): Promise<void> {
       width,
       height,
       steps,
+      guidance,
       seed,
       keepIntermediates: Boolean(v.dump),
       onProgress: (e) => {
@@ -347,6 +369,29 @@ function noise(args: string[]): void {
   console.log(`wrote ${out}: noise [${shape}] for seed ${seed}`);
 }
 
+async function tokenize(args: string[]): Promise<void> {
+  const v = parse(args, { model: { type: 'string' }, prompt: { type: 'string' }, json: { type: 'boolean' } });
+  const model = required('--model', v.model as string | undefined);
+  if (v.prompt === undefined) throw new UsageError('--prompt is required');
+  const prompt = v.prompt as string;
+  if (prompt.length > LIMITS.prompt.maxChars) throw new InvalidParameterError('--prompt', `text of at most ${LIMITS.prompt.maxChars} characters`, `${prompt.length} characters`);
+  const { tokenizers } = await openLocalTokenizers(model, '--model');
+  const count = countTokens(tokenizers, prompt);
+  if (v.json) {
+    // The layout Python's json.dumps gives (", " and ": " separators, non-ASCII as \uXXXX): any JSON reader, or a plain text comparison, agrees.
+    const text = (value: string) => JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const encoder = (c: { ids: number[]; dropped: string }) => `{"ids": [${c.ids.join(', ')}], "dropped": ${text(c.dropped)}}`;
+    console.log(`{"clip": ${encoder(count.clip)}, "t5": ${encoder(count.t5)}}`);
+    return;
+  }
+  for (const [name, c] of [['clip', count.clip], ['t5', count.t5]] as const) {
+    console.log(`${name}: ${c.maxTokens} ids (the prompt needs ${c.tokens})`);
+    console.log(`  ids: ${c.ids.join(' ')}`);
+    console.log(`  dropped: ${c.dropped === '' ? '(nothing)' : JSON.stringify(c.dropped)}`);
+  }
+  console.log(describeTokenCount(count));
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || rest.includes('--help')) {
@@ -359,7 +404,8 @@ async function main(argv: string[]): Promise<number> {
     else if (command === 'decode') await decode(rest);
     else if (command === 'noise') noise(rest);
     else if (command === 'demo-model') await demoModel(rest);
-    else throw new UsageError(`unknown command "${command}" (expected convert, generate, decode, demo-model or noise)`);
+    else if (command === 'tokenize') await tokenize(rest);
+    else throw new UsageError(`unknown command "${command}" (expected convert, generate, decode, tokenize, demo-model or noise)`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof InvalidParameterError) {

@@ -17,9 +17,6 @@ import { buildT5Blocks, buildT5Embed, expectedT5Tensors, isIgnoredT5Tensor, plan
 import { buildBlocks, buildEmbed, buildHead, expectedTransformerTensors, planBlockShards, validateTransformerConfig, type TransformerConfig } from './transformer-graphs.ts';
 import { buildVaeDecoder, expectedVaeDecoderTensors, isIgnoredVaeTensor, validateVaeConfig, type VaeConfig } from './vae-graph.ts';
 
-/** T5 sequence length of FLUX.1 [schnell] (`max_sequence_length` 256). */
-export const T5_SEQUENCE_LENGTH = 256;
-
 /** One graph to build. */
 export interface GraphJob {
   name: string;
@@ -204,21 +201,24 @@ export async function prepareClip(files: CheckpointFiles, dir: string, precision
   return { config, jobs, notes, source: checkpoint, expected, close: () => checkpoint.close() };
 }
 
-/** text_encoder_2/: the T5 encoder, an embed shard and layer shards (by size). */
-export async function prepareT5(files: CheckpointFiles, dir: string, precision: WeightPrecision, maxShardBytes: number, override?: TensorOverride<T5Config>) {
+/**
+ * text_encoder_2/: the T5 encoder, an embed shard and layer shards (by size).
+ * @param sequenceLength tokens per prompt: 256 for FLUX.1 [schnell], 512 for [dev] (`FAMILY_DEFAULTS`)
+ */
+export async function prepareT5(files: CheckpointFiles, dir: string, precision: WeightPrecision, maxShardBytes: number, sequenceLength: number, override?: TensorOverride<T5Config>) {
   let embeddingName = '';
   const { config, checkpoint, weights, notes, expected } = await openComponent(files, dir, 'model', validateT5Config, (c, ckpt) => {
     embeddingName = t5EmbeddingName(ckpt.names(), override?.label ?? files.labelOf(dir));
     return expectedT5Tensors(c, embeddingName);
   }, isIgnoredT5Tensor, precision, override);
-  const jobs: GraphJob[] = [{ name: 'text_encoder_t5_embed', role: 'text-encoder-t5-embed', weights, build: (ctx) => buildT5Embed(ctx, config, T5_SEQUENCE_LENGTH, { embeddingName }) }];
+  const jobs: GraphJob[] = [{ name: 'text_encoder_t5_embed', role: 'text-encoder-t5-embed', weights, build: (ctx) => buildT5Embed(ctx, config, sequenceLength, { embeddingName }) }];
   const plans = await orClose(checkpoint, () => planT5Shards(config, precision, maxShardBytes, (tensors) => blockStoredBytes(tensors, precision, sourceBlockBits(checkpoint))));
   for (const [index, plan] of plans.entries()) {
     jobs.push({
       name: `text_encoder_t5_blocks_${shardIndex(index)}_${plan.blocks[0]}-${plan.blocks[1] - 1}`,
       role: 'text-encoder-t5-blocks',
       weights,
-      build: (ctx) => buildT5Blocks(ctx, config, plan, T5_SEQUENCE_LENGTH),
+      build: (ctx) => buildT5Blocks(ctx, config, plan, sequenceLength),
       extra: { layers: plan.blocks },
     });
   }

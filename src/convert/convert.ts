@@ -1,5 +1,5 @@
 /**
- * `flux-webgpu convert`: a FLUX.1 [schnell] checkpoint in the diffusers layout → a web
+ * `flux-webgpu convert`: a FLUX.1 [schnell] or [dev] checkpoint in the diffusers layout → a web
  * model package (manifest.json + ONNX graphs + .onnx_data files).
  *
  * The converter's core, browser-safe: it reads through `CheckpointFiles` and writes
@@ -11,7 +11,7 @@
  * when it is complete, so a failure never leaves a half-written package.
  * Tensors are streamed one at a time, so memory stays near the largest tensor.
  */
-import { DEFAULTS, LIMITS } from '../defaults.ts';
+import { DEFAULTS, FAMILY_DEFAULTS, LIMITS } from '../defaults.ts';
 import { CheckpointError } from '../errors.ts';
 import {
   PACKAGE_FORMAT,
@@ -21,10 +21,12 @@ import {
   type PackageFile,
   type WeightPrecision,
 } from '../package/manifest.ts';
+import { familyOfTransformerConfig } from '../models/family.ts';
+import { scheduleConfigProblem } from '../pipeline/schedule.ts';
 import { createChunkSha256 } from '../package/chunk-hashes.ts';
 import { createIncrementalSha256 } from '../store/sha256.ts';
 import { joinPath, readCheckpointJson, type CheckpointFiles, type RandomAccessFile } from './checkpoint-files.ts';
-import { prepareClip, prepareT5, prepareTransformer, prepareVae, T5_SEQUENCE_LENGTH, type GraphJob } from './components.ts';
+import { prepareClip, prepareT5, prepareTransformer, prepareVae, type GraphJob } from './components.ts';
 import { planConversion, type ConversionPlan, type PlannedComponent } from './conversion-plan.ts';
 import { Float16GraphBuilder } from './float16-graph.ts';
 import type { AccuracyLevel, AttentionKind, LayerContext } from './layers.ts';
@@ -242,9 +244,8 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
   const schedulerRel = joinPath('scheduler', 'scheduler_config.json');
   const schedulerPath = source.labelOf(schedulerRel);
   const schedulerConfig = (await source.exists(schedulerRel)) ? await readCheckpointJson(source, schedulerRel) : undefined;
-  if (schedulerConfig && (schedulerConfig.use_dynamic_shifting || (schedulerConfig.shift ?? 1) !== 1)) {
-    throw new CheckpointError(`${schedulerPath}: only shift 1 without dynamic shifting (FLUX.1 [schnell]) is supported`, schedulerPath, 'shift');
-  }
+  const scheduleProblem = schedulerConfig && scheduleConfigProblem(schedulerConfig);
+  if (scheduleProblem) throw new CheckpointError(`${schedulerPath}: "${scheduleProblem.field}" ${scheduleProblem.why}`, schedulerPath, scheduleProblem.field);
   const textFolders = ['text_encoder', 'text_encoder_2', 'tokenizer', 'tokenizer_2'];
   const presentText: string[] = [];
   for (const folder of textFolders) if (await source.isFolder(folder)) presentText.push(folder);
@@ -271,7 +272,11 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     const transformer = await open(prepareTransformer(source, 'transformer', precision, maxShardBytes, transformerFile && transformerOverride(transformerFile)));
     const vae = await open(prepareVae(source, 'vae', precision, vaeFile && vaeOverride(vaeFile)));
     const clip = presentText.length ? await open(prepareClip(source, 'text_encoder', precision)) : undefined;
-    const t5 = presentText.length ? await open(prepareT5(source, 'text_encoder_2', precision, maxShardBytes, t5File && t5Override(t5File))) : undefined;
+    // T5 sees 512 tokens in guidance-distilled models (FLUX.1 [dev]), 256 in [schnell].
+    const family = familyOfTransformerConfig(transformer.config);
+    const t5Tokens = FAMILY_DEFAULTS[family].t5Tokens;
+    if (family === 'dev' && !schedulerConfig) log(`no ${schedulerPath}: using FLUX.1 [dev]'s published schedule (dynamic shifting)`);
+    const t5 = presentText.length ? await open(prepareT5(source, 'text_encoder_2', precision, maxShardBytes, t5Tokens, t5File && t5Override(t5File))) : undefined;
     const jobs: GraphJob[] = [...(clip?.jobs ?? []), ...(t5?.jobs ?? []), ...transformer.jobs, ...vae.jobs];
     for (const component of [clip, t5, transformer, vae]) for (const note of component?.notes ?? []) log(note);
 
@@ -279,9 +284,9 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources, graphOptions: options.graphOptions ?? {} });
     const planned: PlannedComponent[] = [];
     if (clip) planned.push({ prepared: clip, constantBytes: clipConstantBytes(clip.config.max_position_embeddings) });
-    if (t5) planned.push({ prepared: t5, constantBytes: t5ConstantBytes() });
+    if (t5) planned.push({ prepared: t5, constantBytes: t5ConstantBytes(t5Tokens) });
     planned.push({ prepared: transformer, constantBytes: 0 }, { prepared: vae, constantBytes: 0 });
-    const activationAt1024 = activationBytesAt1024(transformer.config, T5_SEQUENCE_LENGTH);
+    const activationAt1024 = activationBytesAt1024(transformer.config, t5Tokens);
     const plan = await planConversion(planned, precision, presentText.length ? options.checkpoint : undefined, activationAt1024);
     const sink = await options.openSink(plan);
     try {
@@ -321,7 +326,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         }
         tokenizers = {
           clip: { tokenizerJson: clipFiles[0].path, tokenizerConfig: clipFiles[1].path, maxLength: clip.config.max_position_embeddings },
-          t5: { tokenizerJson: t5Files[0].path, tokenizerConfig: t5Files[1].path, maxLength: T5_SEQUENCE_LENGTH },
+          t5: { tokenizerJson: t5Files[0].path, tokenizerConfig: t5Files[1].path, maxLength: t5Tokens },
         };
       }
       const transformerConfig = transformer.config;
@@ -336,7 +341,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
         configs: {
           transformer: transformerConfig as unknown as Record<string, unknown>,
           vae: vaeConfig as unknown as Record<string, unknown>,
-          scheduler: schedulerConfig,
+          scheduler: schedulerConfig ?? (family === 'dev' ? { ...FAMILY_DEFAULTS.dev.scheduler } : undefined),
           text_encoder: clip?.config as unknown as Record<string, unknown> | undefined,
           text_encoder_2: t5?.config as unknown as Record<string, unknown> | undefined,
         },

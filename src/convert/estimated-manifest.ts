@@ -5,10 +5,9 @@
  * cannot be built here (the real FLUX.1 [schnell] at 12 GB): `memoryBudget()` takes it
  * like a real manifest.
  */
-import { DEFAULTS } from '../defaults.ts';
+import { DEFAULTS, FAMILY_DEFAULTS } from '../defaults.ts';
 import { PACKAGE_FORMAT, PACKAGE_FORMAT_VERSION, type GraphEntry, type GraphRole, type Manifest, type WeightPrecision } from '../package/manifest.ts';
 import { expectedClipTensors, validateClipConfig } from './clip-graph.ts';
-import { T5_SEQUENCE_LENGTH } from './components.ts';
 import { estimateTensorBytes, type ComponentConfigs } from './size-estimate.ts';
 import { expectedT5Tensors, planT5Shards, validateT5Config } from './t5-graph.ts';
 import { expectedTransformerTensors, planBlockShards, validateTransformerConfig } from './transformer-graphs.ts';
@@ -87,7 +86,7 @@ export function estimatedManifest(configs: ComponentConfigs, precision: WeightPr
     weights: precision,
     createdBy: 'estimatedManifest',
     configs: { transformer: configs.transformer, vae: configs.vae, text_encoder: configs.textEncoder, text_encoder_2: configs.textEncoder2 },
-    ...(configs.textEncoder2 ? { tokenizers: { clip: tokenizer('tokenizer', 77), t5: tokenizer('tokenizer_2', T5_SEQUENCE_LENGTH) } } : {}),
+    ...(configs.textEncoder2 ? { tokenizers: { clip: tokenizer('tokenizer', FAMILY_DEFAULTS.schnell.clipTokens), t5: tokenizer('tokenizer_2', FAMILY_DEFAULTS.schnell.t5Tokens) } } : {}),
     graphs,
     files: [],
     requirements: {

@@ -6,8 +6,9 @@
  */
 import type { WeightPrecision } from '../package/manifest.ts';
 import { expectedClipTensors, validateClipConfig } from './clip-graph.ts';
+import { FAMILY_DEFAULTS } from '../defaults.ts';
+import { familyOfTransformerConfig } from '../models/family.ts';
 import { floatStoredBytes, minBitsOf, storedBytes, storedLinearBits, QUANT_BLOCK_SIZE } from './storage.ts';
-import { T5_SEQUENCE_LENGTH } from './components.ts';
 import { expectedT5Tensors, validateT5Config } from './t5-graph.ts';
 import { expectedTransformerTensors, validateTransformerConfig } from './transformer-graphs.ts';
 import { expectedVaeDecoderTensors, validateVaeConfig } from './vae-graph.ts';
@@ -72,9 +73,12 @@ export function clipConstantBytes(maxPositions: number): number {
   return maxPositions ** 2 * 4;
 }
 
-/** Bytes of the constants the T5 embed graph adds to its weights: the relative-position buckets [S, S] int64. */
-export function t5ConstantBytes(): number {
-  return T5_SEQUENCE_LENGTH ** 2 * 8;
+/**
+ * Bytes of the constants the T5 embed graph adds to its weights: the relative-position buckets [S, S] int64.
+ * @param sequenceLength T5 tokens: 256 for FLUX.1 [schnell], 512 for [dev] (`FAMILY_DEFAULTS`)
+ */
+export function t5ConstantBytes(sequenceLength: number): number {
+  return sequenceLength ** 2 * 8;
 }
 
 /** Diffusers/transformers configs of a FLUX checkpoint's components. */
@@ -87,8 +91,9 @@ export interface ComponentConfigs {
 
 /** Estimated weight bytes per component and in total at `precision`. */
 export function estimatePackageWeightBytes(configs: ComponentConfigs, precision: WeightPrecision): { total: number; components: Record<string, number> } {
+  const transformer = validateTransformerConfig(configs.transformer, 'transformer');
   const components: Record<string, number> = {
-    transformer: estimateTensorBytes(expectedTransformerTensors(validateTransformerConfig(configs.transformer, 'transformer')), precision),
+    transformer: estimateTensorBytes(expectedTransformerTensors(transformer), precision),
     vae: estimateTensorBytes(expectedVaeDecoderTensors(validateVaeConfig(configs.vae, 'vae')), precision),
   };
   if (configs.textEncoder) {
@@ -98,7 +103,7 @@ export function estimatePackageWeightBytes(configs: ComponentConfigs, precision:
   }
   if (configs.textEncoder2) {
     // + the relative-position bucket constant [S,S] int64
-    components.textEncoder2 = estimateTensorBytes(expectedT5Tensors(validateT5Config(configs.textEncoder2, 'text_encoder_2')), precision) + t5ConstantBytes();
+    components.textEncoder2 = estimateTensorBytes(expectedT5Tensors(validateT5Config(configs.textEncoder2, 'text_encoder_2')), precision) + t5ConstantBytes(FAMILY_DEFAULTS[familyOfTransformerConfig(transformer)].t5Tokens);
   }
   return { total: Object.values(components).reduce((a, b) => a + b, 0), components };
 }

@@ -106,7 +106,7 @@ export function bflTransformerMapping(name: string, c: TransformerConfig): Tenso
  * A transformer checkpoint file seen under diffusers names: BFL names are mapped,
  * diffusers names pass as they are.
  * @param label the file, for messages
- * @throws CheckpointError when the file holds neither layout, or a guidance-distilled (FLUX.1 [dev]) model
+ * @throws CheckpointError when the file holds neither layout, or a guidance-distilled (FLUX.1 [dev]) model while the config says it is not
  */
 export function transformerView(source: TensorSource, c: TransformerConfig, label: string): TensorSource {
   const names = new Set(source.names());
@@ -120,8 +120,12 @@ export function transformerView(source: TensorSource, c: TransformerConfig, labe
       label,
     );
   }
-  if (names.has(`${prefix}guidance_in.in_layer.weight`)) {
-    throw new CheckpointError(`${label} is a guidance-distilled model (it has guidance_in.*, like FLUX.1 [dev]); only FLUX.1 [schnell] is supported yet`, label, `${prefix}guidance_in.in_layer.weight`);
+  if (names.has(`${prefix}guidance_in.in_layer.weight`) && !c.guidance_embeds) {
+    throw new CheckpointError(
+      `${label} is a guidance-distilled model (it has guidance_in.*, like FLUX.1 [dev]) but transformer/config.json says guidance_embeds: false: convert it with FLUX.1 [dev]'s config`,
+      label,
+      `${prefix}guidance_in.in_layer.weight`,
+    );
   }
   return mappedSource(source, mapExpected(expectedTransformerTensors(c).keys(), prefix, (name) => bflTransformerMapping(name, c)));
 }

@@ -6,7 +6,7 @@
  * normalizer, byte-level pre-tokenizer, BOS/EOS post-processor).
  */
 import { CheckpointError } from '../errors.ts';
-import { tokenText } from '../text/prompt-tokenizer.ts';
+import { tokenText, type TokenizerFiles } from '../text/prompt-tokenizer.ts';
 import { joinPath, readCheckpointJson, type CheckpointFiles } from './checkpoint-files.ts';
 
 /** Files a package keeps per tokenizer (relative to its folder). */
@@ -64,7 +64,7 @@ export interface PackageFileBytes {
 }
 
 /**
- * The checkpoint files `packageTokenizerFiles` reads for one tokenizer folder (those that
+ * The checkpoint files `readCheckpointTokenizer` reads for one tokenizer folder (those that
  * exist), for the conversion plan.
  */
 export async function tokenizerSourcePaths(files: CheckpointFiles, sourceDir: string, kind: 'clip' | 't5'): Promise<string[]> {
@@ -76,13 +76,14 @@ export async function tokenizerSourcePaths(files: CheckpointFiles, sourceDir: st
 }
 
 /**
- * One tokenizer folder of the checkpoint as the package keeps it: `tokenizer.json` +
- * `tokenizer_config.json` under `folder`.
+ * Reads one checkpoint tokenizer folder as the two files a package keeps, parsed (the
+ * CLIP `tokenizer.json` built in memory from vocab.json + merges.txt when it is missing).
+ * `flux-webgpu tokenize` runs these directly on a checkpoint folder.
  * @param sourceDir the checkpoint's tokenizer folder, e.g. `tokenizer`
  * @param kind 'clip' may be built from vocab.json + merges.txt; 't5' needs tokenizer.json
- * @returns the two files, `tokenizer.json` first
+ * @throws CheckpointError naming the missing or invalid file
  */
-export async function packageTokenizerFiles(files: CheckpointFiles, sourceDir: string, folder: string, kind: 'clip' | 't5'): Promise<PackageFileBytes[]> {
+export async function readCheckpointTokenizer(files: CheckpointFiles, sourceDir: string, kind: 'clip' | 't5'): Promise<TokenizerFiles> {
   const config = await readCheckpointJson(files, joinPath(sourceDir, 'tokenizer_config.json'));
   let tokenizerJson: Record<string, unknown>;
   if (await files.exists(joinPath(sourceDir, 'tokenizer.json'))) tokenizerJson = await readCheckpointJson(files, joinPath(sourceDir, 'tokenizer.json'));
@@ -96,10 +97,22 @@ export async function packageTokenizerFiles(files: CheckpointFiles, sourceDir: s
     throw new CheckpointError(`missing file ${label} (the T5 tokenizer needs its tokenizer.json)`, label);
   }
   const special = joinPath(sourceDir, 'special_tokens_map.json');
-  const merged = (await files.exists(special)) ? { ...(await readCheckpointJson(files, special)), ...config } : config;
+  const tokenizerConfig = (await files.exists(special)) ? { ...(await readCheckpointJson(files, special)), ...config } : config;
+  return { tokenizerJson, tokenizerConfig };
+}
+
+/**
+ * One tokenizer folder of the checkpoint as the package keeps it: `tokenizer.json` +
+ * `tokenizer_config.json` under `folder`.
+ * @param sourceDir the checkpoint's tokenizer folder, e.g. `tokenizer`
+ * @param kind 'clip' may be built from vocab.json + merges.txt; 't5' needs tokenizer.json
+ * @returns the two files, `tokenizer.json` first
+ */
+export async function packageTokenizerFiles(files: CheckpointFiles, sourceDir: string, folder: string, kind: 'clip' | 't5'): Promise<PackageFileBytes[]> {
+  const { tokenizerJson, tokenizerConfig } = await readCheckpointTokenizer(files, sourceDir, kind);
   const encode = (text: string) => new TextEncoder().encode(text);
   return [
     { path: `${folder}/${TOKENIZER_FILES[0]}`, bytes: encode(JSON.stringify(tokenizerJson)) },
-    { path: `${folder}/${TOKENIZER_FILES[1]}`, bytes: encode(JSON.stringify(merged, null, 1)) },
+    { path: `${folder}/${TOKENIZER_FILES[1]}`, bytes: encode(JSON.stringify(tokenizerConfig, null, 1)) },
   ];
 }

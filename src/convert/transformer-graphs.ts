@@ -3,7 +3,8 @@
  * shards that all speak the same interface:
  *
  *   embed:  hidden_states [1,I,in], encoder_hidden_states [1,T,joint],
- *           pooled_projections [1,pooled], timestep [1] (= sigma)      → img, txt, temb
+ *           pooled_projections [1,pooled], timestep [1] (= sigma),
+ *           guidance [1] (the guidance scale; guidance-distilled models only) → img, txt, temb
  *   blocks: img [1,I,D], txt [1,T,D], temb [1,D], rope_cos/rope_sin [T+I, head/2] → img, txt
  *   head:   img, temb                                                    → noise_pred [1,I,in]
  *
@@ -57,7 +58,7 @@ export function validateTransformerConfig(raw: unknown, file: string): Transform
   if (c.in_channels !== 64) bad('in_channels', `must be 64 (16 latent channels × 2×2 patches; got ${c.in_channels})`);
   if ((c.patch_size ?? 1) !== 1) bad('patch_size', `must be 1 (got ${c.patch_size})`);
   if (c.out_channels != null && c.out_channels !== c.in_channels) bad('out_channels', `must be null or equal to in_channels (got ${c.out_channels})`);
-  if (c.guidance_embeds) bad('guidance_embeds', 'is true: guidance-distilled models (FLUX.1 [dev]) are not supported yet; use FLUX.1 [schnell]');
+  if (c.guidance_embeds !== undefined && typeof c.guidance_embeds !== 'boolean') bad('guidance_embeds', `must be true or false (got ${JSON.stringify(c.guidance_embeds)})`);
   const axes = c.axes_dims_rope;
   if (!Array.isArray(axes) || axes.length !== 3 || axes.some((a) => !Number.isInteger(a) || a % 2 !== 0)) {
     bad('axes_dims_rope', `must be three even integers (got ${JSON.stringify(axes)})`);
@@ -65,7 +66,7 @@ export function validateTransformerConfig(raw: unknown, file: string): Transform
   if (axes!.reduce((a, b) => a + b, 0) !== c.attention_head_dim) {
     bad('axes_dims_rope', `must add up to attention_head_dim ${c.attention_head_dim} (got ${axes!.join('+')})`);
   }
-  return { ...c, guidance_embeds: false, patch_size: 1, out_channels: c.out_channels ?? null } as TransformerConfig;
+  return { ...c, guidance_embeds: c.guidance_embeds === true, patch_size: 1, out_channels: c.out_channels ?? null } as TransformerConfig;
 }
 
 type Shapes = Map<string, number[]>;
@@ -83,6 +84,11 @@ function embedTensors(c: TransformerConfig): Shapes {
   addLinear(s, 'context_embedder', c.joint_attention_dim, d);
   addLinear(s, 'time_text_embed.timestep_embedder.linear_1', 256, d);
   addLinear(s, 'time_text_embed.timestep_embedder.linear_2', d, d);
+  if (c.guidance_embeds) {
+    // Guidance-distilled models (FLUX.1 [dev]): the guidance scale's embedder.
+    addLinear(s, 'time_text_embed.guidance_embedder.linear_1', 256, d);
+    addLinear(s, 'time_text_embed.guidance_embedder.linear_2', d, d);
+  }
   addLinear(s, 'time_text_embed.text_embedder.linear_1', c.pooled_projection_dim, d);
   addLinear(s, 'time_text_embed.text_embedder.linear_2', d, d);
   return s;
@@ -196,16 +202,22 @@ export async function buildEmbed(ctx: LayerContext, c: TransformerConfig): Promi
   const context = g.input('encoder_hidden_states', 'float32', [1, 'txt_tokens', c.joint_attention_dim]);
   const pooled = g.input('pooled_projections', 'float32', [1, c.pooled_projection_dim]);
   const timestep = g.input('timestep', 'float32', [1]);
+  const guidance = c.guidance_embeds ? g.input('guidance', 'float32', [1]) : undefined;
 
   const img = await linear(ctx, hidden, 'x_embedder', c.in_channels, d);
   const txt = await linear(ctx, context, 'context_embedder', c.joint_attention_dim, d);
 
-  // timestep·1000 (the pipeline passes sigma = t/1000), sinusoidal features, cos first.
-  const t = g.op('Mul', [timestep, g.constFloat([1000], [])]);
-  const args = g.op('Mul', [g.op('Unsqueeze', [t, g.constInt64([1])]), g.constFloat(timestepFrequencies(), [1, 128])]);
-  const features = g.op('Concat', [g.op('Cos', [args]), g.op('Sin', [args])], { axis: -1 });
-  const tp = 'time_text_embed.timestep_embedder';
-  const timeEmb = await linear(ctx, silu(g, await linear(ctx, features, `${tp}.linear_1`, 256, d)), `${tp}.linear_2`, d, d);
+  // value·1000 (the pipeline passes sigma = t/1000, and the guidance scale), sinusoidal features, cos first.
+  const frequencies = g.constFloat(timestepFrequencies(), [1, 128]);
+  const sinusoid = (value: string) => {
+    const scaled = g.op('Mul', [value, g.constFloat([1000], [])]);
+    const args = g.op('Mul', [g.op('Unsqueeze', [scaled, g.constInt64([1])]), frequencies]);
+    return g.op('Concat', [g.op('Cos', [args]), g.op('Sin', [args])], { axis: -1 });
+  };
+  const embedder = async (value: string, prefix: string) => linear(ctx, silu(g, await linear(ctx, sinusoid(value), `${prefix}.linear_1`, 256, d)), `${prefix}.linear_2`, d, d);
+  let timeEmb = await embedder(timestep, 'time_text_embed.timestep_embedder');
+  // diffusers' CombinedTimestepGuidanceTextProjEmbeddings: (time + guidance) + text.
+  if (guidance) timeEmb = g.op('Add', [timeEmb, await embedder(guidance, 'time_text_embed.guidance_embedder')]);
   const pp = 'time_text_embed.text_embedder';
   const textEmb = await linear(ctx, silu(g, await linear(ctx, pooled, `${pp}.linear_1`, c.pooled_projection_dim, d)), `${pp}.linear_2`, d, d);
 

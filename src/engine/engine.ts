@@ -17,7 +17,9 @@ import type { ProgressCallback, ProgressEvent } from '../progress.ts';
 import { vaeOutputToRgb } from '../pipeline/image.ts';
 import { decodeLatents } from '../pipeline/vae-decode.ts';
 import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
-import { validateRequest, type ValidRequest } from '../request.ts';
+import { resolveForFamily, validateRequest, type ValidRequest } from '../request.ts';
+import { LIMITS } from '../defaults.ts';
+import { countTokens, type TokenCount } from '../text/token-count.ts';
 import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { capabilityError, createGpuContext, describeAdapter, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
@@ -26,6 +28,7 @@ import { encodeImage } from './image-encoding.ts';
 import { fetchManifest } from './manifest-fetch.ts';
 import { checkMemoryOption, lighterPlan, planWithVaeTiles, type MemoryOption, type MemoryPlan } from './memory-plan.ts';
 import { isOutOfMemory } from './out-of-memory.ts';
+import { PackageTokenizerCache } from './package-tokenizers.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
 import { PackageCache } from './package-cache.ts';
 import { loadAllSessions, runPlan } from './plan-runner.ts';
@@ -33,12 +36,13 @@ import { PromptCache } from './prompt-cache.ts';
 import { validateDecodeRequest, type ValidDecodeRequest } from './decode-request.ts';
 import type { DeviceCheckOptions, DeviceReport, EngineApi, EngineDecodeRequest, EngineDecodeResult, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
 import { isWasmAbort, saysDeviceLost } from './runtime-errors.ts';
+import { modelFamily } from '../models/family.ts';
 import { SerialQueue } from './serial-queue.ts';
 import { WebModelRuntime, type WebRuntimeOptions } from './web-runtime.ts';
 import { navigatorGpu } from './webgpu-types.ts';
 
 /** The parts of the WeightStore the engine uses (a test or an app may pass its own). */
-export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'getVerifiedFiles' | 'listPackages' | 'deletePackage' | 'readManifest'>;
+export type EngineWeightStore = Pick<WeightStore, 'ensureFiles' | 'getFile' | 'getVerifiedFiles' | 'listPackages' | 'deletePackage' | 'registerFiles' | 'readManifest'>;
 
 /** Options of the engine (fixed for its lifetime). */
 export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
@@ -113,6 +117,9 @@ export class Engine implements EngineApi {
   private memoryInstance?: DeviceMemory;
   /** Text conditioning per package and prompt ("generate again" and seed variations skip the encoders). */
   private readonly promptCache = new PromptCache();
+  private readonly tokenizerCache = new PackageTokenizerCache(() => this.store, (url) => this.manifest(url));
+  /** The package being loaded (downloaded, verified, compiled) right now, if any. */
+  private loading?: { url: string; done: Promise<unknown> };
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
@@ -230,7 +237,7 @@ export class Engine implements EngineApi {
     const shortfalls = await packageShortfalls(manifest, gpu);
     return {
       ...report,
-      model: { url, modelId: manifest.modelId, weights: manifest.weights, totalFileBytes: manifest.files.reduce((sum, f) => sum + f.size, 0) },
+      model: { url, modelId: manifest.modelId, weights: manifest.weights, totalFileBytes: manifest.files.reduce((sum, f) => sum + f.size, 0), family: modelFamily(manifest) },
       modelId: manifest.modelId,
       ok: shortfalls.length === 0,
       shortfalls,
@@ -321,6 +328,18 @@ export class Engine implements EngineApi {
     this.running.get(id)?.abort();
   }
 
+  async countTokens(model: string, prompt: string): Promise<TokenCount> {
+    // Not queued: counting runs beside a generation (it needs only the tokenizer files).
+    if (typeof prompt !== 'string' || prompt.length > LIMITS.prompt.maxChars) {
+      throw new InvalidParameterError('prompt', `text of at most ${LIMITS.prompt.maxChars} characters`, typeof prompt === 'string' ? `${prompt.length} characters` : prompt, typeof prompt === 'string' ? 'out-of-range' : 'wrong-type');
+    }
+    const url = packageUrlOf(model);
+    // A load of the same package stores and loads the tokenizers anyway: wait for it
+    // rather than fetching them beside its download.
+    if (this.loading?.url === url) await this.loading.done.catch(() => undefined);
+    return countTokens(await this.tokenizerCache.get(url), prompt);
+  }
+
   async listModels(): Promise<StoredModel[]> {
     const packages = await this.store.listPackages();
     return packages.map((p) => ({ ...p, complete: p.complete && p.files.length > 0 }));
@@ -330,6 +349,8 @@ export class Engine implements EngineApi {
     const packageUrl = packageUrlOf(url);
     return this.queue.run(async () => {
       if (this.loaded?.url === packageUrl) await this.unload();
+      await this.tokenizerCache.settled(packageUrl);
+      this.tokenizerCache.forget(packageUrl);
       this.cache.forget(packageUrl);
       this.promptCache.forget(packageUrl);
       await this.store.deletePackage(packageUrl);
@@ -424,10 +445,19 @@ export class Engine implements EngineApi {
     if (request) this.preflight(manifest, request, gpu);
     throwIfAborted(signal);
     configureOrt(this.options);
-    await this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId, retry: this.options.download });
+    // Token counting may be storing this package's tokenizer files: let it finish first.
+    await this.tokenizerCache.settled(url);
+    const download = this.store.ensureFiles(url, manifest.files, { signal, onProgress: progress, modelId: manifest.modelId, retry: this.options.download });
+    this.loading = { url, done: download };
+    try {
+      await download;
+    } finally {
+      if (this.loading?.done === download) this.loading = undefined;
+    }
     const runtime = new WebModelRuntime(manifest, { get: (path) => this.storedFile(url, manifest, path) }, gpu.device, this.options);
     try {
       const tokenizers = hasTextEncoders(manifest) ? await loadTokenizers(runtime) : undefined;
+      if (tokenizers) this.tokenizerCache.set(url, tokenizers);
       this.loaded = { url, manifest, runtime, tokenizers };
     } catch (error) {
       await runtime.release();
@@ -493,6 +523,8 @@ export class Engine implements EngineApi {
     try {
       const loadInfo = await this.loadNow(url, progress, signal, valid);
       const loaded = this.loaded!;
+      // The model's own defaults: 28 steps and guidance 3.5 for [dev], 4 steps for [schnell].
+      const family = resolveForFamily(valid, modelFamily(loaded.manifest), loaded.manifest.modelId);
       const ran = await runPlan({
         plan,
         packageUrl: url,
@@ -506,6 +538,8 @@ export class Engine implements EngineApi {
         keepIntermediates: run.keepIntermediates,
         preview: valid.preview,
         vaeTilePx: decodeTileFor(manifest, gpu, budget, choice),
+        steps: family.steps,
+        guidance: family.guidance,
       });
       progress({ stage: 'done' });
       return {
@@ -513,9 +547,10 @@ export class Engine implements EngineApi {
         seed: valid.seed,
         width: valid.width,
         height: valid.height,
-        steps: valid.steps,
+        steps: family.steps,
+        ...(family.guidance === undefined ? {} : { guidance: family.guidance }),
         timings: { ...ran.timings, loadMs: loadInfo.loadMs + ran.timings.loadMs, totalMs: performance.now() - started },
-        warnings: ran.warnings,
+        warnings: [...family.warnings, ...ran.warnings],
         ...(ran.intermediates ? { intermediates: { ...ran.intermediates } } : {}),
         memoryPlan: plan,
         memoryPlanReason: reason,
@@ -563,6 +598,7 @@ export class Engine implements EngineApi {
    * @throws InvalidParameterError or DeviceCapabilityError
    */
   private preflight(manifest: Manifest, request: ValidRequest, gpu: GpuContext): void {
+    resolveForFamily(request, modelFamily(manifest), manifest.modelId);
     if (request.promptEmbeddings) this.checkEmbeddings(manifest, request.promptEmbeddings);
     else if (!hasTextEncoders(manifest)) {
       throw new InvalidParameterError('prompt', `used with a package that has text encoders (${manifest.modelId} has none: give promptEmbeddings)`, request.prompt, 'no-text-encoders');

@@ -13,7 +13,7 @@
 import type { GraphEntry, GraphRole, Manifest } from '../package/manifest.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { decodeImage, denoiseImage, type DenoisedImage, type PipelineIntermediates, type TextConditioning } from '../pipeline/flux-pipeline.ts';
-import { encodePrompt, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { droppedTextWarnings, encodePrompt, type PackageTokenizers } from '../pipeline/text-encoding.ts';
 import { AbortedError } from '../errors.ts';
 import type { GpuMemoryCounter } from './gpu-memory-counter.ts';
 import { encodeImage } from './image-encoding.ts';
@@ -47,6 +47,9 @@ export interface PlanRunRequest {
   preview?: boolean;
   /** The VAE tile (pixels; null: whole) the plan's prediction assumed (`decodeTileFor`). */
   vaeTilePx?: number | null;
+  /** Denoising steps and guidance for the package's family (`resolveForFamily`); default the request's steps, no guidance. */
+  steps?: number;
+  guidance?: number;
 }
 
 /** What `runPlan` produced. */
@@ -135,9 +138,7 @@ export async function runPlan(run: PlanRunRequest): Promise<PlanRunResult> {
       conditioning = await stage('text', async () => {
         progress({ stage: 'encode' });
         const encoded = await encodePrompt(runtime, run.tokenizers!, request.prompt!, signal);
-        const dropped: string[] = [];
-        if (encoded.clipDroppedText) dropped.push(`CLIP sees 77 tokens; these words were dropped for it: "${encoded.clipDroppedText}"`);
-        if (encoded.t5DroppedText) dropped.push(`T5 sees 256 tokens; these words were dropped: "${encoded.t5DroppedText}"`);
+        const dropped = droppedTextWarnings(encoded, runtime.manifest);
         run.promptCache.set(run.packageUrl, request.prompt!, { promptEmbeds: encoded.promptEmbeds, pooledPromptEmbeds: encoded.pooledPromptEmbeds, warnings: dropped });
         warnings.push(...dropped);
         return encoded;
@@ -151,7 +152,8 @@ export async function runPlan(run: PlanRunRequest): Promise<PlanRunResult> {
     pooledPromptEmbeds: conditioning.pooledPromptEmbeds,
     width: request.width,
     height: request.height,
-    steps: request.steps,
+    steps: run.steps ?? request.steps,
+    guidance: run.guidance,
     seed: imageSeed(request.seed, i),
     signal,
     onProgress: progress,

@@ -9,6 +9,8 @@ import type { ProgressCallback } from '../progress.ts';
 import type { GpuMemoryCap } from './device-memory.ts';
 import type { MemoryOption, MemoryPlan, MemoryStage } from './memory-plan.ts';
 import type { GpuStageMemory } from './plan-runner.ts';
+import type { TokenCount } from '../text/token-count.ts';
+import type { ModelFamily } from '../models/family.ts';
 import { withoutInternalFileNames } from './runtime-errors.ts';
 import type { DownloadRetryOptions } from '../store/download-retry.ts';
 
@@ -40,6 +42,8 @@ export interface EngineGenerateResult {
   width: number;
   height: number;
   steps: number;
+  /** The guidance scale used (guidance-distilled packages only). */
+  guidance?: number;
   timings: GenerateTimings;
   warnings: string[];
   /** With `keepIntermediates`: the first image's tensors, named as in the golden files. */
@@ -144,8 +148,8 @@ export interface DeviceReport {
   flashAttention: boolean;
   /** Whether the page is cross-origin isolated (wasm threads need it). */
   crossOriginIsolated: boolean;
-  /** The package checked, when one was given. */
-  model?: { url: string; modelId: string; weights: string; totalFileBytes: number };
+  /** The package checked, when one was given; `family`: 'dev' for guidance-distilled packages, else 'schnell'. */
+  model?: { url: string; modelId: string; weights: string; totalFileBytes: number; family: ModelFamily };
   /** The checked package's model id (as `model.modelId`). */
   modelId?: string;
   /** Whether the package can run here (when no package was given: whether WebGPU works). */
@@ -238,6 +242,11 @@ export interface EngineApi {
   decodeLatents(id: string, request: EngineDecodeRequest, onProgress?: ProgressCallback): Promise<EngineDecodeResult>;
   /** Cancels a queued or running generation, decode or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
+  /**
+   * How `prompt` fits the package's text encoders (needs only its manifest and tokenizer
+   * files; runs beside a generation, not queued behind it). "" counts the special tokens.
+   */
+  countTokens(model: string, prompt: string): Promise<TokenCount>;
   listModels(): Promise<StoredModel[]>;
   /** Removes a package from storage (and unloads it when loaded). */
   deleteModel(url: string): Promise<void>;

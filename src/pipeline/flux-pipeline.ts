@@ -1,10 +1,11 @@
 /**
- * The FLUX.1 [schnell] pipeline over a package's graphs: noise → pack → denoise
- * (embed → block shards → head, Euler) → unpack → VAE decode → RGB. Plain TypeScript:
- * the Node CLI and the browser worker run this same code.
+ * The FLUX.1 pipeline over a package's graphs: noise → pack → denoise (embed → block
+ * shards → head, Euler) → unpack → VAE decode → RGB. [schnell] and [dev] differ only in
+ * the schedule (the package's scheduler config) and [dev]'s guidance input. Plain
+ * TypeScript: the Node CLI and the browser worker run this same code.
  */
 import { Tensor } from 'onnxruntime-common';
-import { ModelPackageError, throwIfAborted } from '../errors.ts';
+import { InvalidParameterError, ModelPackageError, throwIfAborted } from '../errors.ts';
 import { blockShards, graphByRole, type GraphEntry } from '../package/manifest.ts';
 import type { ProgressCallback } from '../progress.ts';
 import { vaeOutputToRgb, type RgbImage } from './image.ts';
@@ -13,7 +14,7 @@ import { previewFromPacked } from './preview.ts';
 import { torchRandn } from './randn.ts';
 import { jointIds, ropeTables } from './rope.ts';
 import type { ModelRuntime } from './runtime.ts';
-import { eulerStep, flowSigmas, modelTimestep } from './schedule.ts';
+import { eulerStep, modelTimestep, scheduleSigmas, type FlowSchedulerConfig } from './schedule.ts';
 import { decodeLatents } from './vae-decode.ts';
 import type { VaeTileLimits } from './vae-tiling.ts';
 
@@ -32,6 +33,11 @@ export interface PipelineRequest extends TextConditioning {
   height: number;
   /** Denoising steps, ≥ 1. */
   steps: number;
+  /**
+   * Guidance scale for guidance-distilled packages (FLUX.1 [dev], whose embed graph has a
+   * `guidance` input; the model multiplies it by 1000); must be absent for [schnell].
+   */
+  guidance?: number;
   /** 0–4294967295; the same seed gives the same noise as torch. */
   seed: number;
   signal?: AbortSignal;
@@ -147,7 +153,16 @@ export async function denoiseImage(runtime: ModelRuntime, request: PipelineReque
   const ropeSin = new Tensor('float32', rope.sin, [rope.tokens, rope.half]);
   const context = new Tensor('float32', request.promptEmbeds, [1, textTokens, jointDim]);
   const pooled = new Tensor('float32', request.pooledPromptEmbeds, [1, pooledDim]);
-  const sigmas = flowSigmas(request.steps);
+  const sigmas = scheduleSigmas(request.steps, manifest.configs.scheduler as FlowSchedulerConfig | undefined, imageTokens);
+  const takesGuidance = embed.inputs.some((i) => i.name === 'guidance');
+  if (takesGuidance !== (request.guidance !== undefined)) {
+    throw new InvalidParameterError(
+      'guidance',
+      takesGuidance ? `a number for ${manifest.modelId} (it is guidance-distilled)` : `absent for ${manifest.modelId} (it has no guidance input)`,
+      request.guidance,
+    );
+  }
+  const guidanceFeed: Record<string, Tensor> = takesGuidance ? { guidance: new Tensor('float32', new Float32Array([request.guidance!]), [1]) } : {};
 
   const clock = { sessionRunMs: 0 };
   const run = (graph: GraphEntry, feeds: Record<string, Tensor>) => runTimed(runtime, graph, feeds, request.signal, clock);
@@ -161,6 +176,7 @@ export async function denoiseImage(runtime: ModelRuntime, request: PipelineReque
       encoder_hidden_states: context,
       pooled_projections: pooled,
       timestep: new Tensor('float32', new Float32Array([modelTimestep(sigmas[step])]), [1]),
+      ...guidanceFeed,
     });
     let img = embedded.img;
     let txt = embedded.txt;

@@ -26,8 +26,12 @@ export interface PackageTokenizers {
   t5: PromptTokenizer;
 }
 
-/** Loads the package's tokenizers from its own files. */
-export async function loadTokenizers(runtime: ModelRuntime): Promise<PackageTokenizers> {
+/**
+ * Loads the package's tokenizers from its own files; their lengths come from the
+ * manifest (CLIP 77; T5 256 for [schnell], 512 for [dev]).
+ * @param runtime anything that reads the package's JSON files (no sessions are opened)
+ */
+export async function loadTokenizers(runtime: Pick<ModelRuntime, 'manifest' | 'readJson'>): Promise<PackageTokenizers> {
   const entries = runtime.manifest.tokenizers;
   if (!entries) throw new ModelPackageError('this package has no text encoders: give prompt embeddings instead of a prompt', undefined, 'no-text-encoders');
   const load = async (name: string, entry: TokenizerEntry) => {

@@ -20,8 +20,26 @@ export function bflTakesAspectRatio(model: string): boolean {
   return /ultra|kontext/.test(model);
 }
 
+/** FLUX1.1 [pro] Ultra's aspect ratios, as BFL lists them. */
+export const BFL_ULTRA_RATIOS = ['21:9', '16:9', '3:2', '4:3', '1:1', '3:4', '2:3', '9:16', '9:21'] as const;
+
+/** The listed ultra ratio nearest to a size's (on a log scale). */
+export function nearestListedRatio(size: { width: number; height: number }): string {
+  const wanted = Math.log(size.width / size.height);
+  const distance = (ratio: string) => {
+    const [w, h] = ratio.split(':').map(Number);
+    return Math.abs(Math.log(w / h) - wanted);
+  };
+  return BFL_ULTRA_RATIOS.reduce((best, ratio) => (distance(ratio) < distance(best) ? ratio : best));
+}
+
 /** Models that take `steps` (1–50). */
 export function bflTakesSteps(model: string): boolean {
+  return model === 'flux-dev' || model === 'flux-pro';
+}
+
+/** Models that take `guidance` (1.5–5). */
+export function bflTakesGuidance(model: string): boolean {
   return model === 'flux-dev' || model === 'flux-pro';
 }
 
@@ -37,7 +55,8 @@ export class BflProvider extends HostedProvider<BflPlan> {
     let size: BflPlan['size'];
     const asked = { width: request.width, height: request.height };
     if (bflTakesAspectRatio(model)) {
-      const aspect = aspectRatioText(asked, { min: [9, 21], max: [21, 9] });
+      // Ultra takes its nine listed ratios; the others any ratio from 21:9 to 9:21.
+      const aspect = /ultra/.test(model) ? nearestListedRatio(asked) : aspectRatioText(asked, { min: [9, 21], max: [21, 9] });
       adjust.adjust('size', `absent for ${model} (it takes an aspect ratio from 21:9 to 9:21 and picks its own size)`, sizeText(asked), `size ${sizeText(asked)} → aspect_ratio ${aspect} (${model} picks its own size)`);
       common.aspect_ratio = aspect;
     } else {
@@ -50,11 +69,16 @@ export class BflProvider extends HostedProvider<BflPlan> {
       if (bflTakesSteps(model)) common.steps = adjust.clampInteger('steps', steps, 1, 50);
       else adjust.unsupported('steps', steps, `${model} has no steps setting`);
     }
+    adjust.guidance(common, request, model, bflTakesGuidance(model) ? 'guidance' : undefined);
     const format = adjust.format(request.outputFormat, ['jpeg', 'png']);
     common.output_format = format;
     const seed = requestedSeed(request);
     const bodies = Array.from({ length: request.numImages }, (_, i) => (seed === undefined ? { ...common } : { ...common, seed: imageSeed(seed, i) }));
     return { model, size, format, seed, bodies };
+  }
+
+  protected requestBodies(plan: BflPlan): Record<string, unknown>[] {
+    return plan.bodies;
   }
 
   protected async run(call: RemoteCall, plan: BflPlan): Promise<ProviderOutput> {

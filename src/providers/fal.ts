@@ -38,6 +38,7 @@ export function falShapedBody(request: ValidRequest, model: string, size: Size, 
     seed = seedMin;
   }
   if (seed !== undefined) body.seed = seed;
+  adjust.guidance(body, request, model, /schnell/.test(model) ? undefined : 'guidance_scale');
   const format = adjust.format(request.outputFormat, ['jpeg', 'png']);
   body.output_format = format;
   return { model, size, format, seed, body };

@@ -47,10 +47,23 @@ export abstract class HostedProvider<P extends ProviderPlan> implements ImageEng
     this.preflight();
     const adjust = new Adjustments(this.label, this.settings.strict);
     const plan = this.plan(request, request.model ?? this.settings.model, adjust);
+    const consumed = this.consumedExtras();
+    adjust.extraFields(this.requestBodies(plan), request.providerOptions && Object.fromEntries(Object.entries(request.providerOptions).filter(([key]) => !consumed.includes(key))));
     return runRemoteCall(this.settings, options, async (call) => {
       const output = await this.run(call, plan, request);
       return this.assemble(request, plan, output, adjust);
     });
+  }
+
+  /** The request bodies the caller's extra fields go into (default the plan's `body`). */
+  protected requestBodies(plan: P): Record<string, unknown>[] {
+    const body = (plan as { body?: unknown }).body;
+    return body && typeof body === 'object' ? [body as Record<string, unknown>] : [];
+  }
+
+  /** Fields of `providerOptions` the provider's plan maps itself (its own presets), so they are not added as they are. */
+  protected consumedExtras(): readonly string[] {
+    return [];
   }
 
   /** Checks made before anything is sent (e.g. CORS in a browser). */

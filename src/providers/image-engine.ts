@@ -21,6 +21,8 @@ export interface ProviderRequest {
   height: number;
   /** Denoising steps; absent: the provider's default. Not every model takes it. */
   steps?: number;
+  /** Guidance scale (1.5–5) for FLUX.1 [dev]-type models; absent: the provider's default. Not every model takes it. */
+  guidance?: number;
   /** 0–4294967295; absent: the provider draws one. Where a provider makes one image per task, image i uses seed + i. */
   seed?: number;
   /** 1–4. */
@@ -29,6 +31,8 @@ export interface ProviderRequest {
   outputFormat: OutputFormat;
   /** Overrides the provider's configured model for this request. */
   model?: string;
+  /** Fields added to the provider's request body as they are (they never replace a mapped field). */
+  providerOptions?: Record<string, unknown>;
 }
 
 /** What a provider made. */

@@ -6,6 +6,7 @@
 import { asRecord, HostedProvider, type ProviderOutput, type ProviderPlan } from './hosted-provider.ts';
 import type { ValidRequest } from '../request.ts';
 import type { RemoteCall } from './remote-call.ts';
+import { InvalidParameterError } from '../errors.ts';
 import { Adjustments, pickSize, requestedSeed, requestedSteps, sizeText, type Size } from './request-mapping.ts';
 
 /** The only sizes Monica makes. */
@@ -21,13 +22,29 @@ interface MonicaPlan extends ProviderPlan {
 
 /** The Monica provider. */
 export class MonicaProvider extends HostedProvider<MonicaPlan> {
+  protected consumedExtras(): readonly string[] {
+    return ['size', 'num_outputs'];
+  }
+
   protected plan(request: ValidRequest, model: string, adjust: Adjustments): MonicaPlan {
-    const size = pickSize(adjust, request, MONICA_SIZES, `${this.label} supports ${MONICA_SIZES.length} sizes`);
-    const body: Record<string, unknown> = { model, prompt: request.prompt, num_outputs: request.numImages, size: sizeText(size) };
+    // Monica's own fields, given as they are (`providerOptions`), are checked and used.
+    const given = request.providerOptions ?? {};
+    if (given.size !== undefined && !MONICA_SIZES.some((s) => sizeText(s) === given.size)) {
+      throw new InvalidParameterError('size', `one of ${MONICA_SIZES.map(sizeText).join(', ')} for ${this.label}`, given.size, 'not-one-of');
+    }
+    if (given.num_outputs !== undefined && !(Number.isInteger(given.num_outputs) && (given.num_outputs as number) >= 1 && (given.num_outputs as number) <= 4)) {
+      throw new InvalidParameterError('num_outputs', `an integer from 1 to 4 for ${this.label}`, given.num_outputs, 'out-of-range');
+    }
+    const size = typeof given.size === 'string'
+      ? MONICA_SIZES.find((s) => sizeText(s) === given.size)!
+      : pickSize(adjust, request, MONICA_SIZES, `${this.label} supports ${MONICA_SIZES.length} sizes`);
+    if (typeof given.size === 'string' && sizeText(size) !== sizeText(request)) adjust.inform(`size ${sizeText(request)} → ${given.size} (${this.label} size ${given.size})`);
+    const body: Record<string, unknown> = { model, prompt: request.prompt, num_outputs: (given.num_outputs as number | undefined) ?? request.numImages, size: sizeText(size) };
     const seed = requestedSeed(request);
     const steps = requestedSteps(request);
     if (seed !== undefined) body.seed = seed;
     if (steps !== undefined) body.steps = steps;
+    adjust.guidance(body, request, model, undefined);
     return { model, size, format: undefined, seed, body };
   }
 

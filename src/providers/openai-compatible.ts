@@ -51,6 +51,11 @@ export class OpenAICompatibleProvider extends HostedProvider<OpenAIPlan> {
       if (this.sendSeedAndSteps) body.steps = steps;
       else adjust.unsupported('steps', steps, why);
     }
+    // Gateways that take extra fields (Lumenfall) read the guidance as `cfg_scale`.
+    if (request.guidance !== undefined) {
+      if (this.sendSeedAndSteps) body.cfg_scale = request.guidance;
+      else adjust.unsupported('guidance', request.guidance, why);
+    }
     return { model, size, format: undefined, seed: this.sendSeedAndSteps ? seed : undefined, body };
   }
 

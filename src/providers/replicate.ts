@@ -50,6 +50,10 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
     }
   }
 
+  protected requestBodies(plan: ReplicatePlan): Record<string, unknown>[] {
+    return [plan.body.input];
+  }
+
   protected plan(request: ValidRequest, model: string, adjust: Adjustments): ReplicatePlan {
     const why = `${this.label} offers ${Object.keys(REPLICATE_ASPECT_RATIOS).length} aspect ratios at 1 or 0.25 megapixels`;
     const chosenSize = pickSize(adjust, request, REPLICATE_SIZES.map((entry) => entry.size), why);
@@ -67,6 +71,7 @@ export class ReplicateProvider extends HostedProvider<ReplicatePlan> {
       input.num_inference_steps = adjust.clampInteger('steps', steps, 1, max, max === 4 ? 'schnell is distilled for 1–4' : '');
     }
     if (seed !== undefined) input.seed = seed;
+    adjust.guidance(input, request, model, /schnell/.test(model) ? undefined : 'guidance');
     const format = adjust.format(request.outputFormat, ['webp', 'jpeg', 'png']);
     input.output_format = format === 'jpeg' ? 'jpg' : format;
     return { model, size: chosen.size, format, seed, body: { input } };

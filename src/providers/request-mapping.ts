@@ -61,6 +61,28 @@ export class Adjustments {
     return chosen;
   }
 
+  /**
+   * A guidance scale (FLUX.1 [dev]) for a body: sets `field` when the model takes one,
+   * else notes (or, strict, refuses) that it is not sent.
+   */
+  guidance(body: Record<string, unknown>, request: { guidance?: number }, model: string, field: string | undefined): void {
+    if (request.guidance === undefined) return;
+    if (field) body[field] = request.guidance;
+    else this.unsupported('guidance', request.guidance, `${model} takes no guidance`);
+  }
+
+  /**
+   * Adds the caller's extra fields to request bodies as they are; a field the mapping
+   * already set is kept (noted).
+   */
+  extraFields(bodies: Record<string, unknown>[], extra: Readonly<Record<string, unknown>> | undefined): void {
+    if (!extra) return;
+    for (const [key, value] of Object.entries(extra)) {
+      if (bodies.some((body) => key in body)) this.inform(`${key} from providerOptions not sent: the request already sets it`);
+      else for (const body of bodies) body[key] = value;
+    }
+  }
+
   /** A value this provider has no field for: dropped (noted), or refused in strict mode. */
   unsupported(field: string, value: unknown, why: string): void {
     this.adjust(field, `absent (${why})`, value, `${field} ${String(value)} not sent (${why})`);

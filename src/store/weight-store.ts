@@ -200,6 +200,22 @@ export class WeightStore {
   }
 
   /**
+   * Records every file of a package (as not yet stored) without downloading anything, so
+   * that storing only some of them (e.g. the tokenizers, to count tokens) lists the package
+   * as partial with its full size rather than as complete. Files already known are kept.
+   * @param packageUrl URL of the package folder
+   * @param files the manifest's files
+   */
+  async registerFiles(packageUrl: string, files: readonly PackageFile[], modelId?: string): Promise<void> {
+    const base = packageUrlOf(packageUrl, undefined, 'packageUrl');
+    await this.recordPackage(base, modelId, false);
+    for (const file of files) {
+      const known = await this.files.getFileRecord(base, file.path);
+      if (!known) await this.files.putFileRecord(await this.currentRecord(base, file));
+    }
+  }
+
+  /**
    * The stored file as one Blob composed of its chunk Blobs (no copy into JS memory), for
    * onnxruntime's `externalData` or `InferenceSession.create`.
    * With `verify` (default), every chunk is read once and checked against its sha256

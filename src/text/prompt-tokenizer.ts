@@ -62,10 +62,20 @@ export class PromptTokenizer {
     if (this.prefix.length + this.suffix.length >= maxLength) throw new ModelPackageError(`${name} tokenizer: max length ${maxLength} leaves no room for text`);
   }
 
+  /** Text tokens that fit between the special tokens (75 for CLIP at 77, 255 for T5 at 256). */
+  get room(): number {
+    return this.maxLength - this.prefix.length - this.suffix.length;
+  }
+
+  /** Tokens of `text` alone (no special tokens, no truncation). */
+  textTokens(text: string): number {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids.length;
+  }
+
   /** Tokenizes, truncates to `maxLength` (keeping the special tokens) and pads. */
   tokenize(prompt: string): TokenizedPrompt {
     const content = this.tokenizer.encode(prompt, { add_special_tokens: false }).ids;
-    const room = this.maxLength - this.prefix.length - this.suffix.length;
+    const room = this.room;
     const kept = content.slice(0, room);
     const dropped = content.slice(room);
     const ids = [...this.prefix, ...kept, ...this.suffix];

@@ -7,7 +7,7 @@
 import type { ImageEventDetail, RouteEventDetail } from '../widget/flux-generator.ts';
 import { defineFluxGenerator, type FluxGeneratorElement } from '../widget/flux-generator.ts';
 import { WIDGET_DEFAULTS } from '../defaults.ts';
-import { MODEL_REGISTRY } from '../models/registry.ts';
+import { licenseNotice, MODEL_REGISTRY } from '../models/registry.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 import { DEFAULTS } from '../defaults.ts';
 import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
@@ -59,7 +59,7 @@ export function mountApp(root: HTMLElement): void {
   const savedModel = settingsStore.model();
   const knownModel = MODEL_REGISTRY.find((m) => m.url === savedModel);
   const modelSelect = h('select', { id: 'model', name: 'model', 'aria-describedby': 'model-hint' },
-    ...MODEL_REGISTRY.map((m) => h('option', { value: m.url }, m.name)),
+    ...MODEL_REGISTRY.map((m) => h('option', { value: m.url }, m.license.commercialUse ? m.name : `${m.name} (non-commercial licence)`)),
     h('option', { value: HUB }, 'FLUX.1 [schnell] from Hugging Face…'),
     h('option', { value: CUSTOM }, 'Another package URL…'));
   const savedImport = savedModel !== undefined && isImportedPackageUrl(savedModel);
@@ -90,11 +90,17 @@ export function mountApp(root: HTMLElement): void {
     const url = modelUrl();
     const entry = MODEL_REGISTRY.find((m) => m.url === url);
     hubView.element.hidden = modelSelect.value !== HUB;
-    modelHint.textContent = entry
+    const text = entry
       ? entry.description
       : modelSelect.value === HUB
         ? url ? 'FLUX.1 [schnell] imported from Hugging Face into this browser.' : 'Choose a source below and import it; the generator uses it once it is imported.'
         : url ? 'A web model package made by `flux-webgpu convert`; its manifest is read before anything else is downloaded.' : 'Enter the URL of a model package.';
+    // The licence is shown on choosing the model, before anything is downloaded.
+    const license = entry
+      ? h('span', { class: 'license', id: 'model-license', 'data-commercial': String(entry.license.commercialUse) }, licenseNotice(entry), ' ',
+        h('a', { href: entry.license.url, target: '_blank', rel: 'noopener noreferrer' }, 'Read the licence'))
+      : null;
+    modelHint.replaceChildren(text, ...(license ? [' ', license] : []));
     if (!url) return;
     settingsStore.setModel(url);
     const demo = entry?.id === DEMO_ID;
@@ -146,7 +152,8 @@ export function mountApp(root: HTMLElement): void {
     announce,
     changed: () => void storage.refresh(),
     regenerate: (entry: GalleryEntry) => {
-      widget.setParams({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed });
+      // The guidance goes into the form: it applies when the chosen model is guidance-distilled ([dev]).
+      widget.setParams({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed, ...(entry.guidance === undefined ? {} : { guidance: entry.guidance }) });
       announce(`Generating again with seed ${entry.seed}.`);
       widget.scrollIntoView({ block: 'nearest' });
       widget.generate({ prompt: entry.prompt, width: entry.width, height: entry.height, steps: entry.steps, seed: entry.seed }).catch(() => undefined);
@@ -210,6 +217,7 @@ export function mountApp(root: HTMLElement): void {
           width: result.width,
           height: result.height,
           steps: result.steps,
+          ...(result.guidance === undefined ? {} : { guidance: result.guidance }),
           backend: result.backend,
           backendLabel,
           totalMs: result.timings.totalMs,

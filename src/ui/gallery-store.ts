@@ -18,6 +18,8 @@ export interface GalleryEntry {
   width: number;
   height: number;
   steps: number;
+  /** The guidance scale, for guidance-distilled models (FLUX.1 [dev]). */
+  guidance?: number;
   /** 'local' or a provider id. */
   backend: string;
   /** "this device" or the provider's name. */

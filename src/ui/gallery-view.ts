@@ -8,7 +8,7 @@ import type { GalleryEntry, GalleryStore } from './gallery-store.ts';
 /** What the gallery needs from the app. */
 export interface GalleryHost {
   store: GalleryStore;
-  /** Generates again with this entry's prompt, seed, size and steps. */
+  /** Generates again with this entry's prompt, seed, size, steps and guidance. */
   regenerate(entry: GalleryEntry): void;
   /** Says something to screen-reader users (and shows it). */
   announce(message: string): void;
@@ -58,6 +58,7 @@ export function createGalleryView(host: GalleryHost): GalleryView {
       ['Seed', String(entry.seed)],
       ['Size', `${entry.width}×${entry.height}`],
       ['Steps', String(entry.steps)],
+      ...(entry.guidance === undefined ? [] : [['Guidance', String(entry.guidance)] as [string, string]]),
       ['Made', entry.backend === 'local' ? 'on this device' : `by ${entry.backendLabel}`],
       ['Took', `${(entry.totalMs / 1000).toFixed(1)} s`],
       ['When', when.toLocaleString()],

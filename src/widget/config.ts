@@ -8,7 +8,8 @@
  * | `privacy` | `local-only`, `prefer-local`, `remote-only` | `local-only` without providers, else `prefer-local` |
  * | `memory` | `auto`, `resident`, `staged`, `streaming` (GPU memory plan of the local engine) | `auto` |
  * | `width`, `height` | multiples of 16: 256–1440 (16–2048 with `allow-any-size`) | 512 |
- * | `steps` | 1–4 (schnell) | 4 |
+ * | `steps` | 1–50 | the model's own: 4 for FLUX.1 [schnell], 28 for [dev] |
+ * | `guidance` | 1.5–5 (guidance-distilled models, FLUX.1 [dev]; the field shows only for them) | 3.5 |
  * | `seed` | 0–4294967295 | random per image |
  * | `prompt` | initial prompt text | empty |
  * | `output-format` | `png`, `jpeg`, `webp` | `png` |
@@ -39,7 +40,7 @@ import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 /** Attributes that change which generator the element uses. */
 export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'memory', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers', 'worker-url', 'wasm-paths'] as const;
 /** Attributes that only change the form's defaults or the look. */
-export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
+export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'guidance', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme'] as const;
 
 
 export type PreviewMode = 'pixelated' | 'smooth' | 'off';
@@ -66,6 +67,10 @@ export interface FormDefaults {
   width: number;
   height: number;
   steps: number;
+  /** Whether the `steps` attribute set the steps (else the model's own default applies). */
+  stepsGiven: boolean;
+  /** The `guidance` attribute (guidance-distilled models), when given. */
+  guidance?: number;
   seed?: number;
   prompt: string;
   outputFormat: OutputFormat;
@@ -96,6 +101,13 @@ function integer(name: string, value: string | null, fallback: number | undefine
   if (!Number.isInteger(n) || n < min || n > max || n % multiple !== 0) {
     throw new InvalidParameterError(name, `${multiple > 1 ? `a multiple of ${multiple}` : 'an integer'} from ${min} to ${max}`, value);
   }
+  return n;
+}
+
+function decimal(name: string, value: string | null, min: number, max: number): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) throw new InvalidParameterError(name, `a number from ${min} to ${max}`, value);
   return n;
 }
 
@@ -158,7 +170,9 @@ export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefault
   return {
     width: integer('width', read('width'), side, range.min, range.max, LIMITS.sizeMultiple)!,
     height: integer('height', read('height'), side, range.min, range.max, LIMITS.sizeMultiple)!,
-    steps: integer('steps', read('steps'), DEFAULTS.steps, LIMITS.steps.min, LIMITS.steps.recommendedMax)!,
+    steps: integer('steps', read('steps'), DEFAULTS.steps, LIMITS.steps.min, LIMITS.steps.max)!,
+    stepsGiven: (read('steps') ?? '').trim() !== '',
+    guidance: decimal('guidance', read('guidance'), LIMITS.guidance.min, LIMITS.guidance.max),
     seed: integer('seed', read('seed'), undefined, LIMITS.seed.min, LIMITS.seed.max),
     prompt: read('prompt') ?? '',
     outputFormat: oneOf('output-format', read('output-format'), FORMATS, DEFAULTS.outputFormat),
@@ -169,14 +183,14 @@ export function readFormDefaults(read: Read, allowAnySize: boolean): FormDefault
 }
 
 /** The fields `setParams` fills, and the type each must have. */
-const FORM_FIELDS: Record<string, 'string' | 'number'> = { prompt: 'string', width: 'number', height: 'number', steps: 'number', seed: 'number', outputFormat: 'string' };
+const FORM_FIELDS: Record<string, 'string' | 'number'> = { prompt: 'string', width: 'number', height: 'number', steps: 'number', guidance: 'number', seed: 'number', outputFormat: 'string' };
 
 /**
  * Checks `setParams`'s argument: an object of form fields of the right types (their
  * ranges are checked when generating).
  * @throws InvalidParameterError naming the field
  */
-export function checkFormParams(params: unknown): asserts params is Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>> {
+export function checkFormParams(params: unknown): asserts params is Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'guidance' | 'seed' | 'outputFormat'>> {
   if (typeof params !== 'object' || params === null || Array.isArray(params)) {
     throw new InvalidParameterError('params', `an object with some of ${Object.keys(FORM_FIELDS).join(', ')}`, params, params === undefined || params === null ? 'missing' : 'wrong-type');
   }

@@ -29,6 +29,8 @@ import { checkFormParams, FORM_ATTRIBUTES, GENERATOR_ATTRIBUTES, readFormDefault
 import { errorLine, explainError, imageAlt, NO_WEBGPU, remotePrivacy, resultLine, resultPrivacy, doneLine, routeErrorPresentation, routeNotice, routePrivacy, type ErrorExplanation } from './presenter.ts';
 import { ProgressTracker } from './progress-tracker.ts';
 import { acquireGenerator, type GeneratorLease } from './shared-generators.ts';
+import { ModelControls } from './model-controls.ts';
+import { TokenCounter } from './token-counter.ts';
 import { applyDefaults, buildView, drawPreview, markInvalid, readForm, renderError, renderNotice, renderPrivacy, renderProgress, setFrameAspect, type WidgetView } from './view.ts';
 
 /** The tag name. */
@@ -40,6 +42,8 @@ export interface WidgetRequest {
   width: number;
   height: number;
   steps: number;
+  /** The guidance scale used (guidance-distilled models). */
+  guidance?: number;
   /** The seed used (the result's). */
   seed: number;
   outputFormat: OutputFormat;
@@ -99,6 +103,8 @@ export class FluxGeneratorElement extends ElementBase {
   }
 
   private readonly view: WidgetView;
+  private readonly tokenCounter: TokenCounter;
+  private readonly modelControls: ModelControls;
   private config?: GeneratorConfig;
   private defaults?: FormDefaults;
   private lease?: GeneratorLease;
@@ -117,6 +123,9 @@ export class FluxGeneratorElement extends ElementBase {
     super();
     this.view = buildView(this.attachShadow({ mode: 'open' }));
     const v = this.view;
+    this.modelControls = new ModelControls(v.steps);
+    // Counts only for a local model (a remote-only widget has none).
+    this.tokenCounter = new TokenCounter(v.prompt, () => (this.config?.model ? this.lease?.generator : null));
     v.form.addEventListener('submit', (event) => {
       event.preventDefault();
       this.generate().catch(() => undefined); // shown in the widget and sent as an `error` event
@@ -131,7 +140,7 @@ export class FluxGeneratorElement extends ElementBase {
     v.root.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.runs.size) this.cancel();
     });
-    for (const input of [v.width, v.height, v.steps, v.seed, v.format]) {
+    for (const input of [v.width, v.height, v.steps, v.seed, v.format, this.modelControls.guidance]) {
       input.addEventListener('input', () => {
         this.userEdited = true;
         input.removeAttribute('aria-invalid');
@@ -159,7 +168,7 @@ export class FluxGeneratorElement extends ElementBase {
   attributeChangedCallback(name: string, oldValue: string | null, value: string | null): void {
     if (oldValue === value) return;
     if ((GENERATOR_ATTRIBUTES as readonly string[]).includes(name)) this.queueReconfigure();
-    else this.applyFormAttributes(['width', 'height', 'steps', 'seed', 'prompt', 'output-format'].includes(name));
+    else this.applyFormAttributes(['width', 'height', 'steps', 'guidance', 'seed', 'prompt', 'output-format'].includes(name));
   }
 
   // ---- properties -------------------------------------------------------------------
@@ -253,14 +262,17 @@ export class FluxGeneratorElement extends ElementBase {
       // Hold the generator for the whole run, even if the settings change meanwhile.
       lease = acquireGenerator(this.config);
       const generator = lease.generator;
-      const form = readForm(v);
+      const guidance = this.modelControls.value();
+      const form = { ...readForm(v), ...(guidance === undefined ? {} : { guidance }) };
       const { signal: _signal, ...fields } = params;
       // Checked once, here (the generator takes the checked request as it is).
       let request;
       try {
         request = generator.validate({ ...form, ...fields, preview: params.preview ?? this.defaults?.preview !== 'off' });
       } catch (error) {
-        markInvalid(v, (error as { field?: string }).field);
+        const field = (error as { field?: string }).field;
+        if (field === 'guidance') this.modelControls.markInvalid();
+        else markInvalid(v, field);
         throw error;
       }
       const tracker = new ProgressTracker();
@@ -290,6 +302,7 @@ export class FluxGeneratorElement extends ElementBase {
           width: result.width,
           height: result.height,
           steps: result.steps,
+          ...(result.guidance === undefined ? {} : { guidance: result.guidance }),
           seed: result.seed,
           outputFormat: request.outputFormat,
           model: result.backend === 'local' ? this.config.model : undefined,
@@ -332,6 +345,7 @@ export class FluxGeneratorElement extends ElementBase {
     const privacy = this.config?.privacy;
     try {
       const decision = await generator.route();
+      if (decision.onDevice) void this.showModelFamily(generator, token);
       const webgpu = await webGpuAvailable(generator, privacy);
       if (token === this.routeToken) this.showRoute(decision, webgpu);
       return decision;
@@ -343,17 +357,21 @@ export class FluxGeneratorElement extends ElementBase {
   }
 
   /**
-   * Fills the form (prompt, width, height, steps, seed, outputFormat); `seed: undefined`
-   * clears it. Values are checked when generating; their types here.
+   * Fills the form (prompt, width, height, steps, guidance, seed, outputFormat); `seed:
+   * undefined` clears it. The guidance field is used only with a guidance-distilled ([dev]) model. Values are checked when generating; their types here.
    * @throws InvalidParameterError naming a field of the wrong type, or one the form does not have
    */
-  setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'seed' | 'outputFormat'>>): void {
+  setParams(params: Partial<Pick<GenerateParams, 'prompt' | 'width' | 'height' | 'steps' | 'guidance' | 'seed' | 'outputFormat'>>): void {
     checkFormParams(params);
     const v = this.view;
-    if (params.prompt !== undefined) v.prompt.value = params.prompt;
+    if (params.prompt !== undefined) {
+      v.prompt.value = params.prompt;
+      this.tokenCounter.schedule();
+    }
     if (params.width !== undefined) v.width.value = String(params.width);
     if (params.height !== undefined) v.height.value = String(params.height);
     if (params.steps !== undefined) v.steps.value = String(params.steps);
+    if (params.guidance !== undefined) this.modelControls.guidance.value = String(params.guidance);
     if ('seed' in params) v.seed.value = params.seed === undefined ? '' : String(params.seed);
     if (params.outputFormat !== undefined) v.format.value = params.outputFormat;
     this.userEdited = true;
@@ -376,6 +394,13 @@ export class FluxGeneratorElement extends ElementBase {
 
   private emit(type: string, detail: unknown): void {
     this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** Offers the steps and guidance of the local package's family (read from its manifest by the device check). */
+  private async showModelFamily(generator: Generator, token: number): Promise<void> {
+    const family = await generator.checkDevice().then((report) => report.model?.family, () => undefined);
+    if (!family || token !== this.routeToken || family === this.modelControls.current || !this.defaults) return;
+    this.modelControls.apply(family, this.defaults, false);
   }
 
   private setBusy(busy: boolean): void {
@@ -492,6 +517,7 @@ export class FluxGeneratorElement extends ElementBase {
     }
     renderError(this.view, null);
     this.route().catch(() => undefined); // shown in the indicator
+    if (this.tokenCounter.shown) this.tokenCounter.schedule(0); // another model may count differently
   }
 
   private applyFormAttributes(valuesChanged: boolean): void {
@@ -506,6 +532,7 @@ export class FluxGeneratorElement extends ElementBase {
       return;
     }
     applyDefaults(this.view, this.defaults, sizeRange(allowAnySize), { keepUserInput: this.userEdited && !valuesChanged });
+    this.modelControls.apply(this.modelControls.current, this.defaults, this.userEdited && !valuesChanged);
     if (valuesChanged) this.userEdited = false;
   }
 }

@@ -301,6 +301,23 @@ describe('the app page', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('#stored-models').textContent()).toBe('No model stored yet.');
   }, 150_000);
+
+  it('lists FLUX.1 [dev] q4 with its non-commercial licence, shown on choosing it, before anything is downloaded', async () => {
+    const before = server.requests.length;
+    const option = page.locator('#model option', { hasText: 'FLUX.1 [dev] q4' });
+    expect(await option.textContent()).toBe('FLUX.1 [dev] q4 (non-commercial licence)');
+    await page.locator('#model').selectOption({ label: 'FLUX.1 [dev] q4 (non-commercial licence)' });
+    const license = page.locator('#model-license');
+    await expect.poll(() => license.textContent()).toMatch(/^Licence: FLUX\.1 \[dev\] Non-Commercial License: .*non-commercial purposes only.*Read the licence$/);
+    expect(await license.locator('a').getAttribute('href')).toBe('https://huggingface.co/black-forest-labs/FLUX.1-dev/blob/main/LICENSE.md');
+    // The hint is the select's description, so screen readers hear the licence too.
+    expect(await page.locator('#model').getAttribute('aria-describedby')).toBe('model-hint');
+    // Choosing it fetched at most the package's manifest, no weights.
+    const fetched = server.requests.slice(before).map((r) => r.url).filter((u) => u.includes('flux1-dev-q4'));
+    expect(fetched.every((u) => u.endsWith('/models/flux1-dev-q4/manifest.json'))).toBe(true);
+    await page.locator('#model').selectOption({ label: 'Demo (tiny, random weights)' });
+    expect(await page.locator('#model-license').textContent()).toMatch(/^Licence: Apache-2\.0\./);
+  }, 60_000);
 });
 
 describe('a browser without WebGPU', () => {

@@ -9,17 +9,18 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { decode } from 'fast-png';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../src/formats/safetensors.ts';
+import { PromptTokenizer } from '../../src/text/prompt-tokenizer.ts';
+import { countTokens } from '../../src/text/token-count.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
 import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
 import { vaeOutputToRgb } from '../../src/pipeline/image.ts';
 import { percentileAbsDiff, relativeL2 } from '../support/compare.ts';
-import { goldenRuns, goldenTensors, TINY_FLUX_A, type GoldenRun } from '../support/golden.ts';
+import { goldenPageParams, goldenRuns, goldenTensors, pngRgb as decodePngRgb, TINY_FLUX_A, type GoldenRun } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -70,33 +71,12 @@ const generate = (key: string, params: Record<string, unknown>, options: { abort
   pageCall<PageGenerateResult>('generate', key, params, options);
 
 /** Golden request of one run: prompt embeddings, size, steps, seed. */
-function goldenParams(run: GoldenRun) {
-  const tensors = goldenTensors(run.name);
-  return {
-    promptEmbeddings: {
-      promptEmbeds: Array.from(tensors.get('prompt_embeds')!.data as Float32Array),
-      pooledPromptEmbeds: Array.from(tensors.get('pooled_prompt_embeds')!.data as Float32Array),
-    },
-    width: run.width,
-    height: run.height,
-    steps: run.steps,
-    seed: run.seed,
-  };
-}
+const goldenParams = (run: GoldenRun) => goldenPageParams(run);
 
 /** Decodes a PNG from the page to RGB bytes. */
 function pngRgb(image: { type: string; bytes: number[] }): { rgb: Uint8Array; width: number; height: number } {
   expect(image.type).toBe('image/png');
-  const png = decode(Uint8Array.from(image.bytes));
-  const data = png.data as Uint8Array;
-  const channels = png.channels;
-  const rgb = new Uint8Array(png.width * png.height * 3);
-  for (let i = 0, j = 0; i < data.length; i += channels) {
-    rgb[j++] = data[i];
-    rgb[j++] = data[i + 1];
-    rgb[j++] = data[i + 2];
-  }
-  return { rgb, width: png.width, height: png.height };
+  return decodePngRgb(Uint8Array.from(image.bytes));
 }
 
 function expectMatchesGolden(result: PageGenerateResult, run: GoldenRun): void {
@@ -381,6 +361,33 @@ describe('device check', () => {
 });
 
 describe('demo package with text encoders', () => {
+  it('counts tokens before any weight download: only the tokenizer files are fetched (and stored), the same ids as under Node', async () => {
+    const before = server.requests.length;
+    await pageCall('create', 'demo-count', { model: '/models/demo/', allowAnySize: true });
+    const prompt = Array.from({ length: 120 }, (_, i) => (i % 2 ? 'lighthouse' : 'cliff')).join(' ');
+    const counted = await pageCall<{ ok: boolean; value: { clip: { ids: number[]; tokens: number; maxTokens: number; dropped: string; keptWords: number }; t5: { ids: number[]; maxTokens: number } } }>('call', 'demo-count', 'countTokens', prompt);
+    expect(counted.ok).toBe(true);
+    const files = (entry: { tokenizerJson: string; tokenizerConfig: string }) => ({
+      tokenizerJson: JSON.parse(readFileSync(join(tmp, 'demo', entry.tokenizerJson), 'utf8')),
+      tokenizerConfig: JSON.parse(readFileSync(join(tmp, 'demo', entry.tokenizerConfig), 'utf8')),
+    });
+    const node = countTokens({
+      clip: new PromptTokenizer('clip', files(demoManifest.tokenizers!.clip), demoManifest.tokenizers!.clip.maxLength),
+      t5: new PromptTokenizer('t5', files(demoManifest.tokenizers!.t5), demoManifest.tokenizers!.t5.maxLength),
+    }, prompt);
+    expect(counted.value).toEqual(node);
+    expect(counted.value.clip.dropped).not.toBe('');
+    const tokenizerPaths = [demoManifest.tokenizers!.clip, demoManifest.tokenizers!.t5].flatMap((t) => [t.tokenizerJson, t.tokenizerConfig]);
+    const fetched = server.requests.slice(before).map((r) => r.url).filter((u) => u.startsWith('/models/demo/') && u !== '/models/demo/manifest.json');
+    expect([...fetched].sort()).toEqual(tokenizerPaths.map((p) => `/models/demo/${p}`).sort());
+    // Stored with the package, which lists as partial (its full size known) until it is downloaded.
+    const listed = await pageCall<{ value: { packageUrl: string; complete: boolean; bytesStored: number; bytesTotal: number }[] }>('call', 'demo-count', 'listModels');
+    const demo = listed.value.find((m) => m.packageUrl.endsWith('/models/demo/'))!;
+    const tokenizerBytes = demoManifest.files.filter((f) => tokenizerPaths.includes(f.path)).reduce((sum, f) => sum + f.size, 0);
+    expect(demo).toMatchObject({ complete: false, bytesStored: tokenizerBytes, bytesTotal: demoManifest.files.reduce((sum, f) => sum + f.size, 0) });
+    await pageCall('dispose', 'demo-count');
+  }, 60_000);
+
   it('generates from a prompt, the same pixels as the Node CLI for the same seed, and no request carries the prompt', async () => {
     const before = server.requests.length;
     await pageCall('create', 'demo', { model: '/models/demo/', allowAnySize: true });

@@ -136,6 +136,31 @@ describe('BFL- and OpenAI-shaped facades over the local engine (demo model)', ()
     expect(steps.error!.body.detail[0].loc).toEqual(['body', 'steps']);
   });
 
+  it('runs a [pro] BFL body on the local model with warnings, and says what an OpenAI request had no effect on here', async () => {
+    const submitted = await call('bflSubmit', 'facade', 'flux-pro', { prompt: PROMPT, width: 256, height: 256, steps: 1, seed: 3, interval: 2, safety_tolerance: 3, output_format: 'png' });
+    expect(submitted.error).toBeUndefined();
+    expect(submitted.value.warnings).toEqual([
+      "flux-pro is BFL's hosted model; this request ran on the local model (FLUX.1 [schnell]) instead",
+      'safety_tolerance 3 accepted but not applied locally: no moderation runs on this device',
+      'interval 2 accepted but not applied locally: interval is a FLUX.1 [pro] feature',
+    ]);
+    let result;
+    for (let i = 0; i < 600; i++) {
+      result = await call('bflResult', 'facade', submitted.value.id);
+      if (result.status !== 'Pending') break;
+      await new Promise((done) => setTimeout(done, 100));
+    }
+    expect(result).toMatchObject({ status: 'Ready', result: { seed: 3 }, details: { warnings: expect.arrayContaining([expect.stringMatching(/^flux-pro is BFL's hosted model/)]) } });
+
+    const openai = await call('openaiRaw', 'facade', { prompt: PROMPT, size: '64x64', steps: undefined, cfg_scale: 4, style: 'vivid', n: 1, response_format: 'b64_json' });
+    expect(openai.error).toBeUndefined();
+    expect(openai.value.data).toHaveLength(1);
+    expect(openai.value.warnings).toEqual([
+      'cfg_scale 4 not applied: the local model FLUX.1 [schnell] is not guidance-distilled',
+      'style ignored on this device (passed only to hosted providers)',
+    ]);
+  }, 120_000);
+
   it('runs code written for the OpenAI images API (b64_json)', async () => {
     // OpenAI's API has no steps field, so this runs schnell's default 4 steps: a tiny size keeps SwiftShader quick.
     const result = await call('openai', 'facade', PROMPT, '64x64');

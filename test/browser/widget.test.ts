@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/package/manifest.ts';
+import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
+import { TINY_FLUX_DEV_A } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 import { buildSite, pngPixels, ROOT, screenshot, watchCsp, type CspViolation } from './pages/widget-ui-support.ts';
 
@@ -53,10 +55,13 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'flux-widget-'));
   await buildSite(join(tmp, 'site'));
   manifest = await writeDemoModel({ out: join(tmp, 'demo') });
+  // A guidance-distilled ([dev]) package: the form offers its steps and a guidance field.
+  await convertCheckpoint({ checkpoint: TINY_FLUX_DEV_A, out: join(tmp, 'dev'), weights: 'fp32' });
   server = await startStaticServer({
     '/static/flux-webgpu/': join(tmp, 'site'),
     '/pages/': join(ROOT, 'test/browser/pages'),
     '/models/demo/': join(tmp, 'demo'),
+    '/models/dev/': join(tmp, 'dev'),
   });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
@@ -204,6 +209,33 @@ describe('two widgets on a page with hostile CSS', () => {
     expect(first.images[0].type).toBe('image/png');
     const again = await run(4242);
     expect(pngPixels(Uint8Array.from(again.images[0].bytes)).data).toEqual(pngPixels(Uint8Array.from(first.images[0].bytes)).data);
+  }, 60_000);
+
+  it('counts the prompt\'s tokens while the user types and shows the words the encoders will not see', async () => {
+    const counter = (id: string) => page.locator(`#${id}`).evaluate((host) => {
+      const el = host.shadowRoot!.querySelector('[part="token-count"]') as HTMLElement;
+      return { hidden: el.hidden, text: el.textContent ?? '', over: el.dataset.over ?? '', dropped: [...el.querySelectorAll('.dropped')].map((d) => d.textContent) };
+    });
+    const waitFor = (id: string, pattern: RegExp) => page.waitForFunction(
+      ([i, source]) => new RegExp(source).test(document.getElementById(i)!.shadowRoot!.querySelector('[part="token-count"]')!.textContent ?? ''),
+      [id, pattern.source] as const, { timeout: 30_000 });
+    await page.locator('#a textarea').fill('a photo of a cat');
+    await waitFor('a', /^T5: \d+ \/ 256 tokens; CLIP: \d+ \/ 77 tokens$/);
+    const short = await counter('a');
+    expect(short).toMatchObject({ hidden: false, over: '', dropped: [] });
+    // 40 × 5 words: more than CLIP's 75 text tokens, less than T5's 255.
+    const long = [...Array(40).fill('a photo of a cat'), 'lighthouse'].join(' ');
+    await page.locator('#a textarea').fill(long);
+    await waitFor('a', /CLIP: 77 \/ 77 tokens \(\d+ needed\), keeps the first \d+ of 201 words/);
+    const shown = await counter('a');
+    expect(shown.over).toBe('clip');
+    expect(shown.dropped).toHaveLength(1);
+    expect(shown.dropped[0]).toMatch(/^CLIP will not see: “(a |photo |of |cat )*lighthouse”$/);
+    // The same numbers as the library's countTokens, through the element's generator.
+    const count = await page.locator('#a').evaluate((host, text) => (host as unknown as { generator: { countTokens(p: string): Promise<{ clip: { tokens: number; keptWords: number }; t5: { tokens: number; maxTokens: number } }> } }).generator.countTokens(text), long);
+    expect(shown.text).toContain(`T5: ${count.t5.tokens} / ${count.t5.maxTokens} tokens; CLIP: 77 / 77 tokens (${count.clip.tokens} needed), keeps the first ${count.clip.keptWords} of 201 words`);
+    await page.locator('#a textarea').fill('');
+    await page.waitForFunction(() => (document.getElementById('a')!.shadowRoot!.querySelector('[part="token-count"]') as HTMLElement).hidden, null, { timeout: 10_000 });
   }, 60_000);
 
   it('fires error events with a friendly message, and keeps working afterwards', async () => {
@@ -404,6 +436,53 @@ describe('Content-Security-Policy', () => {
     expect(csp.violations.map((v) => v.directive)).toEqual(['script-src-elem']);
     expect(weightRequests().length).toBe(manifest.files.length);
   });
+});
+
+describe('a FLUX.1 [dev] package', () => {
+  it('offers its steps (28 by default) and a guidance field (3.5), from its manifest alone', async () => {
+    const before = server.requests.length;
+    const form = () => page.evaluate(() => {
+      const root = document.getElementById('dev-widget')!.shadowRoot!;
+      const guidance = root.querySelector('#guidance') as HTMLInputElement;
+      const steps = root.querySelector('#steps') as HTMLSelectElement;
+      return { guidanceShown: !(guidance.closest('.field') as HTMLElement).hidden, guidance: guidance.value, steps: steps.value, options: [...steps.options].map((o) => o.value) };
+    });
+    await page.evaluate(() => {
+      const element = document.createElement('flux-generator');
+      element.id = 'dev-widget';
+      element.setAttribute('model', '/models/dev/');
+      element.setAttribute('allow-any-size', '');
+      document.body.append(element);
+    });
+    await page.waitForFunction(() => !(document.getElementById('dev-widget')!.shadowRoot!.querySelector('#guidance')!.closest('.field') as HTMLElement).hidden, null, { timeout: 60_000 });
+    expect(await form()).toMatchObject({ guidanceShown: true, guidance: '3.5', steps: '28' });
+    expect((await form()).options).toEqual(['8', '12', '16', '20', '24', '28', '32', '40', '50']);
+    await page.evaluate(() => document.getElementById('dev-widget')!.setAttribute('guidance', '2'));
+    await expect.poll(async () => (await form()).guidance).toBe('2');
+    // setParams fills the guidance field too (the app's "Generate again" of a [dev] image); a wrong type is refused.
+    const refused = await page.evaluate(() => {
+      const element = document.getElementById('dev-widget') as HTMLElement & { setParams(p: Record<string, unknown>): void };
+      element.setParams({ guidance: 4.5, steps: 20 });
+      try {
+        element.setParams({ guidance: '4' });
+        return null;
+      } catch (error) {
+        return { name: (error as Error).name, field: (error as { field?: string }).field, reason: (error as { reason?: string }).reason };
+      }
+    });
+    expect(await form()).toMatchObject({ guidance: '4.5', steps: '20' });
+    expect(refused).toEqual({ name: 'InvalidParameterError', field: 'guidance', reason: 'wrong-type' });
+    // A [schnell] widget shows no guidance field and offers 1–4 steps.
+    const schnell = await page.locator('#a').evaluate((host) => ({
+      shown: !(host.shadowRoot!.querySelector('#guidance')!.closest('.field') as HTMLElement).hidden,
+      options: [...(host.shadowRoot!.querySelector('#steps') as HTMLSelectElement).options].map((o) => o.value),
+    }));
+    expect(schnell).toEqual({ shown: false, options: ['1', '2', '3', '4'] });
+    // Only the manifest was read.
+    const devRequests = server.requests.slice(before).filter((r) => r.url.startsWith('/models/dev/')).map((r) => r.url);
+    expect(devRequests.every((u) => u === '/models/dev/manifest.json')).toBe(true);
+    await page.evaluate(() => document.getElementById('dev-widget')!.remove());
+  }, 90_000);
 });
 
 describe('reference counting', () => {

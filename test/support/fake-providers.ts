@@ -414,7 +414,13 @@ export async function startFakeProvider(kind: FakeKind, script: FakeScript = {})
       if (method === 'POST' && url.pathname === '/v1/images/generations') {
         if (gate('submit', record, reply)) return;
         const body = asObject(record.body);
-        const imageSize = asObject(body.image_size);
+        // image_size is {width, height} or one of fal's preset names.
+        const presets: Record<string, { width: number; height: number }> = {
+          square_hd: { width: 1024, height: 1024 }, square: { width: 512, height: 512 }, portrait_4_3: { width: 768, height: 1024 },
+          portrait_16_9: { width: 576, height: 1024 }, landscape_4_3: { width: 1024, height: 768 }, landscape_16_9: { width: 1024, height: 576 },
+        };
+        if (typeof body.image_size === 'string' && !(body.image_size in presets)) return reply(422, { detail: [{ loc: ['body', 'image_size'], msg: 'not a preset' }] });
+        const imageSize = typeof body.image_size === 'string' ? presets[body.image_size] : asObject(body.image_size);
         const task = newTask(body, { width: Number(imageSize.width ?? 1024), height: Number(imageSize.height ?? 768) }, Number(body.num_images ?? 1));
         const urls = imageUrls(task);
         return reply(201, {

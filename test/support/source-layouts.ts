@@ -57,6 +57,8 @@ export function toBflTransformer(d: NamedTensors, numLayers: number, numSingle: 
   copy('time_in.out_layer', 'time_text_embed.timestep_embedder.linear_2');
   copy('vector_in.in_layer', 'time_text_embed.text_embedder.linear_1');
   copy('vector_in.out_layer', 'time_text_embed.text_embedder.linear_2');
+  copy('guidance_in.in_layer', 'time_text_embed.guidance_embedder.linear_1'); // guidance-distilled ([dev]) models only
+  copy('guidance_in.out_layer', 'time_text_embed.guidance_embedder.linear_2');
   copy('txt_in', 'context_embedder');
   copy('img_in', 'x_embedder');
   for (let i = 0; i < numLayers; i++) {

@@ -12,16 +12,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { WeightPrecision } from '../../src/package/manifest.ts';
-import { prepareT5, T5_SEQUENCE_LENGTH } from '../../src/convert/components.ts';
+import { FAMILY_DEFAULTS } from '../../src/defaults.ts';
+import { prepareT5 } from '../../src/convert/components.ts';
 import { writeGraph } from '../../src/convert/convert.ts';
 import { openFolderSink } from '../convert/folder-sink.ts';
 import { localCheckpointFiles } from '../convert/local-files.ts';
+
+/** The bench measures [schnell]'s T5 length. */
+const T5_SEQUENCE_LENGTH = FAMILY_DEFAULTS.schnell.t5Tokens;
 
 const [mode, ...args] = process.argv.slice(2);
 if (mode === 'build') {
   const [checkpoint, out, precision] = args;
   const started = performance.now();
-  const t5 = await prepareT5(localCheckpointFiles(checkpoint), '', precision as WeightPrecision, 2047 * 2 ** 20);
+  const t5 = await prepareT5(localCheckpointFiles(checkpoint), '', precision as WeightPrecision, 2047 * 2 ** 20, T5_SEQUENCE_LENGTH);
   const sink = await openFolderSink(out, true);
   const graphs: string[] = [];
   let weightBytes = 0;

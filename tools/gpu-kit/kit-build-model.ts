@@ -15,6 +15,7 @@ import { expectedVaeDecoderTensors, validateVaeConfig } from '../../src/convert/
 import type { KitModel, ShardKind } from './kit-model.ts';
 import { shardKindOf } from './kit-model.ts';
 import type { KitPackage } from './variants.ts';
+import { FAMILY_DEFAULTS } from '../../src/defaults.ts';
 
 /** The checkpoint's components, each written by its own process when the kit runs in parallel. */
 export type KitComponent = 'transformer' | 'vae' | 't5';
@@ -79,7 +80,7 @@ export async function convertKitPackage(checkpoint: string, out: string, pkg: Ki
   const components = [];
   if (pkg.shards.some((k) => ['embed', 'double', 'single', 'head'].includes(k))) components.push(await prepareTransformer(source, 'transformer', pkg.weights, MAX_GRAPH_DATA_BYTES));
   if (pkg.shards.includes('vae')) components.push(await prepareVae(source, 'vae', pkg.weights));
-  if (pkg.shards.some((k) => k.startsWith('t5-'))) components.push(await prepareT5(source, 'text_encoder_2', pkg.weights, MAX_GRAPH_DATA_BYTES));
+  if (pkg.shards.some((k) => k.startsWith('t5-'))) components.push(await prepareT5(source, 'text_encoder_2', pkg.weights, MAX_GRAPH_DATA_BYTES, FAMILY_DEFAULTS.schnell.t5Tokens));
   const graphs: KitGraph[] = [];
   // The converter's folder sink: built beside `out`, renamed into place when complete.
   const sink = await openFolderSink(out, true);

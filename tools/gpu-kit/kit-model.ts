@@ -5,12 +5,15 @@
  * and their floating-point operation counts.
  */
 import { FLUX_SCHNELL_TEXT_ENCODER_2, FLUX_SCHNELL_TRANSFORMER, FLUX_SCHNELL_VAE } from '../../src/convert/flux-schnell-configs.ts';
-import { T5_SEQUENCE_LENGTH } from '../../src/convert/components.ts';
+import { FAMILY_DEFAULTS } from '../../src/defaults.ts';
 import type { TransformerConfig } from '../../src/convert/transformer-graphs.ts';
 import type { VaeConfig } from '../../src/convert/vae-graph.ts';
 import { imageIds, latentSize, LATENT_CHANNELS } from '../../src/pipeline/latents.ts';
 import { torchRandn } from '../../src/pipeline/randn.ts';
 import { jointIds, ropeTables } from '../../src/pipeline/rope.ts';
+
+/** The kit measures FLUX.1 [schnell]'s T5 length. */
+const T5_SEQUENCE_LENGTH = FAMILY_DEFAULTS.schnell.t5Tokens;
 
 /** The checkpoint the kit writes and the sizes it runs. */
 export interface KitModel {

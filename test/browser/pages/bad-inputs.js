@@ -54,7 +54,7 @@ export const BAD_EMBEDDINGS = [
 ];
 
 /** Keys that are not fields of a request (other APIs' names, typos, later features). */
-export const UNKNOWN_REQUEST_KEYS = [['n', 2], ['size', '512x512'], ['guidance', 3.5], ['prmopt', 'a fox'], ['image', 'blob:x'], ['num_inference_steps', 4], ['aspect_ratio', '1:1']];
+export const UNKNOWN_REQUEST_KEYS = [['n', 2], ['size', '512x512'], ['guidance_scale', 3.5], ['prmopt', 'a fox'], ['image', 'blob:x'], ['num_inference_steps', 4], ['aspect_ratio', '1:1']];
 
 /** Bad values of each createGenerator option. */
 export const BAD_GENERATOR_OPTIONS = {
@@ -315,7 +315,9 @@ export async function runBadCall(call, context, timeoutMs = 2000) {
 export const BAD_ATTRIBUTES = {
   width: ['abc', '17', '0', '1.5', '-16', '99999'],
   height: ['x', '8', '2049', '1e3'],
-  steps: ['0', 'five', '9', '2.5'],
+  // 1–50: FLUX.1 [dev] takes up to 50 (the model's own default applies when absent).
+  steps: ['0', 'five', '51', '2.5'],
+  guidance: ['1', '5.5', 'high', '3,5'],
   seed: ['-1', 'x', '4294967296'],
   'output-format': ['gif', 'PNG'],
   preview: ['fast', 'on'],
