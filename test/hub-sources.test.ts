@@ -19,6 +19,8 @@ import { formatBytes } from '../src/format-bytes.ts';
 import { FAMILY_DEFAULTS } from '../src/defaults.ts';
 
 const transformer = expectedTransformerTensors(validateTransformerConfig(FLUX_SCHNELL_TRANSFORMER, 'transformer'));
+/** [dev]: the same transformer plus the guidance embedder. */
+const devTransformer = expectedTransformerTensors(validateTransformerConfig({ ...FLUX_SCHNELL_TRANSFORMER, guidance_embeds: true }, 'transformer'));
 const vae = expectedVaeDecoderTensors(validateVaeConfig(FLUX_SCHNELL_VAE, 'vae'));
 const clipConfig = validateClipConfig(FLUX_SCHNELL_TEXT_ENCODER, 'text_encoder');
 const clip = expectedClipTensors(clipConfig);
@@ -35,6 +37,7 @@ const blocks = (tensors: Map<string, number[]>, bits: 4 | 8): SourceBlockBits =>
 
 const constants = clipConstantBytes(clipConfig.max_position_embeddings) + t5ConstantBytes(FAMILY_DEFAULTS.schnell.t5Tokens);
 const textAndVae = sourceBytes(clip, () => 2) + sourceBytes(vae, () => 2) + TOKENIZER_BYTES;
+const devConstants = clipConstantBytes(clipConfig.max_position_embeddings) + t5ConstantBytes(FAMILY_DEFAULTS.dev.t5Tokens);
 const expected = {
   official: {
     download: sourceBytes(transformer, () => 2) + sourceBytes(t5, () => 2) + textAndVae,
@@ -44,17 +47,21 @@ const expected = {
     download: sourceBytes(transformer, ggufBytes(18)) + sourceBytes(t5, ggufBytes(34)) + textAndVae,
     stored: estimateTensorBytes(transformer, 'q4', blocks(transformer, 4)) + estimateTensorBytes(t5, 'q4', blocks(t5, 8)) + estimateTensorBytes(clip, 'q4') + estimateTensorBytes(vae, 'q4') + constants,
   },
+  dev: {
+    download: sourceBytes(devTransformer, () => 2) + sourceBytes(t5, () => 2) + textAndVae,
+    stored: estimateTensorBytes(devTransformer, 'q4') + estimateTensorBytes(t5, 'q4') + estimateTensorBytes(clip, 'q4') + estimateTensorBytes(vae, 'q4') + devConstants,
+  },
 };
 
 describe('the published sources the app offers', () => {
   for (const entry of HUB_SOURCES) {
     it(`${entry.id}: download and stored sizes are the converter's estimate (within 1 %)`, () => {
       const { download, stored } = expected[entry.id];
-      console.log(`${entry.name}: ${formatBytes(download)} to download, ${formatBytes(stored)} stored (weights)`);
+      console.log(`${entry.name}: ${formatBytes(download)} to download (${download} B), ${formatBytes(stored)} stored (${stored} B)`);
       expect(Math.abs(entry.downloadBytes - download) / download).toBeLessThan(0.01);
       expect(Math.abs(entry.storedBytes - stored) / stored).toBeLessThan(0.01);
       expect(() => checkHubModelSource(entry.source)).not.toThrow();
-      expect(entry.licenses.map((l) => l.repo)).toContain('black-forest-labs/FLUX.1-schnell');
+      expect(entry.licenses.map((l) => l.repo)).toContain(entry.id === 'dev' ? 'black-forest-labs/FLUX.1-dev' : 'black-forest-labs/FLUX.1-schnell');
     });
   }
 

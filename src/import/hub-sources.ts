@@ -1,5 +1,5 @@
 /**
- * The published sources of FLUX.1 [schnell] the app offers to import, with what they
+ * The published sources of FLUX.1 [schnell] (and [dev]) the app offers to import, with what they
  * cost before anything is fetched: bytes to download (the tensor data the converter
  * reads, each tensor once, plus the tokenizers) and bytes stored (the converter's storage
  * rule). The numbers are the converter's estimate for the published configs and storage
@@ -19,7 +19,7 @@ export interface SourceLicense {
 
 /** A source the app offers. */
 export interface KnownHubSource {
-  id: 'official' | 'gguf';
+  id: 'official' | 'gguf' | 'dev';
   /** For the picker. */
   name: string;
   description: string;
@@ -30,6 +30,8 @@ export interface KnownHubSource {
   /** Bytes in this browser once imported. */
   storedBytes: number;
   licenses: SourceLicense[];
+  /** The repository is gated: the user accepts its licence on the Hub and gives an access token. */
+  gated?: boolean;
 }
 
 const APACHE = { license: 'apache-2.0', name: 'Apache License 2.0' };
@@ -67,5 +69,16 @@ export const HUB_SOURCES: readonly KnownHubSource[] = [
       { repo: 'city96/FLUX.1-schnell-gguf', ...APACHE },
       { repo: 'city96/t5-v1_1-xxl-encoder-gguf', ...APACHE },
     ],
+  },
+  {
+    id: 'dev',
+    name: 'FLUX.1 [dev], official repository (black-forest-labs/FLUX.1-dev; gated, non-commercial)',
+    description:
+      'The guidance-distilled model (28 steps, guidance 1.5–5), bfloat16 as published, converted to 4-bit here. The repository is gated: accept its licence on huggingface.co first and give an access token below. Non-commercial use only.',
+    source: { from: 'hf:black-forest-labs/FLUX.1-dev', weights: 'q4' },
+    downloadBytes: 33_676_150_000,
+    storedBytes: 12_460_000_000,
+    licenses: [{ repo: 'black-forest-labs/FLUX.1-dev', license: 'flux-1-dev-non-commercial-license', name: 'FLUX.1 [dev] Non-Commercial License' }],
+    gated: true,
   },
 ];

@@ -60,7 +60,7 @@ export function mountApp(root: HTMLElement): void {
   const knownModel = MODEL_REGISTRY.find((m) => m.url === savedModel);
   const modelSelect = h('select', { id: 'model', name: 'model', 'aria-describedby': 'model-hint' },
     ...MODEL_REGISTRY.map((m) => h('option', { value: m.url }, m.license.commercialUse ? m.name : `${m.name} (non-commercial licence)`)),
-    h('option', { value: HUB }, 'FLUX.1 [schnell] from Hugging Face…'),
+    h('option', { value: HUB }, 'FLUX.1 from Hugging Face…'),
     h('option', { value: CUSTOM }, 'Another package URL…'));
   const savedImport = savedModel !== undefined && isImportedPackageUrl(savedModel);
   modelSelect.value = savedModel === undefined ? MODEL_REGISTRY[0].url : knownModel ? knownModel.url : savedImport ? HUB : CUSTOM;

@@ -1,5 +1,5 @@
 /**
- * The app's "FLUX.1 [schnell] from Hugging Face" panel: choose a source (the official
+ * The app's "FLUX.1 from Hugging Face" panel: choose a source (the official
  * repository, city96's GGUF files, or any `hf:` reference), see what it costs (bytes to
  * download, bytes stored) and its licences before anything is fetched, confirm, and follow
  * the import (bytes per file and in total, the part being converted, time left). The
@@ -90,7 +90,7 @@ export function createHubImportView(host: HubImportHost): HubImportView {
     h('label', { for: radios[i].id }, radios[i], h('strong', {}, s.name)),
     h('p', { class: 'hint' }, `${s.description} ${sizesText(s.downloadBytes, s.storedBytes, true)}. ${licenseLine(s.licenses)}.`)));
   const element = h('section', { class: 'panel hub-import', id: 'hub-import', 'aria-labelledby': 'hub-import-title' },
-    h('h2', { id: 'hub-import-title' }, 'FLUX.1 [schnell] from Hugging Face'),
+    h('h2', { id: 'hub-import-title' }, 'FLUX.1 from Hugging Face'),
     h('p', { class: 'hint' }, 'This page downloads the published files straight from Hugging Face and converts them here, into this browser’s storage; after that the model works offline. Nothing is fetched until you press a button.'),
     h('fieldset', { class: 'hub-sources' },
       h('legend', {}, 'Source'),
@@ -155,7 +155,8 @@ export function createHubImportView(host: HubImportHost): HubImportView {
     const entry = known();
     if (entry) {
       sizes.textContent = sizesText(entry.downloadBytes, entry.storedBytes, true);
-      licenses.textContent = `${licenseLine(entry.licenses)}. By importing you accept ${entry.licenses.length > 1 ? 'these licences' : 'this licence'}.`;
+      const gated = entry.gated ? ' The repository is gated: accept its licence on huggingface.co, then give an access token below.' : '';
+      licenses.textContent = `${licenseLine(entry.licenses)}. By importing you accept ${entry.licenses.length > 1 ? 'these licences' : 'this licence'}.${gated}`;
     } else if (checked && checked.packageUrl === packageUrl) {
       sizes.textContent = checked.sizes;
       licenses.textContent = checked.licenses;

@@ -1,5 +1,5 @@
 /**
- * The app's "FLUX.1 [schnell] from Hugging Face" flow in the built site, in headless
+ * The app's "FLUX.1 from Hugging Face" flow in the built site, in headless
  * Chromium, with a tiny checkpoint on a fake Hub (127.0.0.1): pick a source → its sizes
  * (download, stored) and licence are shown before anything is fetched → check a custom
  * `hf:` reference (file lists, headers and model card only) → confirm → progress (bytes per
@@ -43,7 +43,7 @@ afterAll(async () => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('the app: FLUX.1 [schnell] from Hugging Face', () => {
+describe('the app: FLUX.1 from Hugging Face', () => {
   it('pick a source → sizes and licence before any request → check → confirm → progress → generate', async () => {
     await page.goto(`${server.origin}/index.html`);
     await page.selectOption('#model', '__hub__');
@@ -56,6 +56,11 @@ describe('the app: FLUX.1 [schnell] from Hugging Face', () => {
     await page.check('#hub-source-gguf');
     await expect.poll(() => text('#hub-sizes')).toBe('≈ 12.1 GB to download · ≈ 14.8 GB stored in this browser');
     expect(await text('#hub-licenses')).toContain('city96/t5-v1_1-xxl-encoder-gguf');
+    // FLUX.1 [dev]: its non-commercial licence and the gate, before anything is fetched.
+    await page.check('#hub-source-dev');
+    await expect.poll(() => text('#hub-sizes')).toBe('≈ 33.7 GB to download · ≈ 12.5 GB stored in this browser');
+    expect(await text('#hub-licenses')).toContain('FLUX.1 [dev] Non-Commercial License (black-forest-labs/FLUX.1-dev)');
+    expect(await text('#hub-licenses')).toContain('gated');
 
     // Any hf: reference (here on the fake Hub, chosen under "Hub address").
     await page.check('#hub-source-custom');
