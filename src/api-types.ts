@@ -5,6 +5,7 @@
 import type { ImageFit } from './image/fit-image.ts';
 import type { ImageInput } from './image/image-input.ts';
 import type { RgbImage } from './pipeline/image.ts';
+import type { MemoryPlan } from './engine/memory-plan.ts';
 import type { ProgressCallback } from './progress.ts';
 
 /** Image encodings the generator can return. */
@@ -111,4 +112,12 @@ export interface GenerateResult {
   warnings: string[];
   /** Image-to-image: the strength used. */
   strength?: number;
+  /** Local engine: the memory plan that ran ('resident', 'staged' or 'streaming'). */
+  memoryPlan?: MemoryPlan;
+  /** Local engine: why that plan, with the numbers, e.g. "staged: 9.6 GiB needed, 11.2 GiB available". */
+  memoryPlanReason?: string;
+  /** Local engine: the most GPU bytes alive at once during the request (every buffer counted). */
+  gpuPeakBytes?: number;
+  /** Local engine: counted GPU bytes per stage ('load', 'text', 'transformer', 'vae'): the peak, and what was live when it ended. */
+  gpuStages?: { stage: string; peakBytes: number; liveBytes: number }[];
 }

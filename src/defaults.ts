@@ -19,6 +19,8 @@ export const DEFAULTS = {
   /** Bytes per chunk the converter hashes for the manifest's `chunkSha256` (8 MiB, the weight store's chunk size). */
   chunkHashBytes: 8 * 1024 * 1024,
   weights: 'q4' as const,
+  /** Memory plan: 'auto' picks the fastest of resident, staged, streaming that fits the measured GPU memory. */
+  memory: 'auto' as const,
   /** The widget counts a prompt's tokens after the user pauses typing this long, in ms. */
   tokenCountDelayMs: 250,
   /**
@@ -33,6 +35,14 @@ export const DEFAULTS = {
     /** Transformer block activations. */
     computePrecision: 'fp32' as 'fp32' | 'fp16',
   },
+  /** Largest tile the engine picks on its own for a tiled VAE decode, in pixels (the FLUX VAE's own `sample_size`). */
+  vaeTileMaxPx: 1024,
+  /**
+   * Largest float32 attention-score buffer [heads, tokens, tokens] one attention node may
+   * need at the largest web size, in bytes: the converter groups heads to stay within it
+   * (1 GiB: SwiftShader's buffer limit, and a common one on laptop GPUs).
+   */
+  attentionScoresMaxBytes: 2 ** 30,
   /** Where `hf:` source references are fetched from (the public Hugging Face Hub). */
   hubUrl: 'https://huggingface.co',
   /** Hub downloads: attempts per request (a dropped connection resumes where it stopped) and the first back-off, doubling, in ms. */
@@ -101,4 +111,6 @@ export const LIMITS = {
   /** Image-to-image strength: greater than min, at most max. */
   strength: { min: 0, max: 1 },
   maxShardMb: { min: 1, max: 2047 },
+  /** diffusers' `tile_sample_min_size` for a tiled VAE decode: pixels, a multiple of 8 (latent tile = px/8). */
+  vaeTilePx: { min: 32, multiple: 8 },
 };

@@ -165,15 +165,24 @@ export function capabilityReason(missing: readonly string[]): DeviceCapabilityRe
 
 /** This device cannot run the package locally; `missing` names each capability that is short. */
 export class DeviceCapabilityError extends FluxError {
-  static override readonly errorName = 'DeviceCapabilityError';
-  static override readonly defaultReason = 'missing-feature';
+  static override readonly errorName: string = 'DeviceCapabilityError';
+  static override readonly defaultReason: DeviceCapabilityReason = 'missing-feature';
   declare readonly reason: DeviceCapabilityReason;
+  /** With `missing: ['gpu-memory']`: the GPU bytes the request needs under the lightest plan that could run it. */
+  readonly neededBytes?: number;
+  /** With `missing: ['gpu-memory']`: the GPU bytes the device gave (the allocation probe). */
+  readonly availableBytes?: number;
   constructor(
     message: string,
     public readonly missing: string[] = [],
     reason?: DeviceCapabilityReason,
+    bytes?: { neededBytes: number; availableBytes: number },
   ) {
     super(message, reason ?? capabilityReason(missing));
+    if (bytes) {
+      this.neededBytes = bytes.neededBytes;
+      this.availableBytes = bytes.availableBytes;
+    }
   }
 }
 
@@ -192,6 +201,24 @@ export class DeviceLostError extends FluxError {
     public readonly stage: string = '',
   ) {
     super(message);
+  }
+}
+
+/**
+ * The GPU ran out of memory (or was lost) while a memory plan loaded or ran. The engine's
+ * WebGPU runtime is unusable afterwards, so the page replaces the worker and runs the
+ * request again under `fallbackPlan` (null: no lighter plan is left).
+ */
+export class GpuOutOfMemoryError extends DeviceCapabilityError {
+  static override readonly errorName = 'GpuOutOfMemoryError';
+  static override readonly defaultReason = 'gpu-memory';
+  constructor(
+    message: string,
+    public readonly plan: string,
+    public readonly fallbackPlan: string | null,
+    bytes?: { neededBytes: number; availableBytes: number },
+  ) {
+    super(message, ['gpu-memory'], 'gpu-memory', bytes);
   }
 }
 
@@ -624,6 +651,7 @@ export const ERROR_CLASSES = [
   ModelPackageError,
   AbortedError,
   DeviceCapabilityError,
+  GpuOutOfMemoryError,
   DeviceLostError,
   WorkerCrashedError,
   StorageQuotaError,

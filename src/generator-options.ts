@@ -5,6 +5,7 @@
  * configs are checked by `createProvider`.
  */
 import type { EngineSettings } from './engine/protocol.ts';
+import { MEMORY_OPTIONS } from './engine/memory-plan.ts';
 import { checkWorkerLocation } from './engine/worker-url.ts';
 import { InvalidParameterError } from './errors.ts';
 import { checkHubModelSource } from './import/hub-model-source.ts';
@@ -13,7 +14,7 @@ import { PRIVACY_MODES } from './routing.ts';
 import { resolveRetryPolicy } from './store/download-retry.ts';
 
 /** Options of the local generator (a subset of `createGenerator`'s). */
-const LOCAL_KEYS = ['model', 'allowAnySize', 'engine', 'worker', 'workerUrl', 'wasmPaths'];
+const LOCAL_KEYS = ['model', 'allowAnySize', 'engine', 'memory', 'worker', 'workerUrl', 'wasmPaths'];
 /** Options of `createGenerator`. */
 const GENERATOR_KEYS = [...LOCAL_KEYS, 'privacy', 'providers'];
 
@@ -29,6 +30,13 @@ const ENGINE_SETTINGS: Record<keyof EngineSettings, (field: string, value: unkno
   preferredLayout: (field, value) => oneOf(field, value, ['NCHW', 'NHWC']),
   wasmUrl: (field, value) => {
     if (typeof value !== 'string') throw new InvalidParameterError(field, 'an absolute URL of the wasm file (text)', value, 'wrong-type');
+  },
+  gpuMemoryCap: (field, value) => {
+    const cap = checkObject(field, value, 'an object such as { probeBytes: 1e9, allocationBytes: 2e9 } (tests: a smaller GPU)');
+    checkKeys(`${field}.`, cap, ['probeBytes', 'allocationBytes']);
+    for (const key of ['probeBytes', 'allocationBytes']) {
+      if (cap[key] !== undefined && (typeof cap[key] !== 'number' || !(cap[key] >= 0))) throw new InvalidParameterError(`${field}.${key}`, 'a number of bytes ≥ 0', cap[key], 'out-of-range');
+    }
   },
   download: (field, value) => {
     const settings = checkObject(field, value, 'an object of download settings such as { idleTimeoutMs: 30000 }');
@@ -76,6 +84,7 @@ function checkLocal(record: Record<string, unknown>): void {
     packageUrlOf(record.model);
   }
   if (record.allowAnySize !== undefined) boolean('allowAnySize', record.allowAnySize);
+  if (record.memory !== undefined) oneOf('memory', record.memory, MEMORY_OPTIONS);
   if (record.engine !== undefined) {
     const engine = checkObject('engine', record.engine, 'an object of engine settings such as { numThreads: 1 }');
     checkKeys('engine.', engine, Object.keys(ENGINE_SETTINGS));

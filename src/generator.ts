@@ -5,7 +5,8 @@
  * once, here (`validateRequest`), and travels on as one `ValidRequest`.
  */
 import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
-import type { DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
+import { DEFAULTS } from './defaults.ts';
+import type { DeviceCheckOptions, DeviceReport, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { withDecodedImage } from './image/init-request.ts';
 import { DeviceCapabilityError, FluxError, InvalidParameterError, ProviderUnsupportedError, throwIfAborted } from './errors.ts';
 import { checkWorkerLocation } from './engine/worker-url.ts';
@@ -56,8 +57,11 @@ export interface Generator {
    * @throws AbortedError when `params.signal` aborts
    */
   generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
-  /** Where the next generation will run and why (checks the device; downloads only the manifest). */
-  route(): Promise<RouteDecision>;
+  /**
+   * Where a generation of `size` (default 1024×1024) will run and why (checks the device
+   * and its GPU memory for that size; downloads only the manifest).
+   */
+  route(size?: { width?: number; height?: number }): Promise<RouteDecision>;
   /** Checks parameters as `generate` does, without generating. @returns the checked request @throws InvalidParameterError */
   validate(params: GenerateParams): ValidRequest;
   /**
@@ -75,8 +79,12 @@ export interface Generator {
    */
   load(options?: LoadOptions): Promise<LoadedModel>;
   load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
-  /** What the device offers and whether the model fits (probed once per session, again after a device loss). */
-  checkDevice(): Promise<DeviceReport>;
+  /**
+   * What the device offers and whether the model fits, with the GPU memory each memory
+   * plan needs at `options`' size (default 1024×1024) and what the device gave (probed
+   * once per session, again after a device loss).
+   */
+  checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
   /**
    * How a prompt fits the local model's text encoders, before generating: per encoder the
    * ids it receives, tokens needed / its length (CLIP 77; T5 256 for [schnell], 512 for
@@ -116,15 +124,17 @@ export function createGenerator(options: GeneratorOptions): Generator {
   let local: LocalGenerator | undefined;
   const localGenerator = () => {
     if (!modelUrl) throw new FluxError('this generator has no local model (remote-only)', 'no-local-model');
-    local ??= createLocalGenerator({ model: modelUrl, allowAnySize: options.allowAnySize, engine: options.engine, worker: options.worker, workerUrl: options.workerUrl, wasmPaths: options.wasmPaths });
+    local ??= createLocalGenerator({ model: modelUrl, allowAnySize: options.allowAnySize, engine: options.engine, memory: options.memory, worker: options.worker, workerUrl: options.workerUrl, wasmPaths: options.wasmPaths });
     return local;
   };
-  // The worker keeps the device report (once per package, dropped on device loss; a new worker starts without one).
-  const checkDevice = () => localGenerator().checkDevice();
+  // The worker keeps the device report (once per package, dropped on device loss; a new
+  // worker starts without one) and its memory probe, so a check per size is cheap.
+  const checkDevice = (check: DeviceCheckOptions = {}) => localGenerator().checkDevice(check);
   const validate = (params: GenerateParams) => validateRequest(params, rules);
   // A picture (image-to-image) is decoded and fitted where the request enters: only its RGB bytes go on.
   const prepare = async (params: GenerateParams | ValidRequest) => validateRequest(await withDecodedImage(params, rules, (params as GenerateParams | undefined)?.signal), rules);
-  const route = () => decideRoute(privacy, providers, checkDevice);
+  const route = (size: { width?: number; height?: number } = {}) =>
+    decideRoute(privacy, providers, () => checkDevice({ width: size.width ?? DEFAULTS.width, height: size.height ?? DEFAULTS.height }));
 
   const runRemote = async (provider: ImageEngine, request: ValidRequest, params: GenerateParams, reason: string): Promise<GenerateResult> => {
     if (request.prompt === undefined) throw new InvalidParameterError('prompt', `text for ${provider.label} (hosted providers take a prompt, not embeddings)`, undefined, 'missing');
@@ -159,7 +169,7 @@ export function createGenerator(options: GeneratorOptions): Generator {
     const request = await prepare(params);
     const call = params as GenerateParams;
     throwIfAborted(call.signal);
-    const decision = await route();
+    const decision = await route({ width: request.width, height: request.height });
     if (decision.provider) return runRemote(capableOf(request, decision.provider), request, call, decision.reason);
     try {
       await hubModel?.ensure({ onProgress: call.onProgress, signal: call.signal });
@@ -168,7 +178,8 @@ export function createGenerator(options: GeneratorOptions): Generator {
       const notes = ignored.length ? [`providerOptions ${ignored.join(', ')} ignored on this device (they go only to hosted providers)`] : [];
       return { ...result, backendReason: decision.reason, warnings: [...notes, ...result.warnings] };
     } catch (error) {
-      // A size this device cannot hold is found only when loading; prefer-local then hands over.
+      // A size this device cannot hold, or a GPU that ran out of memory under the lightest
+      // plan, is found only when loading or running; prefer-local then hands over.
       if (error instanceof DeviceCapabilityError && privacy === 'prefer-local' && providers.length) {
         const provider = capableOf(request, providers[0]);
         return runRemote(provider, request, call, `This device could not run this request locally (${error.message}), so the prompt was sent to ${provider.label}.`);

@@ -13,7 +13,7 @@ export { importModel, planModelImport, type ModelImportOptions } from './import/
 export { importedPackageUrl, type HubModelSource } from './import/hub-model-source.ts';
 export type { HubImportPlan, HubImportResult } from './import/hub-import.ts';
 export type { ImportProgressEvent } from './import/import-progress.ts';
-export { createLocalGenerator, startWorker, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
+export { createLocalGenerator, startWorker, type DecodeLatentsParams, type LocalGenerator, type LocalGeneratorOptions } from './local-generator.ts';
 export type { ValidRequest } from './request.ts';
 export type { WorkerLocation } from './engine/worker-url.ts';
 export type { PrivacyMode, RouteDecision } from './routing.ts';
@@ -24,7 +24,8 @@ export type { GenerateParams, GenerateResult, GenerateTimings, LoadOptions, Outp
 export type { DownloadRetryEvent, ProgressCallback, ProgressEvent } from './progress.ts';
 export type { DownloadRetryOptions } from './store/download-retry.ts';
 export { describeTokenCount, type EncoderTokenCount, type TokenCount } from './text/token-count.ts';
-export type { DeviceReport, DeviceShortfall, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+export type { DeviceCheckOptions, DeviceMemoryReport, DeviceReport, DeviceShortfall, EngineDecodeResult, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+export { MEMORY_OPTIONS, MEMORY_PLANS, type MemoryOption, type MemoryPlan } from './engine/memory-plan.ts';
 export {
   AbortedError,
   CheckpointError,
@@ -33,6 +34,7 @@ export {
   WorkerCrashedError,
   DownloadError,
   FluxError,
+  GpuOutOfMemoryError,
   HubError,
   IntegrityError,
   InvalidParameterError,

@@ -12,8 +12,9 @@
 import * as Comlink from 'comlink';
 import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts';
 import { withDecodedImage } from './image/init-request.ts';
-import { FluxError, InvalidParameterError, throwIfAborted } from './errors.ts';
-import type { DeviceReport, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+import { FluxError, GpuOutOfMemoryError, InvalidParameterError, throwIfAborted } from './errors.ts';
+import type { MemoryOption, MemoryPlan } from './engine/memory-plan.ts';
+import type { DeviceCheckOptions, DeviceReport, EngineDecodeRequest, EngineDecodeResult, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { checkLocalGeneratorOptions } from './generator-options.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from './progress.ts';
@@ -35,6 +36,12 @@ export interface LocalGeneratorOptions extends WorkerLocation {
   allowAnySize?: boolean;
   /** Engine settings: wasm threads, onnxruntime logging, low-memory session handling. */
   engine?: EngineSettings;
+  /**
+   * GPU memory plan: 'auto' (default: the fastest that fits the measured GPU memory),
+   * 'resident' (every session kept: fastest repeats), 'staged' (text encoders, transformer
+   * and VAE one after another), 'streaming' (one graph at a time: least memory, slowest).
+   */
+  memory?: MemoryOption;
   /**
    * A worker running `workers/generator.worker.ts` instead of the bundled one, or a
    * function that starts one (called again for a fresh worker after one died; with a
@@ -58,6 +65,14 @@ export interface LocalGenerator {
    */
   generate(params: GenerateParams | ValidRequest): Promise<GenerateResult>;
   /**
+   * Decodes latents with the model's VAE (e.g. saved `vae_input` latents): whole where the
+   * GPU's buffer limits allow, else in diffusers-style tiles; `tilePx` forces a tile size
+   * (null: one whole decode). Queued and cancellable like `generate`.
+   * @throws InvalidParameterError naming a bad field
+   * @throws AbortedError when `params.signal` aborts
+   */
+  decodeLatents(params: DecodeLatentsParams): Promise<EngineDecodeResult>;
+  /**
    * Downloads (once; resumable, with automatic retries) and loads the model:
    * `load()`, `load(onProgress)`, `load({signal, onProgress})` or `load(onProgress, {signal})`.
    * @throws AbortedError when `signal` aborts (bytes stored so far are kept)
@@ -65,8 +80,12 @@ export interface LocalGenerator {
    */
   load(options?: LoadOptions): Promise<LoadedModel>;
   load(onProgress?: ProgressCallback, options?: LoadOptions): Promise<LoadedModel>;
-  /** What the device offers and whether the model fits; downloads only the manifest (once per session). */
-  checkDevice(): Promise<DeviceReport>;
+  /**
+   * What the device offers and whether the model fits, with the GPU memory each plan needs
+   * at `options`' size (default 1024×1024) and what the device gave; downloads only the
+   * manifest (once per session).
+   */
+  checkDevice(options?: DeviceCheckOptions): Promise<DeviceReport>;
   /**
    * How a prompt fits the model's text encoders (CLIP 77 tokens; T5 256 or 512): ids,
    * counts and the text each one drops. Reads only the manifest and the tokenizer files
@@ -80,6 +99,12 @@ export interface LocalGenerator {
   deleteModel(url?: string): Promise<void>;
   /** Stops the worker and frees the GPU; the generator cannot be used afterwards. */
   dispose(): Promise<void>;
+}
+
+/** What `decodeLatents` takes (see `EngineDecodeRequest`). */
+export interface DecodeLatentsParams extends Omit<EngineDecodeRequest, 'model'> {
+  signal?: AbortSignal;
+  onProgress?: ProgressCallback;
 }
 
 const LOCAL_REASON = 'The model runs on this device (WebGPU); nothing but the model files is downloaded.';
@@ -123,22 +148,57 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       // The checked fields only: a plain, cloneable object (the worker checks it again).
       // providerOptions are for hosted providers only; they stay on this side.
       const { providerOptions: _ignored, ...fields } = requestFields(request);
-      const wire: EngineGenerateRequest = { ...fields, model, allowAnySize: checked.allowAnySize };
+      const wire: EngineGenerateRequest = { ...fields, model, allowAnySize: checked.allowAnySize, memory: checked.memory };
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();
+      for (;;) {
+        let stop: (() => void) | undefined;
+        try {
+          const result = await connection.call('generate', (engine, setStage) => {
+            const progress = Comlink.proxy((event: ProgressEvent) => {
+              if (event.stage !== 'done') setStage(event.stage);
+              onProgress?.(event);
+            });
+            const onAbort = () => void engine.cancel(id).catch(() => undefined);
+            signal?.addEventListener('abort', onAbort, { once: true });
+            stop = () => signal?.removeEventListener('abort', onAbort);
+            return engine.generate(id, wire, progress);
+          });
+          return { ...result, warnings: [...request.warnings, ...result.warnings], backend: 'local', backendReason: LOCAL_REASON };
+        } catch (error) {
+          if (!(error instanceof GpuOutOfMemoryError)) throw error;
+          // Out of GPU memory: onnxruntime's wasm in that worker is unusable, so a fresh
+          // worker runs the request again under the next lighter plan (weights are stored).
+          connection.replaceWorker(new FluxError('the generator worker was replaced after a GPU out-of-memory failure'));
+          if (!error.fallbackPlan || signal?.aborted) throw error;
+          wire.memory = error.fallbackPlan as MemoryPlan;
+          wire.memoryFallback = error.message;
+        } finally {
+          stop?.();
+        }
+      }
+    },
+
+    async decodeLatents(params: DecodeLatentsParams): Promise<EngineDecodeResult> {
+      if (params === null || typeof params !== 'object') throw new InvalidParameterError('params', 'an object such as { latents, latentHeight, latentWidth }', params, 'wrong-type');
+      const { signal, onProgress, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput } = params;
+      checkCallOptions({ signal, onProgress });
+      throwIfAborted(signal);
+      const id = `decode-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+      // Only the known fields cross (the rest of an object might not be cloneable); the worker checks them.
+      const wire: EngineDecodeRequest = { model, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput };
       let stop: (() => void) | undefined;
       try {
-        const result = await connection.call('generate', (engine, setStage) => {
+        return await connection.call('decode', (engine, setStage) => {
+          const onAbort = () => void engine.cancel(id).catch(() => undefined);
+          signal?.addEventListener('abort', onAbort, { once: true });
+          stop = () => signal?.removeEventListener('abort', onAbort);
           const progress = Comlink.proxy((event: ProgressEvent) => {
             if (event.stage !== 'done') setStage(event.stage);
             onProgress?.(event);
           });
-          const onAbort = () => void engine.cancel(id).catch(() => undefined);
-          signal?.addEventListener('abort', onAbort, { once: true });
-          stop = () => signal?.removeEventListener('abort', onAbort);
-          return engine.generate(id, wire, progress);
+          return engine.decodeLatents(id, wire, progress);
         });
-        return { ...result, warnings: [...request.warnings, ...result.warnings], backend: 'local', backendReason: LOCAL_REASON };
       } finally {
         stop?.();
       }
@@ -161,14 +221,14 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
             if (event.stage !== 'done') setStage(event.stage);
             onProgress?.(event);
           });
-          return engine.load(model, progress, id);
+          return engine.load(model, progress, id, { memory: checked.memory });
         });
       } finally {
         stop?.();
       }
     },
 
-    checkDevice: () => connection.call('checkDevice', (engine) => engine.checkDevice(model)),
+    checkDevice: (check: DeviceCheckOptions = {}) => connection.call('checkDevice', (engine) => engine.checkDevice(model, { memory: checked.memory, ...check })),
     countTokens: (prompt: string) => connection.call('countTokens', (engine) => engine.countTokens(model, prompt)),
     listModels: () => connection.call('listModels', (engine) => engine.listModels()),
     deleteModel: (url?: string) => {

@@ -1,13 +1,16 @@
+import type { MemoryPlan } from './engine/memory-plan.ts';
 import type { ImportProgressEvent } from './import/import-progress.ts';
 import type { PreviewImage } from './pipeline/preview.ts';
 
 /**
  * Progress events of a generation, a union tagged on `stage` (like transformers.js's
  * `status`): `download` per file and in total, `load`, `encode`, `denoise` per step,
- * `decode`, `done`; `remote` while a hosted provider works; `import` while a model is
+ * `decode`, `done`; `remote` while a hosted provider works; `plan` when the local engine
+ * has chosen its memory plan (again after a fallback); `import` while a model is
  * converted from the Hub into this browser's storage (first use of a Hub model).
  */
 export type ProgressEvent =
+  | { stage: 'plan'; plan: MemoryPlan; reason: string; neededBytes: number; availableBytes: number }
   | { stage: 'download'; status?: 'downloading'; file: string; loaded: number; total: number; totalLoaded: number; totalBytes: number }
   | DownloadRetryEvent
   | { stage: 'load'; graph: string; index: number; count: number }

@@ -19,8 +19,10 @@ export interface DeviceVerdict {
   ok: boolean;
   /** One sentence per missing capability (empty when ok). */
   reasons: string[];
-  /** What is short, by capability name ('webgpu', 'maxBufferSize', …). */
-  shortfalls?: { capability: string }[];
+  /** What is short, by capability name ('webgpu', 'maxBufferSize', 'gpu-memory', …), with bytes needed and available. */
+  shortfalls?: { capability: string; needed?: number; available?: number }[];
+  /** The memory plan the local engine would run, and why (with the numbers). */
+  memory?: { plan: string | null; reason: string };
 }
 
 /** Where the next generation will run, and why. */
@@ -38,6 +40,11 @@ export interface RouteDecision {
 }
 
 const missing = (device: DeviceVerdict) => device.shortfalls?.map((s) => s.capability) ?? [];
+/** The GPU-memory numbers of a verdict, for the error's `neededBytes`/`availableBytes`. */
+const memoryBytes = (device: DeviceVerdict) => {
+  const short = device.shortfalls?.find((s) => s.capability === 'gpu-memory');
+  return short && typeof short.needed === 'number' && typeof short.available === 'number' ? { neededBytes: short.needed, availableBytes: short.available } : undefined;
+};
 const LOCAL = (reason: string): RouteDecision => ({ backend: 'local', label: 'this device', onDevice: true, reason });
 const REMOTE = (provider: ImageEngine, reason: string): RouteDecision => ({ backend: provider.id, label: provider.label, onDevice: false, reason, provider });
 
@@ -53,13 +60,13 @@ export async function decideRoute(mode: PrivacyMode, providers: readonly ImageEn
     return REMOTE(providers[0], `Remote-only mode: the prompt is sent to ${providers[0].label}.`);
   }
   const device = await checkDevice();
-  if (device.ok) return LOCAL('This device can run the model: the prompt stays here.');
+  if (device.ok) return LOCAL(`This device can run the model${device.memory?.plan ? ` (${device.memory.reason})` : ''}: the prompt stays here.`);
   const why = device.reasons.join(' ');
   if (mode === 'local-only') {
-    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Local-only mode sends nothing to any provider; use a device with a larger GPU, or allow a hosted provider.`, missing(device));
+    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Local-only mode sends nothing to any provider; use a device with a larger GPU, or allow a hosted provider.`, missing(device), undefined, memoryBytes(device));
   }
   if (!providers.length) {
-    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Configure a hosted provider to generate anyway.`, missing(device));
+    throw new DeviceCapabilityError(`This device cannot run the model locally: ${why} Configure a hosted provider to generate anyway.`, missing(device), undefined, memoryBytes(device));
   }
   return REMOTE(providers[0], `This device cannot run the model locally (${why}), so the prompt is sent to ${providers[0].label}.`);
 }

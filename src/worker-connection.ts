@@ -223,6 +223,15 @@ export class EngineConnection {
     return watchedWorker.run(operation, task);
   }
 
+  /**
+   * Stops the live worker (its pending calls reject with `error`) so that the next call
+   * starts a fresh one: after a GPU out-of-memory failure onnxruntime's wasm is unusable.
+   */
+  replaceWorker(error: Error): void {
+    this.current?.retire(error);
+    this.current = undefined;
+  }
+
   /** Runs `last` on the live worker (if any, for at most `timeoutMs`), then stops it; later calls reject with `error`. */
   async close(error: Error, last?: (engine: Comlink.Remote<EngineApi>) => Promise<unknown>, timeoutMs = 2000): Promise<void> {
     if (this.closed) return;

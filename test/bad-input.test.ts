@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FluxError, InvalidParameterError } from '../src/errors.ts';
+import { readGeneratorConfig } from '../src/widget/config.ts';
 import { createGenerator } from '../src/generator.ts';
 import { createProvider, type ImageEngine } from '../src/providers/index.ts';
 import { requestFromFlags } from '../tools/cli-request.ts';
@@ -133,6 +134,16 @@ describe("the outside probe's failures (issue 11), one by one", () => {
     expect(await provider({ maxRetries: 1.5 })).toEqual(['InvalidParameterError', 'providers[0].maxRetries', 'out-of-range']);
     expect(await named(() => createGenerator({ model, engine: { numThreads: -1 } }))).toEqual(['InvalidParameterError', 'engine.numThreads', 'out-of-range']);
     expect(await named(() => createGenerator({ model, engine: 'fast' } as never))).toEqual(['InvalidParameterError', 'engine', 'wrong-type']);
+  });
+
+  it('memory plans: memory "huge" or 3, gpuMemoryCap with a negative probe; the widget attribute memory="huge"', async () => {
+    expect(await named(() => createGenerator({ model, memory: 'huge' } as never))).toEqual(['InvalidParameterError', 'memory', 'not-one-of']);
+    expect(await named(() => createGenerator({ model, memory: 3 } as never))).toEqual(['InvalidParameterError', 'memory', 'wrong-type']);
+    expect(await named(() => createGenerator({ model, engine: { gpuMemoryCap: { probeBytes: -1 } } }))).toEqual(['InvalidParameterError', 'engine.gpuMemoryCap.probeBytes', 'out-of-range']);
+    expect(await named(() => readGeneratorConfig((name) => ({ model, memory: 'huge' } as Record<string, string>)[name] ?? null))).toEqual(['InvalidParameterError', 'memory', 'not-one-of']);
+    expect(readGeneratorConfig((name) => ({ model, memory: 'streaming' } as Record<string, string>)[name] ?? null).memory).toBe('streaming');
+    expect(readGeneratorConfig((name) => ({ model } as Record<string, string>)[name] ?? null).memory).toBe('auto');
+    expect(createGenerator({ model, memory: 'staged' }).privacy).toBe('local-only');
   });
 
   it("the BFL facade blames aspect_ratio (and refuses past 21:9), the OpenAI facade names the caller's field", async () => {

@@ -111,6 +111,8 @@ describe('explanations depend on class and reason, not on message text', () => {
     new CheckpointError('t.gguf is a GGUF of architecture "llama"', 't.gguf'),
     new CheckpointError('no such file', 'x.gguf', undefined, 'missing-file'),
     new CheckpointError('IQ4_XS', 't.gguf', 'w', 'unsupported'),
+    new DeviceCapabilityError('This device cannot run it: streaming needs 5 GiB, 3 GiB available', ['gpu-memory'], undefined, { neededBytes: 5e9, availableBytes: 3e9 }),
+    new errors.GpuOutOfMemoryError('streaming ran out of GPU memory', 'streaming', null),
   ];
 
   it('a reworded message leaves summary and action unchanged', () => {
@@ -130,5 +132,8 @@ describe('explanations depend on class and reason, not on message text', () => {
     expect(explainError(samples[1]).summary).toMatch(/cannot read text prompts/);
     expect(texts(samples.slice(13, 16))).toBe(3);
     expect(explainError(samples[12]).action).toMatch(/import resumes/);
+    // Not enough GPU memory for any plan: its own explanation, not the buffer-limit one.
+    expect(texts([samples[4], samples[16]])).toBe(2);
+    expect(explainError(samples[17]).summary).toMatch(/ran out of memory/);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `flux-webgpu <command>`: convert | generate | demo-model | noise. Usage errors exit
+ * `flux-webgpu <command>`: convert | generate | decode | demo-model | noise. Usage errors exit
  * with code 2, other failures with 1; both print one clear line on stderr, then a line
  * naming the error class, its field (for a bad flag) and its reason.
  */
@@ -22,11 +22,13 @@ import { asFlagError, requestFromFlags } from './cli-request.ts';
 import { resolveForFamily } from '../src/request.ts';
 import { FAMILY_NAMES, modelFamily } from '../src/models/family.ts';
 import { runFluxPipeline } from '../src/pipeline/flux-pipeline.ts';
-import { encodePng } from '../src/pipeline/image.ts';
+import { decodeLatents, vaeLatentChannels } from '../src/pipeline/vae-decode.ts';
+import { encodePng, vaeOutputToRgb } from '../src/pipeline/image.ts';
 import { latentSize } from '../src/pipeline/latents.ts';
 import { torchRandn } from '../src/pipeline/randn.ts';
 import { strengthStart } from '../src/pipeline/img2img.ts';
 import { readImageFlags, type ImageFlags } from './cli-image.ts';
+import { checkTilePx, tiledOutputSize, vaeTileGeometry } from '../src/pipeline/vae-tiling.ts';
 import { convertCheckpoint } from './convert/convert-local.ts';
 import { writeDemoModel } from './demo/demo-model.ts';
 import { loadNodeRuntime } from './load-node-runtime.ts';
@@ -45,6 +47,8 @@ Usage:
   flux-webgpu generate --provider bfl|fal|replicate|openai|monica|aimlapi [--api-key K] [--base-url URL] [--model M]
                        --prompt "text" --out <image.png|.jpg|.webp> [--width W] [--height H] [--steps N] [--seed S]
                        [--num-images N] [--strict]
+  flux-webgpu decode --model <package dir> --latents <file.safetensors> [--tile-px P] --out <image.png>
+                     [--dump <file.safetensors>]
   flux-webgpu demo-model --out <dir> [--weights fp32|fp16|q8|q4] [--force]
   flux-webgpu noise --seed S --shape 1,16,H,W --out <file.safetensors>
   flux-webgpu tokenize --model <package dir | checkpoint dir> --prompt "text" [--json]
@@ -73,6 +77,11 @@ generate  runs the FLUX.1 pipeline on onnxruntime-node (CPU). --prompt needs a p
 --provider sends the prompt to that hosted provider instead (key from --api-key or
           $FLUX_WEBGPU_API_KEY; --base-url for a proxy). Sizes it cannot honour are moved to
           the nearest allowed one and reported, or refused with --strict.
+decode    decodes saved latents with the package's VAE on onnxruntime-node (CPU): --latents holds
+          "vae_input" [1,16,h,w] float32 (already /scaling_factor + shift_factor). --tile-px P
+          decodes in tiles exactly as diffusers' AutoencoderKL.tiled_decode with
+          tile_sample_min_size P (a multiple of ${LIMITS.vaeTilePx.multiple}, at least ${LIMITS.vaeTilePx.min}; latent tile P/8, overlap 0.25);
+          without it the image is decoded whole. --dump writes "vae_out" [1,3,H,W] float32.
 demo-model writes a complete tiny package (CLIP, T5, transformer, VAE, tokenizers) from fixed
           random weights in seconds. Its images are noise-like by design: it exercises the
           whole pipeline without a multi-GB download. See the README for the real model.
@@ -298,6 +307,68 @@ async function generate(args: string[]): Promise<void> {
   }
 }
 
+/** Reads `--latents`: key "vae_input", float [1, channels, h, w]. */
+function readVaeInput(path: string, channels: number): { data: Float32Array; h: number; w: number } {
+  const expected = `a safetensors file with "vae_input" [1,${channels},h,w] float32`;
+  let tensors;
+  try {
+    tensors = readSafetensors(readFileSync(path));
+  } catch (error) {
+    throw new InvalidParameterError('--latents', expected, `${path} (${(error as Error).message})`);
+  }
+  const t = tensors.get('vae_input');
+  if (!t) throw new InvalidParameterError('--latents', expected, `${path} with keys ${[...tensors.keys()].join(', ') || '(none)'}`);
+  const [batch, c, h, w] = t.shape;
+  if (t.shape.length !== 4 || batch !== 1 || c !== channels || h < 1 || w < 1 || !(t.data instanceof Float32Array || t.data instanceof Float64Array)) {
+    throw new InvalidParameterError('--latents', expected, `vae_input ${t.dtype}[${t.shape.join(',')}] in ${path}`);
+  }
+  return { data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data), h, w };
+}
+
+/** `decode`: saved latents → PNG (and `vae_out`), whole or in diffusers' tiles. */
+async function decode(args: string[]): Promise<void> {
+  const v = parse(args, { model: { type: 'string' }, latents: { type: 'string' }, 'tile-px': { type: 'string' }, out: { type: 'string' }, dump: { type: 'string' } });
+  const model = required('--model', v.model as string | undefined);
+  const latentsPath = required('--latents', v.latents as string | undefined);
+  const out = required('--out', v.out as string | undefined);
+  const tileFlag = v['tile-px'] as string | undefined;
+  const tilePx = tileFlag === undefined ? null : checkTilePx('--tile-px', integerFlag('--tile-px', tileFlag)!);
+  if (v.dump === '') throw new InvalidParameterError('--dump', 'a file path', '', 'missing');
+  const { openNodeRuntime } = await loadNodeRuntime();
+  let runtime;
+  try {
+    runtime = openNodeRuntime(model);
+  } catch (error) {
+    throw new InvalidParameterError('--model', 'a model package folder (manifest.json and its files)', `${model}: ${(error as Error).message}`);
+  }
+  try {
+    const latents = readVaeInput(latentsPath, vaeLatentChannels(graphByRole(runtime.manifest, 'vae-decoder')));
+    if (tilePx !== null) {
+      const geometry = vaeTileGeometry(tilePx);
+      const height = tiledOutputSize(latents.h, geometry);
+      const width = tiledOutputSize(latents.w, geometry);
+      console.log(`decoding ${latents.w}x${latents.h} latents in tiles of ${tilePx} px (${geometry.tileLatent} latents, stride ${geometry.stride}, blend ${geometry.blendExtent} px)`);
+      if (height !== 8 * latents.h || width !== 8 * latents.w) {
+        console.warn(`warning: with --tile-px ${tilePx} (not a multiple of 32) diffusers' tiled_decode gives ${width}x${height}, not ${8 * latents.w}x${8 * latents.h}; this output does the same`);
+      }
+    } else console.log(`decoding ${latents.w}x${latents.h} latents whole`);
+    const started = Date.now();
+    const { output } = await decodeLatents(runtime, { latents: latents.data, latentHeight: latents.h, latentWidth: latents.w, tilePx });
+    const image = vaeOutputToRgb(output.data, output.height, output.width);
+    writeFileSync(out, encodePng(image));
+    console.log(`wrote ${out} (${image.width}x${image.height}, ${((Date.now() - started) / 1000).toFixed(2)} s)`);
+    if (v.dump) {
+      writeFileSync(v.dump as string, writeSafetensors({
+        vae_out: { dtype: 'F32', shape: [1, output.channels, output.height, output.width], data: output.data },
+        image_uint8: { dtype: 'U8', shape: [1, image.height, image.width, 3], data: image.rgb },
+      }));
+      console.log(`wrote ${v.dump}`);
+    }
+  } finally {
+    await runtime.release();
+  }
+}
+
 async function demoModel(args: string[]): Promise<void> {
   const v = parse(args, { out: { type: 'string' }, weights: { type: 'string' }, force: { type: 'boolean' } });
   const weights = (v.weights as string | undefined) ?? 'fp32';
@@ -354,10 +425,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'convert') await convert(rest);
     else if (command === 'generate') await generate(rest);
+    else if (command === 'decode') await decode(rest);
     else if (command === 'noise') noise(rest);
     else if (command === 'demo-model') await demoModel(rest);
     else if (command === 'tokenize') await tokenize(rest);
-    else throw new UsageError(`unknown command "${command}" (expected convert, generate, tokenize, demo-model or noise)`);
+    else throw new UsageError(`unknown command "${command}" (expected convert, generate, decode, tokenize, demo-model or noise)`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof InvalidParameterError) {

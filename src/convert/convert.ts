@@ -11,7 +11,7 @@
  * when it is complete, so a failure never leaves a half-written package.
  * Tensors are streamed one at a time, so memory stays near the largest tensor.
  */
-import { DEFAULTS, FAMILY_DEFAULTS } from '../defaults.ts';
+import { DEFAULTS, FAMILY_DEFAULTS, LIMITS } from '../defaults.ts';
 import { CheckpointError } from '../errors.ts';
 import {
   PACKAGE_FORMAT,
@@ -35,8 +35,7 @@ import { t5Override, transformerOverride, vaeOverride, type SourceFile } from '.
 import { writeWholeFile, type PackageSink } from './package-sink.ts';
 import { clipConstantBytes, t5ConstantBytes } from './size-estimate.ts';
 import { packageTokenizerFiles } from './tokenizer-files.ts';
-import { innerDim } from './transformer-graphs.ts';
-import type { VaeConfig } from './vae-graph.ts';
+import { defaultAttentionHeadsPerGroup, innerDim, type TransformerConfig } from './transformer-graphs.ts';
 
 /** What to convert and where to. */
 export interface PackageConversion {
@@ -108,21 +107,24 @@ async function integrityOf(bytes: Uint8Array): Promise<Pick<PackageFile, 'sha256
   return { sha256: hash.digestHex(), ...chunks.finish() };
 }
 
-/** Peak activation at 1024² in bytes: the VAE's largest feature map or a single block's MLP input. */
-function activationBytesAt1024(transformerDim: number, textTokens: number, vae: VaeConfig): number {
-  const reversed = [...vae.block_out_channels].reverse();
-  let largest = 0;
-  let side = 1024 / 2 ** (reversed.length - 1);
-  for (let i = 0; i < reversed.length; i++) {
-    const input = i === 0 ? reversed[0] : reversed[i - 1];
-    largest = Math.max(largest, Math.max(input, reversed[i]) * side * side * 4);
-    if (i < reversed.length - 1) {
-      side *= 2;
-      largest = Math.max(largest, reversed[i] * side * side * 4);
-    }
+/**
+ * The transformer's largest single activation buffer, in bytes per 1024² of image: the
+ * single block's joined input [tokens, 5·dim] or one attention group's float32 scores
+ * [heads per group, tokens, tokens], taken at the web size where it is largest per pixel
+ * (the scores grow with the square of the token count), so that scaling it by the pixel
+ * count never underestimates up to LIMITS.webSize.max. The VAE is not counted: it decodes
+ * in tiles that fit the device (see chooseVaeTile).
+ */
+function activationBytesAt1024(transformer: TransformerConfig, textTokens: number): number {
+  const dim = innerDim(transformer);
+  const headsPerGroup = defaultAttentionHeadsPerGroup(transformer);
+  let worst = 0;
+  for (let side = LIMITS.webSize.min; side <= LIMITS.webSize.max; side += LIMITS.sizeMultiple) {
+    const tokens = textTokens + (side / 16) ** 2;
+    const largest = Math.max(tokens * 5 * dim * 4, headsPerGroup * tokens * tokens * 4);
+    worst = Math.max(worst, (largest / side ** 2) * 1024 ** 2);
   }
-  const tokens = textTokens + (1024 / 16) ** 2;
-  return Math.max(largest, tokens * 5 * transformerDim * 4);
+  return Math.ceil(worst);
 }
 
 /** What `writeGraph` wrote. */
@@ -180,7 +182,7 @@ export async function writeGraph(job: GraphJob, sink: PackageSink, precision: We
     dataFile = null;
   } else files.push({ path: dataFile, size: data.size, sha256: data.sha256, chunkSize: data.chunkSize, chunkSha256: data.chunkSha256 });
   return {
-    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision, weightBytes: g.weightBytes, ...(g.float16Nodes.length ? { float16Nodes: [...g.float16Nodes] } : {}), ...job.extra },
+    entry: { name: job.name, role: job.role, model: modelFile, data: dataFile, ...g.signature(), weightPrecision: precision, computePrecision, weightBytes: g.weightBytes, uploadBytes: g.uploadBytes, ...(g.float16Nodes.length ? { float16Nodes: [...g.float16Nodes] } : {}), ...job.extra },
     files,
     uploadBytes: g.uploadBytes,
     largestUploadBytes: g.largestUploadBytes,
@@ -284,7 +286,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     if (clip) planned.push({ prepared: clip, constantBytes: clipConstantBytes(clip.config.max_position_embeddings) });
     if (t5) planned.push({ prepared: t5, constantBytes: t5ConstantBytes(t5Tokens) });
     planned.push({ prepared: transformer, constantBytes: 0 }, { prepared: vae, constantBytes: 0 });
-    const activationAt1024 = activationBytesAt1024(innerDim(transformer.config), t5Tokens, vae.config);
+    const activationAt1024 = activationBytesAt1024(transformer.config, t5Tokens);
     const plan = await planConversion(planned, precision, presentText.length ? options.checkpoint : undefined, activationAt1024);
     const sink = await options.openSink(plan);
     try {

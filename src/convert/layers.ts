@@ -148,18 +148,48 @@ export function gated(g: GraphBuilder, gate: string, x: string): string {
 
 /**
  * Attention over q, k, v [1, S, heads·headDim] → [1, S, heads·headDim], scale 1/√headDim
- * unless given, built as `ctx.attention` says (see `AttentionKind`).
+ * unless given, built as `ctx.attention` says (see `AttentionKind`), in groups of
+ * `headsPerGroup` heads: q, k and v are split along the hidden axis, each group runs its
+ * own attention and the outputs are concatenated. Heads are independent, so the numbers
+ * are the same. Where onnxruntime runs its unfused attention (and in the 'explicit'
+ * variant) float32 scores [heads, S, S] are materialised per node; grouping bounds that
+ * buffer to [headsPerGroup, S, S]. (onnxruntime-web 1.30's WebGPU EP runs fused nodes
+ * through its flash kernel even without subgroups: on SwiftShader one 24-head node at
+ * S = 3400 peaked at 28 MB instead of 1.06 GiB of scores, and 3-head groups at FLUX's head
+ * size took the same time as one node. The grouping keeps the bound on runtimes that fall
+ * back.) `headsPerGroup` ≥ heads gives one node.
  */
-export function multiHeadAttention(ctx: LayerContext, q: string, k: string, v: string, heads: number, headDim: number, scale?: number): string {
+export function multiHeadAttention(ctx: LayerContext, q: string, k: string, v: string, heads: number, headDim: number, scale?: number, headsPerGroup = heads): string {
   const { g } = ctx;
-  if ((ctx.attention ?? 'fused') === 'fused') {
-    return g.op('MultiHeadAttention', [q, k, v], { num_heads: heads, ...(scale === undefined ? {} : { scale: { float: scale } }) }, MS);
+  const one = (qg: string, kg: string, vg: string, groupHeads: number): string => {
+    if ((ctx.attention ?? 'fused') === 'fused') {
+      return g.op('MultiHeadAttention', [qg, kg, vg], { num_heads: groupHeads, ...(scale === undefined ? {} : { scale: { float: scale } }) }, MS);
+    }
+    const split = g.constInt64([0, 0, groupHeads, headDim]);
+    const toHeads = (x: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [x, split])], { perm });
+    // q is scaled before the product: S·headDim multiplies instead of S·S.
+    const qh = g.op('Mul', [toHeads(qg, [0, 2, 1, 3]), g.constFloat([scale ?? 1 / Math.sqrt(headDim)], [])]);
+    const probs = g.op('Softmax', [g.op('MatMul', [qh, toHeads(kg, [0, 2, 3, 1])])], { axis: -1 });
+    const out = g.op('MatMul', [probs, toHeads(vg, [0, 2, 1, 3])]);
+    return g.op('Reshape', [g.op('Transpose', [out], { perm: [0, 2, 1, 3] }), g.constInt64([0, 0, groupHeads * headDim])]);
+  };
+  if (headsPerGroup >= heads) return one(q, k, v, heads);
+  if (!Number.isInteger(headsPerGroup) || headsPerGroup < 1 || heads % headsPerGroup !== 0) {
+    throw new Error(`attention: ${headsPerGroup} heads per group do not divide ${heads} heads`);
   }
-  const split = g.constInt64([0, 0, heads, headDim]);
-  const toHeads = (x: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [x, split])], { perm });
-  // q is scaled before the product: S·headDim multiplies instead of S·S.
-  const qh = g.op('Mul', [toHeads(q, [0, 2, 1, 3]), g.constFloat([scale ?? 1 / Math.sqrt(headDim)], [])]);
-  const probs = g.op('Softmax', [g.op('MatMul', [qh, toHeads(k, [0, 2, 3, 1])])], { axis: -1 });
-  const out = g.op('MatMul', [probs, toHeads(v, [0, 2, 1, 3])]);
-  return g.op('Reshape', [g.op('Transpose', [out], { perm: [0, 2, 1, 3] }), g.constInt64([0, 0, heads * headDim])]);
+  const groups = heads / headsPerGroup;
+  const sizes = g.constInt64(new Array(groups).fill(headsPerGroup * headDim));
+  const [qs, ks, vs] = [q, k, v].map((x) => g.opN('Split', [x, sizes], groups, { axis: -1 }));
+  return g.op('Concat', qs.map((qi, i) => one(qi, ks[i], vs[i], headsPerGroup)), { axis: -1 });
+}
+
+/**
+ * Heads per attention group so that the float32 scores of one group, [group, S, S], fit
+ * `maxScoreBytes` for sequences up to `maxTokens`: the largest divisor of `heads` that does
+ * (at least 1).
+ */
+export function attentionHeadsPerGroup(heads: number, maxTokens: number, maxScoreBytes: number): number {
+  const perHead = maxTokens * maxTokens * 4;
+  for (let group = heads; group > 1; group--) if (heads % group === 0 && group * perHead <= maxScoreBytes) return group;
+  return 1;
 }

@@ -131,7 +131,7 @@ export class GraphBuilder {
   private scope: { name: string; tensorPrefix: string } | undefined;
   /** Bytes of every initializer (inline and external), as stored. */
   weightBytes = 0;
-  /** Bytes once uploaded for float32 compute (float16 weights are cast to float32, so count double). */
+  /** Bytes once uploaded for float32 compute (float16 weights are cast to float32, so count double; int64 tables stay on the CPU). */
   uploadBytes = 0;
   /** The largest single initializer once uploaded, in bytes. */
   largestUploadBytes = 0;
@@ -184,7 +184,8 @@ export class GraphBuilder {
       tensor.rawData = bytes.slice();
     }
     this.initializers.push(tensor);
-    const uploaded = type === 'float16' ? 2 * bytes.byteLength : bytes.byteLength;
+    // int64 tables (T5's position buckets) feed shape and index ops that onnxruntime keeps on the CPU.
+    const uploaded = type === 'float16' ? 2 * bytes.byteLength : type === 'int64' ? 0 : bytes.byteLength;
     this.weightBytes += bytes.byteLength;
     this.uploadBytes += uploaded;
     this.largestUploadBytes = Math.max(this.largestUploadBytes, uploaded);

@@ -11,8 +11,9 @@
  * Text tokens come first in the joint sequence (RoPE tables follow that order).
  */
 import { CheckpointError } from '../errors.ts';
-import { chunkLastAxis, gated, geluTanh, layerNormPlain, linear, modulate, multiHeadAttention, param, rmsNorm, silu, type LayerContext } from './layers.ts';
+import { attentionHeadsPerGroup, chunkLastAxis, gated, geluTanh, layerNormPlain, linear, modulate, multiHeadAttention, param, rmsNorm, silu, type LayerContext } from './layers.ts';
 import type { WeightPrecision } from '../package/manifest.ts';
+import { DEFAULTS, LIMITS } from '../defaults.ts';
 import { blockStoredBytes, packShards } from './storage.ts';
 
 const MS = 'com.microsoft';
@@ -254,11 +255,31 @@ async function qkv(ctx: LayerContext, c: TransformerConfig, x: string, p: string
   return { q, k, v };
 }
 
+/** Text tokens the attention chunking plans for: FLUX.1 [dev]'s max_sequence_length (schnell uses 256). */
+const MAX_TEXT_TOKENS = 512;
+
+/**
+ * Heads per attention group in the block shards: the joint sequence of the largest web
+ * image (LIMITS.webSize.max², 16 pixels per token) plus 512 text tokens keeps one group's
+ * float32 scores within `DEFAULTS.attentionScoresMaxBytes` (FLUX: 3 of 24 heads, 0.83 GiB
+ * at 1440²; all 24 at once would need 6.7 GiB).
+ */
+export function defaultAttentionHeadsPerGroup(c: TransformerConfig): number {
+  const maxTokens = (LIMITS.webSize.max / 16) ** 2 + MAX_TEXT_TOKENS;
+  return attentionHeadsPerGroup(c.num_attention_heads, maxTokens, DEFAULTS.attentionScoresMaxBytes);
+}
+
+/** Options of `buildBlocks`. */
+export interface BlockOptions {
+  /** Heads per attention group (default `defaultAttentionHeadsPerGroup`); ≥ num_attention_heads: one attention node. */
+  attentionHeadsPerGroup?: number;
+}
+
 /** Joint attention over [txt; img] with RoPE, returning the attention output of the joint sequence. */
-function jointAttention(ctx: LayerContext, c: TransformerConfig, q: string, k: string, v: string, rot: { positions: string; cos: string; sin: string }): string {
+function jointAttention(ctx: LayerContext, c: TransformerConfig, q: string, k: string, v: string, rot: { positions: string; cos: string; sin: string }, headsPerGroup: number): string {
   const qr = rope(ctx, c, q, rot.positions, rot.cos, rot.sin);
   const kr = rope(ctx, c, k, rot.positions, rot.cos, rot.sin);
-  return multiHeadAttention(ctx, qr, kr, v, c.num_attention_heads, c.attention_head_dim);
+  return multiHeadAttention(ctx, qr, kr, v, c.num_attention_heads, c.attention_head_dim, undefined, headsPerGroup);
 }
 
 /** Feed-forward: Linear(d→4d), GELU(tanh), Linear(4d→d). */
@@ -273,6 +294,8 @@ interface BlockContext {
   rot: { positions: string; cos: string; sin: string };
   /** Splits a joint [1, T+I, D] sequence back into txt [1, T, D] and img [1, I, D]. */
   splitTokens(x: string): string[];
+  /** Heads per attention group (see `BlockOptions`). */
+  headsPerGroup: number;
 }
 
 /**
@@ -292,7 +315,7 @@ export async function doubleBlock(ctx: LayerContext, c: TransformerConfig, i: nu
     const a = await qkv(ctx, c, imgIn, `${p}.attn`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
     const t = await qkv(ctx, c, txtIn, `${p}.attn`, ['add_q_proj', 'add_k_proj', 'add_v_proj'], ['norm_added_q', 'norm_added_k']);
     const cat = (x: string, y: string) => g.op('Concat', [x, y], { axis: 1 });
-    const attention = jointAttention(ctx, c, cat(t.q, a.q), cat(t.k, a.k), cat(t.v, a.v), b.rot);
+    const attention = jointAttention(ctx, c, cat(t.q, a.q), cat(t.k, a.k), cat(t.v, a.v), b.rot, b.headsPerGroup);
     const [txtAttn, imgAttn] = b.splitTokens(attention);
 
     img = g.op('Add', [img, gated(g, gateMsa, await linear(ctx, imgAttn, `${p}.attn.to_out.0`, d, d))]);
@@ -320,14 +343,14 @@ export async function singleBlock(ctx: LayerContext, c: TransformerConfig, i: nu
     const normed = modulate(g, layerNormPlain(g, x, d, NORM_EPS), shift, scale);
     const mlp = geluTanh(g, await linear(ctx, normed, `${p}.proj_mlp`, d, 4 * d));
     const a = await qkv(ctx, c, normed, `${p}.attn`, ['to_q', 'to_k', 'to_v'], ['norm_q', 'norm_k']);
-    const attention = jointAttention(ctx, c, a.q, a.k, a.v, b.rot);
+    const attention = jointAttention(ctx, c, a.q, a.k, a.v, b.rot, b.headsPerGroup);
     const joined = g.op('Concat', [attention, mlp], { axis: -1 });
     return g.op('Add', [x, gated(g, gate, await linear(ctx, joined, `${p}.proj_out`, 5 * d, d))]);
   });
 }
 
 /** Builds one shard of double and/or single blocks. */
-export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan: ShardPlan): Promise<void> {
+export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan: ShardPlan, options: BlockOptions = {}): Promise<void> {
   const { g } = ctx;
   const d = innerDim(c);
   const inputs = blockInputs(ctx, c);
@@ -337,7 +360,12 @@ export async function buildBlocks(ctx: LayerContext, c: TransformerConfig, plan:
     g.op('Slice', [g.op('Shape', [inputs.txt]), g.constInt64([1]), g.constInt64([2])]),
     g.op('Slice', [g.op('Shape', [inputs.img]), g.constInt64([1]), g.constInt64([2])]),
   ], { axis: 0 });
-  const shared: BlockContext = { tembAct, rot, splitTokens: (x) => g.opN('Split', [x, tokenCounts], 2, { axis: 1 }) };
+  const shared: BlockContext = {
+    tembAct,
+    rot,
+    splitTokens: (x) => g.opN('Split', [x, tokenCounts], 2, { axis: 1 }),
+    headsPerGroup: options.attentionHeadsPerGroup ?? defaultAttentionHeadsPerGroup(c),
+  };
 
   let img = inputs.img;
   let txt = inputs.txt;

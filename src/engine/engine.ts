@@ -7,26 +7,34 @@
  * one at a time in arrival order; `cancel(id)` aborts a queued or running generation.
  */
 import { releaseProxy } from 'comlink';
-import { AbortedError, DeviceCapabilityError, DeviceLostError, FluxError, InvalidParameterError, ModelPackageError, throwIfAborted, WorkerCrashedError } from '../errors.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { AbortedError, DeviceCapabilityError, DeviceLostError, FluxError, GpuOutOfMemoryError, InvalidParameterError, ModelPackageError, throwIfAborted, WorkerCrashedError } from '../errors.ts';
 import { formatBytes } from '../format-bytes.ts';
 import { isImportedPackageUrl } from '../import/hub-model-source.ts';
-import { graphByRole, hasTextEncoders, type GraphEntry, type Manifest } from '../package/manifest.ts';
+import { graphByRole, hasTextEncoders, type Manifest } from '../package/manifest.ts';
 import { packageUrlOf } from '../package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from '../progress.ts';
-import { runFluxPipeline } from '../pipeline/flux-pipeline.ts';
-import { droppedTextWarnings, encodePrompt, loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
-import { imageSeed, resolveForFamily, validateRequest, type ValidRequest } from '../request.ts';
+import { vaeOutputToRgb } from '../pipeline/image.ts';
+import { decodeLatents } from '../pipeline/vae-decode.ts';
+import { loadTokenizers, type PackageTokenizers } from '../pipeline/text-encoding.ts';
+import { resolveForFamily, validateRequest, type ValidRequest } from '../request.ts';
 import { LIMITS } from '../defaults.ts';
 import { countTokens, type TokenCount } from '../text/token-count.ts';
 import { resolveRetryPolicy, type DownloadRetryOptions } from '../store/download-retry.ts';
 import { WeightStore, type WeightStoreOptions } from '../store/weight-store.ts';
 import { capabilityError, createGpuContext, describeAdapter, maxPixelsFor, packageShortfalls, type GpuContext } from './gpu-device.ts';
+import { decodeTileFor, DeviceMemory, gpuMemoryError, memoryReport, vaeLimitsOf, type GpuMemoryCap } from './device-memory.ts';
 import { encodeImage } from './image-encoding.ts';
 import { fetchManifest } from './manifest-fetch.ts';
+import { checkMemoryOption, lighterPlan, planWithVaeTiles, type MemoryOption, type MemoryPlan } from './memory-plan.ts';
+import { isOutOfMemory } from './out-of-memory.ts';
 import { PackageTokenizerCache } from './package-tokenizers.ts';
 import { configureOrt, type OrtSettings } from './ort.ts';
 import { PackageCache } from './package-cache.ts';
-import type { DeviceReport, EngineApi, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
+import { loadAllSessions, runPlan } from './plan-runner.ts';
+import { PromptCache } from './prompt-cache.ts';
+import { validateDecodeRequest, type ValidDecodeRequest } from './decode-request.ts';
+import type { DeviceCheckOptions, DeviceReport, EngineApi, EngineDecodeRequest, EngineDecodeResult, EngineSettings, EngineGenerateRequest, EngineGenerateResult, LoadedModel, StoredModel } from './protocol.ts';
 import { isWasmAbort, saysDeviceLost } from './runtime-errors.ts';
 import { modelFamily } from '../models/family.ts';
 import { SerialQueue } from './serial-queue.ts';
@@ -42,6 +50,8 @@ export interface EngineOptions extends OrtSettings, WebRuntimeOptions {
   /** Where weights are kept (default a `WeightStore` with `weightStore` options). */
   store?: EngineWeightStore;
   weightStore?: WeightStoreOptions;
+  /** Tests: make the GPU look smaller than it is. */
+  gpuMemoryCap?: GpuMemoryCap;
   /** Idle timeout and retries of model downloads. */
   download?: DownloadRetryOptions;
 }
@@ -54,24 +64,8 @@ interface LoadedPackage {
   tokenizers?: PackageTokenizers;
 }
 
-/** The graphs in the order the pipeline first uses them (text encoders, transformer, VAE). */
-function loadOrder(manifest: Manifest): GraphEntry[] {
-  const rank: Record<GraphEntry['role'], number> = {
-    'text-encoder-clip': 0,
-    'text-encoder-t5-embed': 1,
-    'text-encoder-t5-blocks': 2,
-    'transformer-embed': 3,
-    'transformer-blocks': 4,
-    'transformer-head': 5,
-    'vae-decoder': 6,
-    'vae-encoder': 7,
-  };
-  // The VAE encoder is opened on the first image-to-image request, not with the package.
-  return manifest.graphs.filter((g) => g.role !== 'vae-encoder').map((g, i) => ({ g, i })).sort((a, b) => rank[a.g.role] - rank[b.g.role] || a.i - b.i).map(({ g }) => g);
-}
-
 /** The largest single GPU buffer the limits allow (bytes), for the VAE encoder's tile choice. */
-function maxBufferBytesOf(limits?: { maxBufferSize: number; maxStorageBufferBindingSize: number }): number | undefined {
+export function maxBufferBytesOf(limits?: { maxBufferSize: number; maxStorageBufferBindingSize: number }): number | undefined {
   return limits && Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
 }
 
@@ -102,6 +96,10 @@ function safeProgress(callback?: ProgressCallback): (event: ProgressEvent) => vo
   };
 }
 
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** `task`, or AbortedError as soon as `signal` aborts (the task still settles on its own). */
 function untilAborted<T>(task: Promise<T>, signal: AbortSignal): Promise<T> {
   const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new AbortedError()), { once: true }));
@@ -122,12 +120,21 @@ export class Engine implements EngineApi {
   private readonly cache = new PackageCache();
   /** Set when onnxruntime's wasm aborted: every later call fails with it (the page then starts a fresh worker). */
   private broken?: WorkerCrashedError;
+  private memoryInstance?: DeviceMemory;
+  /** Text conditioning per package and prompt ("generate again" and seed variations skip the encoders). */
+  private readonly promptCache = new PromptCache();
   private readonly tokenizerCache = new PackageTokenizerCache(() => this.store, (url) => this.manifest(url));
   /** The package being loaded (downloaded, verified, compiled) right now, if any. */
   private loading?: { url: string; done: Promise<unknown> };
 
   constructor(options: EngineOptions = {}) {
     this.options = options;
+  }
+
+  /** GPU memory accounting (counting wrapper, probe, plan choice). */
+  private get memory(): DeviceMemory {
+    this.memoryInstance ??= new DeviceMemory(this.options.gpuMemoryCap);
+    return this.memoryInstance;
   }
 
   private get store(): EngineWeightStore {
@@ -143,7 +150,11 @@ export class Engine implements EngineApi {
       this.gpuContext = undefined;
       if (context?.isLost) await this.unload();
     }
-    const created = createGpuContext();
+    const created = createGpuContext().then((context) => {
+      // Every buffer onnxruntime creates on this device is counted from the start.
+      this.memory.counter(context);
+      return context;
+    });
     this.gpuContext = created;
     created.then(
       // Reports describe this device: a lost device makes them stale.
@@ -162,13 +173,31 @@ export class Engine implements EngineApi {
     this.options = { ...this.options, ...settings };
   }
 
-  checkDevice(model?: string): Promise<DeviceReport> {
+  checkDevice(model?: string, options: DeviceCheckOptions = {}): Promise<DeviceReport> {
     return this.guard('checkDevice', async () => {
       if (model === undefined) return this.probeDevice();
       const url = packageUrlOf(model);
       // An imported package not stored yet: its import checks the device from its plan.
       if (isImportedPackageUrl(url) && !(await this.store.readManifest(url))) return this.probeDevice();
-      return this.cache.deviceReport(url, () => this.probeDevice(url));
+      const report = await this.cache.deviceReport(url, () => this.probeDevice(url));
+      // Probe GPU memory only when the features and buffer limits fit (it would not change the answer).
+      if (!report.ok) return report;
+      const width = options.width ?? DEFAULTS.width;
+      const height = options.height ?? DEFAULTS.height;
+      const memoryOption = checkMemoryOption(options.memory);
+      const [manifest, gpu] = await Promise.all([this.manifest(url), this.gpu()]);
+      const planned = await this.queue.run(() => this.memory.plan(manifest, gpu, width, height, memoryOption));
+      const shortfalls = [...report.shortfalls];
+      if (planned.choice.plan === null) {
+        shortfalls.push({ capability: 'gpu-memory', needed: planned.choice.neededBytes, available: planned.choice.availableBytes, detail: planned.choice.reason });
+      }
+      return {
+        ...report,
+        ok: shortfalls.length === 0,
+        shortfalls,
+        reasons: shortfalls.map((s) => `${s.capability}: ${s.detail}`),
+        memory: memoryReport(planned.budget, planned.available, planned.choice),
+      };
     });
   }
 
@@ -223,22 +252,43 @@ export class Engine implements EngineApi {
     };
   }
 
-  async load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel> {
+  async load(model: string, onProgress?: ProgressCallback, id?: string, options: { memory?: MemoryOption } = {}): Promise<LoadedModel> {
+    const memory = checkMemoryOption(options.memory);
     const stage = { current: 'load' };
     const progress = trackStage(stage, safeProgress(onProgress));
     if (id === undefined) {
-      return this.guard(() => stage.current, () => this.queue.run(() => this.loadNow(packageUrlOf(model), progress))).finally(() => releaseCallback(onProgress));
+      return this.guard(() => stage.current, () => this.queue.run(() => this.loadPlanned(packageUrlOf(model), progress, memory))).finally(() => releaseCallback(onProgress));
     }
     // Cancellable by id, as generate() is: at once when queued, at the next check when running.
     if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
     const controller = new AbortController();
     this.running.set(id, controller);
     try {
-      return await untilAborted(this.guard(() => stage.current, () => this.queue.run(() => this.loadNow(packageUrlOf(model), progress, controller.signal))), controller.signal);
+      return await untilAborted(this.guard(() => stage.current, () => this.queue.run(() => this.loadPlanned(packageUrlOf(model), progress, memory, controller.signal))), controller.signal);
     } finally {
       this.running.delete(id);
       releaseCallback(onProgress);
     }
+  }
+
+  /**
+   * `loadNow`, then every session too where the resident plan will run: when forced, or
+   * (auto) when the memory measured so far holds it at the default size. load() never
+   * extends the probe: on a GPU that shares the system's memory (SwiftShader, integrated
+   * GPUs) probing for a size nobody asked for would take that memory for nothing.
+   */
+  private async loadPlanned(url: string, progress: (event: ProgressEvent) => void, memory: MemoryOption, signal?: AbortSignal): Promise<LoadedModel> {
+    const loaded = await this.loadNow(url, progress, signal);
+    const gpu = await this.gpu();
+    let resident = memory === 'resident';
+    const measured = memory === 'auto' ? this.memory.measured(gpu) : undefined;
+    if (measured) {
+      const { choice } = planWithVaeTiles(this.loaded!.manifest, DEFAULTS.width, DEFAULTS.height, vaeLimitsOf(gpu), measured, 'auto');
+      resident = choice.plan === 'resident';
+    }
+    if (!resident) return loaded;
+    const loadMs = await loadAllSessions(this.loaded!.runtime, progress, signal);
+    return { ...loaded, loadMs: loaded.loadMs + loadMs };
   }
 
   async generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult> {
@@ -249,12 +299,30 @@ export class Engine implements EngineApi {
     try {
       // What a structured clone could break is checked again, by the same function, before
       // waiting in the queue or downloading anything.
-      const { model, allowAnySize, keepIntermediates, ...fields } = request;
+      const { model, allowAnySize, keepIntermediates, memory, memoryFallback, ...fields } = request;
       const valid = validateRequest(fields, { sizes: allowAnySize ? 'any' : 'web' });
+      const run = { memory: checkMemoryOption(memory), memoryFallback: typeof memoryFallback === 'string' ? memoryFallback : undefined, keepIntermediates: keepIntermediates === true };
       const progress = trackStage(stage, safeProgress(onProgress));
-      const task = this.guard(() => stage.current, () => this.queue.run(() => this.generateNow(packageUrlOf(model), valid, keepIntermediates === true, controller.signal, progress)));
+      const task = this.guard(() => stage.current, () => this.queue.run(() => this.generateNow(packageUrlOf(model), valid, run, controller.signal, progress)));
       // A cancelled request rejects at once, queued or running; a running one stops at the
       // next check (between shards and steps) before the queue moves on.
+      return await untilAborted(task, controller.signal);
+    } finally {
+      this.running.delete(id);
+      releaseCallback(onProgress);
+    }
+  }
+
+  async decodeLatents(id: string, request: EngineDecodeRequest, onProgress?: ProgressCallback): Promise<EngineDecodeResult> {
+    if (this.running.has(id)) throw new InvalidParameterError('id', 'unique among running requests', id, 'conflict');
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    const stage = { current: 'decode' };
+    try {
+      // Checked before waiting in the queue or downloading anything.
+      const valid = validateDecodeRequest(request);
+      const progress = trackStage(stage, safeProgress(onProgress));
+      const task = this.guard(() => stage.current, () => this.queue.run(() => this.decodeNow(packageUrlOf(request.model), valid, controller.signal, progress)));
       return await untilAborted(task, controller.signal);
     } finally {
       this.running.delete(id);
@@ -290,6 +358,7 @@ export class Engine implements EngineApi {
       await this.tokenizerCache.settled(packageUrl);
       this.tokenizerCache.forget(packageUrl);
       this.cache.forget(packageUrl);
+      this.promptCache.forget(packageUrl);
       await this.store.deletePackage(packageUrl);
     });
   }
@@ -314,6 +383,7 @@ export class Engine implements EngineApi {
         );
         throw this.broken;
       }
+      // (GpuOutOfMemoryError is a DeviceCapabilityError: the plan runner typed it already.)
       if (error instanceof InvalidParameterError || error instanceof AbortedError || error instanceof DeviceCapabilityError || error instanceof DeviceLostError) throw error;
       if (await this.deviceLost(error)) {
         await this.unload().catch(() => undefined);
@@ -342,6 +412,16 @@ export class Engine implements EngineApi {
     });
   }
 
+  /** Releases every session and the GPU device; the next call creates a fresh device. */
+  private async resetGpu(): Promise<void> {
+    await this.unload();
+    const context = await this.gpuContext?.catch(() => undefined);
+    this.gpuContext = undefined;
+    this.memory.reset();
+    this.cache.dropDeviceReports();
+    context?.device.destroy();
+  }
+
   /** Releases the loaded package's sessions. */
   private async unload(): Promise<void> {
     const loaded = this.loaded;
@@ -350,7 +430,8 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * Loads the package unless it is loaded already.
+   * Downloads (when needed) and opens the package unless it is open already; sessions are
+   * created by the memory plan that runs (`loadAllSessions` for resident).
    * @param request when given, it must suit the package and the device (checked before any download)
    */
   private async loadNow(url: string, progress: (event: ProgressEvent) => void, signal?: AbortSignal, request?: ValidRequest): Promise<LoadedModel> {
@@ -381,12 +462,6 @@ export class Engine implements EngineApi {
     }
     const runtime = new WebModelRuntime(manifest, { get: (path) => this.storedFile(url, manifest, path) }, gpu.device, this.options);
     try {
-      const graphs = this.options.keepSessions === false ? [] : loadOrder(manifest);
-      for (const [index, graph] of graphs.entries()) {
-        throwIfAborted(signal);
-        progress({ stage: 'load', graph: graph.name, index: index + 1, count: graphs.length });
-        await runtime.session(graph);
-      }
       const tokenizers = hasTextEncoders(manifest) ? await loadTokenizers(runtime) : undefined;
       if (tokenizers) this.tokenizerCache.set(url, tokenizers);
       this.loaded = { url, manifest, runtime, tokenizers };
@@ -421,76 +496,108 @@ export class Engine implements EngineApi {
     };
   }
 
-  /** Runs one checked request on the package at `url` (loading it first when needed). Warnings are the engine's own (the page has the request's). */
+  /**
+   * Runs one checked request on the package at `url` under the memory plan its size and
+   * the measured GPU memory allow (loading the package first when needed). Warnings are
+   * the engine's own (the page has the request's).
+   * @throws DeviceCapabilityError (`missing: ['gpu-memory']`) when no plan fits, before any weight request
+   * @throws GpuOutOfMemoryError when the GPU ran out of memory or was lost while loading or running (the worker is then unusable)
+   */
   private async generateNow(
     url: string,
     valid: ValidRequest,
-    keepIntermediates: boolean,
+    run: { memory: MemoryOption; memoryFallback?: string; keepIntermediates: boolean },
     signal: AbortSignal,
     progress: (event: ProgressEvent) => void,
   ): Promise<EngineGenerateResult> {
     throwIfAborted(signal);
     const started = performance.now();
-    const loadInfo = await this.loadNow(url, progress, signal, valid);
-    const loaded = this.loaded!;
-    const { runtime } = loaded;
-    // The model's own defaults: 28 steps and guidance 3.5 for [dev], 4 steps for [schnell].
-    const family = resolveForFamily(valid, modelFamily(loaded.manifest), loaded.manifest.modelId);
-    const warnings: string[] = [...family.warnings];
-
-    // Text conditioning, shared by every image of the request.
-    throwIfAborted(signal);
-    const encodeStart = performance.now();
-    let conditioning: { promptEmbeds: Float32Array; pooledPromptEmbeds: Float32Array };
-    if (valid.promptEmbeddings) {
-      conditioning = valid.promptEmbeddings;
-    } else {
-      progress({ stage: 'encode' });
-      const encoded = await encodePrompt(runtime, loaded.tokenizers!, valid.prompt!, signal);
-      warnings.push(...droppedTextWarnings(encoded, loaded.manifest));
-      conditioning = encoded;
-    }
-    const encodeMs = performance.now() - encodeStart;
-
-    const images: Blob[] = [];
-    let intermediates: Record<string, Float32Array> | undefined;
-    let denoiseMs = 0;
-    let decodeMs = 0;
-    for (let i = 0; i < valid.numImages; i++) {
-      const result = await runFluxPipeline(runtime, {
-        ...conditioning,
+    const gpu = await this.gpu();
+    // Every check comes before any weight request: features and buffer limits, the request
+    // against the package, and the GPU memory of the plan (the bounded probe).
+    const manifest = await this.manifest(url);
+    const report = await this.cache.deviceReport(url, () => this.probeDevice(url));
+    if (!report.ok) throw capabilityError(manifest, report.shortfalls);
+    this.preflight(manifest, valid, gpu);
+    const { budget, choice } = await this.memory.plan(manifest, gpu, valid.width, valid.height, run.memory);
+    if (!choice.plan) throw gpuMemoryError(manifest.modelId, choice);
+    const plan: MemoryPlan = choice.plan;
+    const reason = run.memoryFallback ? `${plan}: ${formatBytes(budget.plans[plan].neededBytes)} needed; ${run.memoryFallback}` : choice.reason;
+    progress({ stage: 'plan', plan, reason, neededBytes: budget.plans[plan].neededBytes, availableBytes: choice.availableBytes });
+    const counter = this.memory.counter(gpu);
+    const refusedBefore = counter.snapshot().refusedAllocations;
+    try {
+      const loadInfo = await this.loadNow(url, progress, signal, valid);
+      const loaded = this.loaded!;
+      // The model's own defaults: 28 steps and guidance 3.5 for [dev], 4 steps for [schnell].
+      const family = resolveForFamily(valid, modelFamily(loaded.manifest), loaded.manifest.modelId);
+      const ran = await runPlan({
+        plan,
+        packageUrl: url,
+        runtime: loaded.runtime,
+        tokenizers: loaded.tokenizers,
+        request: valid,
+        signal,
+        progress,
+        promptCache: this.promptCache,
+        counter,
+        keepIntermediates: run.keepIntermediates,
+        preview: valid.preview,
+        vaeTilePx: decodeTileFor(manifest, gpu, budget, choice),
+        steps: family.steps,
+        guidance: family.guidance,
+        maxBufferBytes: maxBufferBytesOf(gpu.device.limits),
+      });
+      progress({ stage: 'done' });
+      return {
+        images: ran.images,
+        seed: valid.seed,
         width: valid.width,
         height: valid.height,
         steps: family.steps,
-        guidance: family.guidance,
-        seed: imageSeed(valid.seed, i),
-        signal,
-        onProgress: progress,
-        image: i + 1,
-        images: valid.numImages,
-        keepIntermediates: keepIntermediates && i === 0,
-        preview: valid.preview,
-        init: valid.image && { ...valid.image, strength: valid.strength!, maxBufferBytes: maxBufferBytesOf((await this.gpu()).device.limits) },
-      });
-      if (result.intermediates) intermediates = { ...result.intermediates };
-      const encodeImageStart = performance.now();
-      images.push(await encodeImage(result.image, valid.outputFormat, valid.quality));
-      denoiseMs += result.timings.denoiseMs;
-      decodeMs += result.timings.decodeMs + (performance.now() - encodeImageStart);
+        ...(family.guidance === undefined ? {} : { guidance: family.guidance }),
+        ...(valid.strength !== undefined ? { strength: valid.strength } : {}),
+        timings: { ...ran.timings, loadMs: loadInfo.loadMs + ran.timings.loadMs, totalMs: performance.now() - started },
+        warnings: [...family.warnings, ...ran.warnings],
+        ...(ran.intermediates ? { intermediates: { ...ran.intermediates } } : {}),
+        memoryPlan: plan,
+        memoryPlanReason: reason,
+        gpuPeakBytes: ran.gpuPeakBytes,
+        gpuStages: ran.gpuStages,
+      };
+    } catch (error) {
+      const lost = gpu.isLost;
+      if (signal.aborted || (!lost && !isOutOfMemory(error, counter.snapshot().refusedAllocations > refusedBefore))) throw error;
+      // Out of GPU memory (or the device was lost) while loading or running. onnxruntime's
+      // wasm state is corrupt after a failed allocation (later sessions fail to create, even
+      // on a fresh device), so this worker is done: the page replaces it and runs the
+      // request again under the next lighter plan.
+      const what = lost ? 'lost the GPU device' : 'ran out of GPU memory';
+      const stage = 'generate';
+      this.broken = new WorkerCrashedError(`The GPU runtime in this worker failed earlier (${plan} ${what}); the next call starts a new worker.`, 'wasm-abort', stage);
+      await this.resetGpu().catch(() => undefined);
+      const next = lighterPlan(plan);
+      throw new GpuOutOfMemoryError(
+        `${plan} ${what} (${errorMessage(error)})${next ? `; ${next} needs ${formatBytes(budget.plans[next].neededBytes)}` : '; no lighter memory plan is left'}`,
+        plan,
+        next,
+        { neededBytes: budget.plans[next ?? plan].neededBytes, availableBytes: choice.availableBytes },
+      );
     }
+  }
+
+  /** Decodes given latents with the loaded package's VAE (see `EngineApi.decodeLatents`). */
+  private async decodeNow(url: string, valid: ValidDecodeRequest, signal: AbortSignal, progress: (event: ProgressEvent) => void): Promise<EngineDecodeResult> {
+    throwIfAborted(signal);
+    const started = performance.now();
+    const loadInfo = await this.loadNow(url, progress, signal);
+    progress({ stage: 'decode', image: 1, images: 1 });
+    const decodeStart = performance.now();
+    const { output, tilePx } = await decodeLatents(this.loaded!.runtime, { ...valid, limits: vaeLimitsOf(await this.gpu()), signal });
+    const image = await encodeImage(vaeOutputToRgb(output.data, output.height, output.width), valid.outputFormat, valid.quality);
     progress({ stage: 'done' });
-    return {
-      images,
-      seed: valid.seed,
-      width: valid.width,
-      height: valid.height,
-      steps: family.steps,
-      ...(family.guidance === undefined ? {} : { guidance: family.guidance }),
-      timings: { loadMs: loadInfo.loadMs, encodeMs, denoiseMs, decodeMs, totalMs: performance.now() - started },
-      warnings,
-      ...(valid.strength !== undefined ? { strength: valid.strength } : {}),
-      ...(intermediates ? { intermediates } : {}),
-    };
+    const decodeMs = performance.now() - decodeStart;
+    return { image, width: output.width, height: output.height, tilePx, timings: { loadMs: loadInfo.loadMs, decodeMs, totalMs: performance.now() - started }, ...(valid.keepOutput ? { output: output.data } : {}) };
   }
 
   /**

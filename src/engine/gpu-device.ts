@@ -7,8 +7,9 @@
 import { DeviceCapabilityError, type DeviceCapabilityReason } from '../errors.ts';
 import { formatBytes } from '../format-bytes.ts';
 import type { Manifest } from '../package/manifest.ts';
+import { allocateTouched } from './memory-probe.ts';
 import type { DeviceReport, DeviceShortfall } from './protocol.ts';
-import { GPU_BUFFER_USAGE, navigatorGpu, type GpuAdapter, type GpuDevice } from './webgpu-types.ts';
+import { navigatorGpu, type GpuAdapter, type GpuDevice } from './webgpu-types.ts';
 
 /** Limits requested at the adapter's maximum (onnxruntime's WebGPU EP asks for the same). */
 const REQUESTED_LIMITS = [
@@ -136,23 +137,9 @@ export function maxPixelsFor(manifest: Manifest, limits: { maxBufferSize: number
  */
 export async function trialAllocation(device: GpuDevice, bytes: number): Promise<string | null> {
   if (bytes <= 0) return null;
-  const size = Math.ceil(bytes / 4) * 4;
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  let buffer: ReturnType<GpuDevice['createBuffer']> | undefined;
-  let thrown: string | null = null;
-  try {
-    buffer = device.createBuffer({ size, usage: GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_DST, label: 'flux-webgpu trial allocation' });
-    // Touch the last bytes so that a lazily allocating implementation commits the memory.
-    device.queue.writeBuffer(buffer, size - 4, new Uint8Array(4));
-    await device.queue.onSubmittedWorkDone();
-  } catch (error) {
-    thrown = (error as Error).message;
-  }
-  const validation = await device.popErrorScope();
-  const outOfMemory = await device.popErrorScope();
+  const { buffer, error } = await allocateTouched(device, Math.ceil(bytes / 4) * 4, 'flux-webgpu trial allocation');
   buffer?.destroy();
-  return thrown ?? validation?.message ?? outOfMemory?.message ?? null;
+  return error ?? null;
 }
 
 /**

@@ -3,9 +3,12 @@
  * worker offers and what crosses the boundary. No onnxruntime or DOM imports, so the
  * main thread can import it without pulling the engine in.
  */
-import type { GenerateParams, GenerateTimings } from '../api-types.ts';
+import type { GenerateParams, GenerateTimings, OutputFormat } from '../api-types.ts';
 import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
+import type { GpuMemoryCap } from './device-memory.ts';
+import type { MemoryOption, MemoryPlan, MemoryStage } from './memory-plan.ts';
+import type { GpuStageMemory } from './plan-runner.ts';
 import type { TokenCount } from '../text/token-count.ts';
 import type { ModelFamily } from '../models/family.ts';
 import { withoutInternalFileNames } from './runtime-errors.ts';
@@ -26,6 +29,10 @@ export interface EngineGenerateRequest extends Omit<GenerateParams, 'signal' | '
   allowAnySize?: boolean;
   /** Debugging/golden checks: return the first image's intermediate tensors. */
   keepIntermediates?: boolean;
+  /** Memory plan (default 'auto': the fastest that fits the measured GPU memory). */
+  memory?: MemoryOption;
+  /** Set by the page when it runs a request again under a lighter plan: why (goes into `memoryPlanReason`). */
+  memoryFallback?: string;
 }
 
 /** What the worker returns for one generation. */
@@ -43,6 +50,79 @@ export interface EngineGenerateResult {
   strength?: number;
   /** With `keepIntermediates`: the first image's tensors, named as in the golden files. */
   intermediates?: Record<string, Float32Array>;
+  /** The memory plan that ran. */
+  memoryPlan: MemoryPlan;
+  /** Why, with the numbers, e.g. "staged: 9.6 GiB needed, 11.2 GiB available (resident needs 13.1 GiB)". */
+  memoryPlanReason: string;
+  /** Most GPU bytes alive at once during the request (every buffer counted). */
+  gpuPeakBytes: number;
+  /** Counted GPU bytes per stage (peak, and live when it ended). */
+  gpuStages: GpuStageMemory[];
+}
+
+/** What `checkDevice` found about GPU memory for one package at one size. */
+export interface DeviceMemoryReport {
+  /** The size the needs are for (pixels). */
+  width: number;
+  height: number;
+  /** The VAE tile (pixels) the needs assume, as the engine will decode on this GPU; null: whole. */
+  vaeTilePx: number | null;
+  /** Bytes the device gave to the allocation probe (plus what this engine holds already). */
+  availableBytes: number;
+  /** True when the probe stopped at the largest need, not at a refusal: the device may have more. */
+  availableAtLeast: boolean;
+  /** Predicted peak GPU bytes per plan (weights alive at the peak + activations). */
+  plans: Record<MemoryPlan, { neededBytes: number; weightBytes: number; activationBytes: number; peakStage: MemoryStage; fits: boolean }>;
+  /** The plan `memory` would run (null: none fits). */
+  plan: MemoryPlan | null;
+  /** Why, with the numbers. */
+  reason: string;
+}
+
+/** Options of `checkDevice` with a package: the size and memory option to plan for. */
+export interface DeviceCheckOptions {
+  /** Pixels (default 1024 each). */
+  width?: number;
+  height?: number;
+  /** Default 'auto'. */
+  memory?: MemoryOption;
+}
+
+/**
+ * One VAE decode of given latents (re-decoding saved latents; golden checks of the tiled
+ * decode) as sent to the worker.
+ */
+export interface EngineDecodeRequest {
+  /** Absolute URL of the model package (ends with "/"). */
+  model: string;
+  /** [1, 16, latentHeight, latentWidth] float32, already `z / scaling_factor + shift_factor`. */
+  latents: Float32Array;
+  latentHeight: number;
+  latentWidth: number;
+  /**
+   * Force diffusers' tiled decode with this tile (`tile_sample_min_size`, pixels: a multiple
+   * of 8, at least 32), or null for one whole decode. Default: whole where the GPU's buffer
+   * limits allow, else the largest tile that fits.
+   */
+  tilePx?: number | null;
+  /** Default png. */
+  outputFormat?: OutputFormat;
+  /** 0–1, for jpeg and webp. */
+  quality?: number;
+  /** Also return the raw decoder output [1, 3, H, W] float32. */
+  keepOutput?: boolean;
+}
+
+/** What the worker returns for one decode. */
+export interface EngineDecodeResult {
+  image: Blob;
+  width: number;
+  height: number;
+  /** The tile size used, or null when decoded whole. */
+  tilePx: number | null;
+  timings: { loadMs: number; decodeMs: number; totalMs: number };
+  /** With `keepOutput`: the decoder output [1, 3, height, width]. */
+  output?: Float32Array;
 }
 
 /** One capability the device lacks for a package. */
@@ -82,6 +162,8 @@ export interface DeviceReport {
   reasons: string[];
   /** Largest width×height the buffer limits allow for the package (Infinity when unknown). */
   maxPixels: number;
+  /** With a package: GPU memory per plan at the checked size, what the device gave, and the plan. */
+  memory?: DeviceMemoryReport;
 }
 
 /** A loaded package. */
@@ -129,6 +211,8 @@ export interface EngineSettings {
   forceCpuNodeNames?: string[];
   /** Convolution layout of the WebGPU EP (default onnxruntime's, NHWC). */
   preferredLayout?: 'NCHW' | 'NHWC';
+  /** Tests: make the GPU look smaller (see `GpuMemoryCap`). */
+  gpuMemoryCap?: GpuMemoryCap;
   /** Absolute URL of onnxruntime's wasm (set from the `wasmPaths` option; default: beside the worker). */
   wasmUrl?: string;
   /** Idle timeout and automatic retries of the model download (see `DownloadRetryOptions` for the defaults). */
@@ -143,16 +227,22 @@ export interface EngineSettings {
 export interface EngineApi {
   /** Sets options; only before the first load or device check. */
   configure(settings: EngineSettings): Promise<void>;
-  /** Probes WebGPU (and a package's requirements when `model` is given). Never throws for a shortfall: see `ok`. */
-  checkDevice(model?: string): Promise<DeviceReport>;
   /**
-   * Manifest → capability check → download/verify → sessions. With `id`, `cancel(id)`
-   * aborts it (queued or running) with AbortedError; stored bytes are kept.
+   * Probes WebGPU (and, when `model` is given, the package's requirements and the GPU
+   * memory each plan needs at `options`' size). Never throws for a shortfall: see `ok`.
    */
-  load(model: string, onProgress?: ProgressCallback, id?: string): Promise<LoadedModel>;
+  checkDevice(model?: string, options?: DeviceCheckOptions): Promise<DeviceReport>;
+  /**
+   * Manifest → capability check → download/verify → sessions (created now only where the
+   * resident plan would run). With `id`, `cancel(id)` aborts it (queued or running) with
+   * AbortedError; stored bytes are kept.
+   */
+  load(model: string, onProgress?: ProgressCallback, id?: string, options?: { memory?: MemoryOption }): Promise<LoadedModel>;
   /** Queued behind earlier calls; loads the package first when needed. */
   generate(id: string, request: EngineGenerateRequest, onProgress?: ProgressCallback): Promise<EngineGenerateResult>;
-  /** Cancels a queued or running generation or load; it rejects with AbortedError. Unknown ids are ignored. */
+  /** Decodes given latents with the package's VAE (whole or tiled); queued like `generate`, cancelled by id too. */
+  decodeLatents(id: string, request: EngineDecodeRequest, onProgress?: ProgressCallback): Promise<EngineDecodeResult>;
+  /** Cancels a queued or running generation, decode or load; it rejects with AbortedError. Unknown ids are ignored. */
   cancel(id: string): void;
   /**
    * How `prompt` fits the package's text encoders (needs only its manifest and tokenizer

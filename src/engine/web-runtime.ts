@@ -35,6 +35,16 @@ export interface WebRuntimeOptions {
   preferredLayout?: 'NCHW' | 'NHWC';
 }
 
+/**
+ * Which sessions stay alive: 'all' (resident and staged: the engine releases a stage's
+ * sessions with `releaseAll()` when the stage ends) or 'one' (streaming: creating a
+ * session first releases every other one, and every output goes to the CPU so that
+ * nothing on the GPU outlives its session). onnxruntime's WebGPU EP frees a released
+ * session's buffers only when no session is left on the device (measured with the
+ * counting wrapper), so lower memory means releasing them all.
+ */
+export type SessionResidency = 'all' | 'one';
+
 /** Roles whose outputs are inputs of the next graph, so they stay on the GPU. */
 const GPU_OUTPUT_ROLES: ReadonlySet<GraphRole> = new Set(['transformer-embed', 'transformer-blocks', 'text-encoder-t5-embed', 'text-encoder-t5-blocks']);
 
@@ -45,6 +55,7 @@ export class WebModelRuntime implements ModelRuntime {
   private creating: Promise<unknown> = Promise.resolve();
   private readonly keepSessions: boolean;
   private released = false;
+  private residency: SessionResidency = 'all';
 
   constructor(
     readonly manifest: Manifest,
@@ -65,11 +76,18 @@ export class WebModelRuntime implements ModelRuntime {
     }
   }
 
+  /** Sets which sessions stay alive; switching releases every session first. */
+  async setResidency(residency: SessionResidency): Promise<void> {
+    if (residency === this.residency) return;
+    await this.releaseAll();
+    this.residency = residency;
+  }
+
   session(graph: GraphEntry): Promise<GraphSession> {
     if (this.released) return Promise.reject(new ModelPackageError('the model was unloaded', undefined, 'unloaded'));
     let session = this.sessions.get(graph.name);
     if (!session) {
-      session = this.createSession(graph);
+      session = this.residency === 'one' ? this.releaseAll().then(() => this.createSession(graph)) : this.createSession(graph);
       this.sessions.set(graph.name, session);
       session.catch(() => this.sessions.delete(graph.name));
     }
@@ -83,7 +101,22 @@ export class WebModelRuntime implements ModelRuntime {
   /** Releases every session (GPU memory included). */
   async release(): Promise<void> {
     this.released = true;
+    await this.releaseAll();
+  }
+
+  /** Releases every session but stays usable: the next `session()` creates it again. */
+  async releaseAll(): Promise<void> {
     await Promise.allSettled([...this.sessions.keys()].map((name) => this.releaseSession(name)));
+  }
+
+  /** Whether the graph's session is alive (or being created). */
+  has(graph: GraphEntry): boolean {
+    return this.sessions.has(graph.name);
+  }
+
+  /** Names of the graphs whose sessions are alive (or being created). */
+  liveSessions(): string[] {
+    return [...this.sessions.keys()];
   }
 
   private async releaseSession(name: string): Promise<void> {
@@ -101,7 +134,7 @@ export class WebModelRuntime implements ModelRuntime {
     const next = this.creating.then(async () => {
       const model = new Uint8Array(await (await this.files.get(graph.model)).arrayBuffer());
       const externalData = graph.data ? [{ path: dataLocation(graph), data: await this.files.get(graph.data) }] : undefined;
-      const gpuOutputs = GPU_OUTPUT_ROLES.has(graph.role);
+      const gpuOutputs = this.residency === 'all' && GPU_OUTPUT_ROLES.has(graph.role);
       // Float16 lookups need shader-f16 on the GPU; without it they run on the CPU kernels.
       const float16OnCpu = this.device.features.has('shader-f16') ? [] : (graph.float16Nodes ?? []);
       const cpuNodes = [...(this.options.forceCpuNodeNames ?? []), ...float16OnCpu];

@@ -50,6 +50,8 @@ export interface GraphEntry {
   computePrecision: 'fp32' | 'fp16';
   /** Bytes of weights as stored in the package. */
   weightBytes: number;
+  /** Bytes of weights once uploaded to the GPU (float16 tables become float32); absent in older packages. */
+  uploadBytes?: number;
   /** For transformer block shards: the half-open ranges of double and single blocks. */
   blocks?: { double: [number, number]; single: [number, number] };
   /** For T5 block shards: the half-open range of encoder layers. */
@@ -118,7 +120,10 @@ export interface PackageRequirements {
   vaeEncoderWeightBytes?: number;
   /** Largest single weight buffer once uploaded, in bytes. */
   largestWeightBufferBytes: number;
-  /** Largest single activation at 1024×1024, in bytes (the VAE's last up block). */
+  /**
+   * Largest single activation buffer of the transformer per 1024×1024 of image, in bytes
+   * (scaled by the pixel count it bounds every web size; the VAE decodes in tiles that fit).
+   */
   largestActivationBytesAt1024: number;
   /** Whether any graph computes in float16 (needs the WebGPU `shader-f16` feature). */
   shaderF16: boolean;

@@ -16,6 +16,8 @@ import { encodeInitImage, type InitImage } from './init-image.ts';
 import { jointIds, ropeTables } from './rope.ts';
 import type { ModelRuntime } from './runtime.ts';
 import { eulerStep, modelTimestep, scheduleSigmas, type FlowSchedulerConfig } from './schedule.ts';
+import { decodeLatents } from './vae-decode.ts';
+import type { VaeTileLimits } from './vae-tiling.ts';
 
 /** Text conditioning: T5 hidden states and the CLIP pooled vector (float32). */
 export interface TextConditioning {
@@ -50,6 +52,11 @@ export interface PipelineRequest extends TextConditioning {
   keepIntermediates?: boolean;
   /** Image-to-image: the start picture (RGB at width×height) and the strength (see init-image.ts). */
   init?: InitImage;
+  /**
+   * VAE tiling: `tilePx` forces a tile (pixels, diffusers' tile_sample_min_size) or, as
+   * null, an untiled decode; otherwise the tile is chosen from `limits` (untiled without).
+   */
+  vaeTiling?: { tilePx?: number | null; limits?: VaeTileLimits };
 }
 
 /** Intermediate tensors, named as in the golden files. */
@@ -72,6 +79,8 @@ export interface PipelineResult {
   /** Milliseconds spent per stage and inside `session.run`. */
   timings: { denoiseMs: number; decodeMs: number; sessionRunMs: number; totalMs: number };
   intermediates?: PipelineIntermediates;
+  /** The VAE tile size used (pixels), or null when the image was decoded whole. */
+  vaeTilePx: number | null;
 }
 
 function dimOf(graph: GraphEntry, input: string, axis: number): number {
@@ -80,20 +89,54 @@ function dimOf(graph: GraphEntry, input: string, axis: number): number {
   return d;
 }
 
+/** Runs one graph (after an abort check), adding its time inside `session.run` to `clock`. */
+async function runTimed(runtime: ModelRuntime, graph: GraphEntry, feeds: Record<string, Tensor>, signal: AbortSignal | undefined, clock: { sessionRunMs: number }) {
+  throwIfAborted(signal);
+  const session = await runtime.session(graph);
+  const t0 = performance.now();
+  const out = await session.run(feeds);
+  clock.sessionRunMs += performance.now() - t0;
+  return out;
+}
+
 async function tensorData(t: Tensor): Promise<Float32Array> {
   return (await t.getData()) as Float32Array;
 }
 
+/** One image's latents after denoising (before the VAE). */
+export interface DenoisedImage {
+  /** Packed latents [1, (h/2)(w/2), 64] after the last step. */
+  latents: Float32Array;
+  /** Latent height and width. */
+  h: number;
+  w: number;
+  /** Milliseconds spent denoising and inside `session.run` so far. */
+  denoiseMs: number;
+  sessionRunMs: number;
+  /** performance.now() when the image was started. */
+  started: number;
+  /** With `keepIntermediates`: the denoising tensors. */
+  intermediates?: Pick<PipelineIntermediates, 'noise' | 'packed_noise' | 'transformer_out_t1' | 'vae_encoder_mean' | 'vae_encoder_logvar' | 'image_latents'>;
+}
+
 /**
- * Generates one image.
+ * Generates one image: `denoiseImage` then `decodeImage`.
  * @throws AbortedError when `signal` aborts (checked between shards and steps)
  */
 export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRequest): Promise<PipelineResult> {
+  return decodeImage(runtime, await denoiseImage(runtime, request), request);
+}
+
+/**
+ * Runs the transformer over one image's noise for every step (no VAE), so that a caller
+ * can keep the transformer loaded for several images and decode them afterwards.
+ * @throws AbortedError when `signal` aborts (checked between shards and steps)
+ */
+export async function denoiseImage(runtime: ModelRuntime, request: PipelineRequest): Promise<DenoisedImage> {
   const started = performance.now();
   const { manifest } = runtime;
   const embed = graphByRole(manifest, 'transformer-embed');
   const head = graphByRole(manifest, 'transformer-head');
-  const vae = graphByRole(manifest, 'vae-decoder');
   const shards = blockShards(manifest);
   const jointDim = dimOf(embed, 'encoder_hidden_states', 2);
   const pooledDim = dimOf(embed, 'pooled_projections', 1);
@@ -105,7 +148,6 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
     throw new ModelPackageError(`pooled prompt embeddings hold ${request.pooledPromptEmbeds.length} values; this model takes ${pooledDim}`);
   }
   const transformerConfig = manifest.configs.transformer as { axes_dims_rope: number[]; in_channels: number };
-  const vaeConfig = manifest.configs.vae as { scaling_factor: number; shift_factor: number };
   const { h, w } = latentSize(request.height, request.width);
   const imageTokens = (h / 2) * (w / 2);
   const channels = transformerConfig.in_channels;
@@ -136,15 +178,8 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
   }
   const guidanceFeed: Record<string, Tensor> = takesGuidance ? { guidance: new Tensor('float32', new Float32Array([request.guidance!]), [1]) } : {};
 
-  let sessionRunMs = 0;
-  const run = async (graph: GraphEntry, feeds: Record<string, Tensor>) => {
-    throwIfAborted(request.signal);
-    const session = await runtime.session(graph);
-    const t0 = performance.now();
-    const out = await session.run(feeds);
-    sessionRunMs += performance.now() - t0;
-    return out;
-  };
+  const clock = { sessionRunMs: 0 };
+  const run = (graph: GraphEntry, feeds: Record<string, Tensor>) => runTimed(runtime, graph, feeds, request.signal, clock);
 
   let firstVelocity: Float32Array | undefined;
   const denoiseStart = performance.now();
@@ -179,23 +214,40 @@ export async function runFluxPipeline(runtime: ModelRuntime, request: PipelineRe
   await runtime.finished?.(embed);
   await runtime.finished?.(head);
   const denoiseMs = performance.now() - denoiseStart;
+  return {
+    latents,
+    h,
+    w,
+    denoiseMs,
+    sessionRunMs: clock.sessionRunMs,
+    started,
+    intermediates: request.keepIntermediates ? { noise, packed_noise: packedNoise, transformer_out_t1: firstVelocity!, ...init?.intermediates } : undefined,
+  };
+}
+
+/**
+ * Decodes denoised latents with the VAE into the image.
+ * @throws AbortedError when `signal` aborts
+ */
+export async function decodeImage(runtime: ModelRuntime, denoised: DenoisedImage, request: PipelineRequest): Promise<PipelineResult> {
+  const { latents, h, w, denoiseMs, started } = denoised;
+  const vaeConfig = runtime.manifest.configs.vae as { scaling_factor: number; shift_factor: number };
+  const clock = { sessionRunMs: denoised.sessionRunMs };
 
   throwIfAborted(request.signal);
   request.onProgress?.({ stage: 'decode', image: request.image ?? 1, images: request.images ?? 1 });
   const decodeStart = performance.now();
   const vaeInput = scaleForVae(unpackLatents(latents, LATENT_CHANNELS, h, w), vaeConfig.scaling_factor, vaeConfig.shift_factor);
-  const { image: imageTensor } = await run(vae, { latents: new Tensor('float32', vaeInput, [1, LATENT_CHANNELS, h, w]) });
-  const vaeOut = await tensorData(imageTensor);
-  const [, , outHeight, outWidth] = imageTensor.dims;
-  await runtime.finished?.(vae);
+  const decoded = await decodeLatents(runtime, { latents: vaeInput, latentHeight: h, latentWidth: w, ...request.vaeTiling, signal: request.signal });
+  clock.sessionRunMs += decoded.sessionRunMs;
+  const { data: vaeOut, height: outHeight, width: outWidth } = decoded.output;
   const image = vaeOutputToRgb(vaeOut, outHeight, outWidth);
   const decodeMs = performance.now() - decodeStart;
 
   return {
     image,
-    timings: { denoiseMs, decodeMs, sessionRunMs, totalMs: performance.now() - started },
-    intermediates: request.keepIntermediates
-      ? { noise, packed_noise: packedNoise, transformer_out_t1: firstVelocity!, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut, ...init?.intermediates }
-      : undefined,
+    timings: { denoiseMs, decodeMs, sessionRunMs: clock.sessionRunMs, totalMs: performance.now() - started },
+    vaeTilePx: decoded.tilePx,
+    intermediates: denoised.intermediates ? { ...denoised.intermediates, final_packed_latents: latents, vae_input: vaeInput, vae_out: vaeOut } : undefined,
   };
 }

@@ -443,6 +443,17 @@ class BodyReader {
 }
 
 /**
+ * Chunks from this offset on are stored from a fresh copy of their bytes. A stored chunk's
+ * Blob keeps its bytes in the browser process until the JS object is garbage-collected, and
+ * with one reused buffer the download allocates nothing that would start a collection:
+ * that process grew with the download (measured: +519 MiB for three 200 MiB files). V8
+ * counts the copies as external memory and collects after about 64 MiB of them, which
+ * frees the Blobs too (+71 MiB for the same files). A file smaller than that cannot hold
+ * more than the copies would cost, so its chunks are not copied.
+ */
+const GC_NUDGE_AFTER_BYTES = 64 * 2 ** 20;
+
+/**
  * Cuts a stream of bytes into the file's chunks: fills one reusable chunk-sized buffer and
  * stores each full chunk (with its sha256 and the updated record) in one transaction. With
  * the manifest's chunk hashes, a full chunk is stored only once its sha256 matches (a
@@ -541,7 +552,7 @@ class ChunkWriter {
       bytesStored: this.chunkIndex * this.record.chunkSize + this.filled,
       updatedAt: Date.now(),
     };
-    await this.store.putChunk(next, this.chunkIndex, new Blob([bytes]));
+    await this.store.putChunk(next, this.chunkIndex, new Blob([this.chunkIndex * this.record.chunkSize < GC_NUDGE_AFTER_BYTES ? bytes : bytes.slice()]));
     this.record = next;
     this.filledStored = this.filled;
   }

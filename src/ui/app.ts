@@ -9,6 +9,8 @@ import { defineFluxGenerator, type FluxGeneratorElement } from '../widget/flux-g
 import { WIDGET_DEFAULTS } from '../defaults.ts';
 import { licenseNotice, MODEL_REGISTRY } from '../models/registry.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
 import { h } from '../widget/dom.ts';
 import { GalleryStore, type GalleryEntry } from './gallery-store.ts';
 import { createGalleryView } from './gallery-view.ts';
@@ -30,6 +32,13 @@ const PRIVACY_LABELS: Record<PrivacyMode, string> = {
   'local-only': 'Only this device (nothing is sent)',
   'prefer-local': 'This device; a hosted provider when it cannot',
   'remote-only': 'Always a hosted provider',
+};
+
+const MEMORY_LABELS: Record<MemoryOption, string> = {
+  auto: 'Automatic (fastest that fits)',
+  resident: 'Keep everything loaded (fastest repeats)',
+  staged: 'One part at a time (less memory)',
+  streaming: 'Smallest pieces (least memory, slowest)',
 };
 
 /** Renders the app into `root` (the page's `<main>`). */
@@ -65,6 +74,10 @@ export function mountApp(root: HTMLElement): void {
     ...PRIVACY_MODES.map((m) => h('option', { value: m }, PRIVACY_LABELS[m])));
   privacySelect.value = settingsStore.privacy() ?? 'local-only';
 
+  const memorySelect = h('select', { id: 'memory-plan', name: 'memory-plan', 'aria-describedby': 'memory-plan-hint' },
+    ...MEMORY_OPTIONS.map((m) => h('option', { value: m }, MEMORY_LABELS[m])));
+  memorySelect.value = settingsStore.memory() ?? DEFAULTS.memory;
+
   const widget = document.createElement('flux-generator') as FluxGeneratorElement;
   widget.id = 'generator';
   widget.setAttribute('layout', 'page');
@@ -97,6 +110,10 @@ export function mountApp(root: HTMLElement): void {
     widget.setAttribute('model', url);
     // The widget swaps its generator in a microtask; list the new model's storage after it.
     if (widget.isConnected) queueMicrotask(() => void storage.refresh());
+  };
+  const applyMemory = () => {
+    settingsStore.setMemory(memorySelect.value as MemoryOption);
+    widget.setAttribute('memory', memorySelect.value);
   };
   const applyPrivacy = () => {
     settingsStore.setPrivacy(privacySelect.value as PrivacyMode);
@@ -173,6 +190,7 @@ export function mountApp(root: HTMLElement): void {
 
   // Configure the widget before it is connected, so it starts with the right generator.
   widget.setAttribute('privacy', privacySelect.value);
+  widget.setAttribute('memory', memorySelect.value);
   widget.providers = providerConfigs(settingsStore.providers());
   applyModel();
 
@@ -182,7 +200,10 @@ export function mountApp(root: HTMLElement): void {
       h('div', { class: 'control' }, h('label', { for: 'model' }, 'Model', modelSelect), customRow, modelHint),
       h('div', { class: 'control' },
         h('label', { for: 'privacy-mode' }, 'Where it runs', privacySelect),
-        h('p', { id: 'privacy-mode-hint', class: 'hint' }, 'The indicator by the Generate button always says where your prompt goes.'))),
+        h('p', { id: 'privacy-mode-hint', class: 'hint' }, 'The indicator by the Generate button always says where your prompt goes.')),
+      h('div', { class: 'control' },
+        h('label', { for: 'memory-plan' }, 'GPU memory', memorySelect),
+        h('p', { id: 'memory-plan-hint', class: 'hint' }, 'Automatic picks the fastest plan your GPU has room for; each result says which plan ran and why.'))),
     hubView.element,
     widget,
     galleryView.element,
@@ -230,6 +251,7 @@ export function mountApp(root: HTMLElement): void {
     if (event.key === 'Enter') applyModel();
   });
   privacySelect.addEventListener('change', applyPrivacy);
+  memorySelect.addEventListener('change', applyMemory);
 
   showNoWebGpu(!('gpu' in navigator));
   void galleryView.refresh();

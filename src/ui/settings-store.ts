@@ -1,6 +1,7 @@
 /**
- * The app's settings in this browser's localStorage: chosen model, privacy mode, the
- * hosted providers with their API keys, and the Hugging Face source and access token.
+ * The app's settings in this browser's localStorage: chosen model, privacy mode, GPU
+ * memory plan, the hosted providers with their API keys, and the Hugging Face source and
+ * access token.
  *
  * Keys stay in this browser: they are written only here, read only to configure the
  * provider (which sends them in a header to that provider or its proxy, never in a URL),
@@ -8,6 +9,7 @@
  */
 import type { AnyProviderConfig, ProviderKind } from '../providers/index.ts';
 import type { PrivacyMode } from '../routing.ts';
+import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
 
 /** A provider the visitor configured. */
 export interface SavedProvider {
@@ -22,6 +24,7 @@ export interface SavedProvider {
 export const SETTINGS_KEYS = {
   model: 'flux-webgpu:model',
   privacy: 'flux-webgpu:privacy',
+  memory: 'flux-webgpu:memory',
   providers: 'flux-webgpu:providers',
   hubToken: 'flux-webgpu:hf-token',
   hubSource: 'flux-webgpu:hub-source',
@@ -68,6 +71,11 @@ export const settingsStore = {
   setModel: (url: string) => write(SETTINGS_KEYS.model, url),
   privacy: (): PrivacyMode | undefined => read<PrivacyMode | undefined>(SETTINGS_KEYS.privacy, undefined),
   setPrivacy: (mode: PrivacyMode) => write(SETTINGS_KEYS.privacy, mode),
+  memory: (): MemoryOption | undefined => {
+    const value = read<unknown>(SETTINGS_KEYS.memory, undefined);
+    return MEMORY_OPTIONS.includes(value as MemoryOption) ? (value as MemoryOption) : undefined;
+  },
+  setMemory: (option: MemoryOption) => write(SETTINGS_KEYS.memory, option),
   providers: (): SavedProvider[] => {
     const list = read<unknown>(SETTINGS_KEYS.providers, []);
     return Array.isArray(list) ? (list as SavedProvider[]).filter((p) => p && typeof p.kind === 'string' && typeof p.id === 'string') : [];

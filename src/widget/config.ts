@@ -6,6 +6,7 @@
  * |---|---|---|
  * | `model` | URL of a web model package (relative to the page) | — |
  * | `privacy` | `local-only`, `prefer-local`, `remote-only` | `local-only` without providers, else `prefer-local` |
+ * | `memory` | `auto`, `resident`, `staged`, `streaming` (GPU memory plan of the local engine) | `auto` |
  * | `width`, `height` | multiples of 16: 256–1440 (16–2048 with `allow-any-size`) | 512 |
  * | `steps` | 1–50 | the model's own: 4 for FLUX.1 [schnell], 28 for [dev] |
  * | `guidance` | 1.5–5 (guidance-distilled models, FLUX.1 [dev]; the field shows only for them) | 3.5 |
@@ -31,12 +32,13 @@ import type { GenerateParams, OutputFormat } from '../api-types.ts';
 import { DEFAULTS, LIMITS, WIDGET_DEFAULTS } from '../defaults.ts';
 import { checkWorkerLocation } from '../engine/worker-url.ts';
 import { InvalidParameterError } from '../errors.ts';
+import { MEMORY_OPTIONS, type MemoryOption } from '../engine/memory-plan.ts';
 import { PROVIDER_INFO, type AnyProviderConfig, type ImageEngine, type ProviderKind } from '../providers/index.ts';
 import { checkStrength, OUTPUT_FORMATS } from '../request.ts';
 import { PRIVACY_MODES, type PrivacyMode } from '../routing.ts';
 
 /** Attributes that change which generator the element uses. */
-export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers', 'worker-url', 'wasm-paths'] as const;
+export const GENERATOR_ATTRIBUTES = ['model', 'privacy', 'memory', 'allow-any-size', 'provider', 'provider-base-url', 'provider-model', 'providers', 'worker-url', 'wasm-paths'] as const;
 /** Attributes that only change the form's defaults or the look. */
 export const FORM_ATTRIBUTES = ['width', 'height', 'steps', 'guidance', 'seed', 'prompt', 'output-format', 'preview', 'layout', 'theme', 'strength'] as const;
 
@@ -50,6 +52,8 @@ export interface GeneratorConfig {
   /** Package URL as given (resolved against the page by the generator), or undefined. */
   model?: string;
   privacy?: PrivacyMode;
+  /** GPU memory plan of the local engine (default 'auto'). */
+  memory: MemoryOption;
   providers: (AnyProviderConfig | ImageEngine)[];
   allowAnySize: boolean;
   /** `worker-url`: the worker script elsewhere (the first widget of a model starts its shared worker). */
@@ -152,6 +156,7 @@ export function readGeneratorConfig(read: Read): GeneratorConfig {
   const privacyValue = read('privacy');
   const privacy = privacyValue === null || privacyValue === '' ? undefined : oneOf('privacy', privacyValue, PRIVACY_MODES, 'local-only');
   const model = read('model')?.trim() || undefined;
+  const memory = oneOf('memory', read('memory'), MEMORY_OPTIONS, DEFAULTS.memory);
   const workerUrl = read('worker-url')?.trim() || undefined;
   const wasmPaths = read('wasm-paths')?.trim() || undefined;
   try {
@@ -160,7 +165,7 @@ export function readGeneratorConfig(read: Read): GeneratorConfig {
     if (!(error instanceof InvalidParameterError)) throw error;
     throw new InvalidParameterError(error.field === 'workerUrl' ? 'worker-url' : 'wasm-paths', error.allowed, error.received);
   }
-  return { model, privacy, providers, allowAnySize: read('allow-any-size') !== null && read('allow-any-size') !== 'false', workerUrl, wasmPaths };
+  return { model, privacy, memory, providers, allowAnySize: read('allow-any-size') !== null && read('allow-any-size') !== 'false', workerUrl, wasmPaths };
 }
 
 /**

@@ -104,9 +104,13 @@ export function explainError(error: unknown): ErrorExplanation {
           return out(NO_WEBGPU.summary, NO_WEBGPU.action, { noWebGpu: true });
         case 'size-too-large':
           return out('This device’s GPU is too small for this request.', 'Try a smaller width and height, or allow a hosted provider.');
+        case 'gpu-memory':
+          return out('This device’s GPU does not have enough free memory for the model, even loading it one part at a time.', 'Close other tabs or apps that use the GPU, try a smaller size, or allow a hosted provider (your prompt is then sent to it).');
         default:
           return out('This device’s GPU is too small for this request.', 'Use a device with a larger GPU, or allow a hosted provider (your prompt is then sent to it).');
       }
+    case 'GpuOutOfMemoryError':
+      return out('The GPU ran out of memory while running the model, even with the lightest memory plan.', 'Close other tabs or apps that use the GPU, or try a smaller size: a fresh generator starts by itself. Or allow a hosted provider.');
     case 'DeviceLostError':
       return out('The GPU stopped working during the generation (it was reset or ran out of memory).', 'Try again: the generator sets the GPU up anew. A smaller size needs less memory.');
     case 'WorkerCrashedError':

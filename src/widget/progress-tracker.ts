@@ -52,6 +52,8 @@ export class ProgressTracker {
 
   private viewOf(event: ProgressEvent, t: number): Omit<ProgressView, 'text'> {
     switch (event.stage) {
+      case 'plan':
+        return { stage: 'Planning GPU memory', detail: event.reason, fraction: null };
       case 'download': {
         if (event.status === 'retrying') {
           return { stage: 'Downloading the model (once)', detail: `${formatBytes(event.totalLoaded)} of ${formatBytes(event.totalBytes)} · ${event.message}`, fraction: event.totalBytes ? event.totalLoaded / event.totalBytes : null };

@@ -74,7 +74,7 @@ function providersKey(providers: (AnyProviderConfig | ImageEngine)[]): unknown[]
 /** The registry key of a configuration (model URL made absolute against `base`). */
 export function generatorKey(config: GeneratorConfig, base: string = location.href): string {
   const model = config.model ? packageUrlOf(config.model, base) : null;
-  return JSON.stringify([model, config.privacy ?? null, config.allowAnySize, providersKey(config.providers)]);
+  return JSON.stringify([model, config.privacy ?? null, config.memory, config.allowAnySize, providersKey(config.providers)]);
 }
 
 /**

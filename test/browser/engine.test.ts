@@ -18,7 +18,8 @@ import { countTokens } from '../../src/text/token-count.ts';
 import type { Manifest } from '../../src/package/manifest.ts';
 import { convertCheckpoint } from '../../tools/convert/convert-local.ts';
 import { writeDemoModel } from '../../tools/demo/demo-model.ts';
-import { percentileAbsDiff } from '../support/compare.ts';
+import { vaeOutputToRgb } from '../../src/pipeline/image.ts';
+import { percentileAbsDiff, relativeL2 } from '../support/compare.ts';
 import { goldenPageParams, goldenRuns, goldenTensors, pngRgb as decodePngRgb, TINY_FLUX_A, type GoldenRun } from '../support/golden.ts';
 import { launchBrowser, startStaticServer, type StaticServer } from './harness.ts';
 
@@ -217,6 +218,53 @@ describe('golden tiny-flux-a (fp32) through the library', () => {
     const waitedMs = after.ms - after.result!.timings.totalMs;
     console.log(`cancel: rejected ${rejectedAfterMs.toFixed(0)} ms after abort; the next request waited ${waitedMs.toFixed(0)} ms for the engine (one warm step: ${warmStepMs?.toFixed(0)} ms)`);
     if (warmStepMs !== undefined) expect(waitedMs).toBeLessThan(Math.max(2 * warmStepMs, 1000));
+  }, 120_000);
+});
+
+describe('tiled VAE decode through the library (decodeLatents)', () => {
+  interface TiledRun { name: string; latent_height: number; latent_width: number; tile_sample_min_size: number }
+  interface PageDecodeResult {
+    ok: boolean;
+    result?: { image: { type: string; bytes: number[] }; width: number; height: number; tilePx: number | null; output?: number[]; timings: Record<string, number> };
+    error?: PageError;
+  }
+  const tiledRuns = (): TiledRun[] => JSON.parse(readFileSync(join(TINY_FLUX_A, 'golden.json'), 'utf8')).tiled_decode_runs;
+  const decodeParams = (run: TiledRun, tilePx?: number | null) => ({
+    latents: Array.from(goldenTensors(run.name).get('vae_input')!.data as Float32Array),
+    latentHeight: run.latent_height,
+    latentWidth: run.latent_width,
+    ...(tilePx === undefined ? {} : { tilePx }),
+    keepOutput: true,
+  });
+
+  beforeAll(async () => {
+    await pageCall('createLocal', 'local', { model: '/models/golden/' });
+  });
+
+  for (const run of tiledRuns()) {
+    it(`matches diffusers tiled_decode for golden ${run.name} with its tile forced (relative L2 < 1e-3)`, async () => {
+      const decoded = await pageCall<PageDecodeResult>('decodeLatents', 'local', decodeParams(run, run.tile_sample_min_size));
+      expect(decoded.error).toBeUndefined();
+      const expected = goldenTensors(run.name).get('vae_out_tiled')!;
+      const [, , H, W] = expected.shape;
+      expect(decoded.result).toMatchObject({ width: W, height: H, tilePx: run.tile_sample_min_size });
+      const error = relativeL2(decoded.result!.output!, expected.data as Float32Array);
+      const image = pngRgb(decoded.result!.image);
+      const p99 = percentileAbsDiff(image.rgb, vaeOutputToRgb(expected.data as Float32Array, H, W).rgb, 99);
+      console.log(`browser ${run.name} (tile ${run.tile_sample_min_size}px): relative L2 ${error.toExponential(2)} vs vae_out_tiled, image p99 |Δ| ${p99} levels, ${decoded.result!.timings.decodeMs.toFixed(0)} ms`);
+      expect(error).toBeLessThan(1e-3);
+      expect(p99).toBeLessThanOrEqual(2);
+    }, 120_000);
+  }
+
+  it('decodes whole where the GPU limits allow it, equal to vae_out_whole; refuses a bad tile naming tilePx', async () => {
+    const run = tiledRuns()[2];
+    const decoded = await pageCall<PageDecodeResult>('decodeLatents', 'local', decodeParams(run));
+    expect(decoded.error).toBeUndefined();
+    expect(decoded.result!.tilePx).toBeNull();
+    expect(relativeL2(decoded.result!.output!, goldenTensors(run.name).get('vae_out_whole')!.data as Float32Array)).toBeLessThan(1e-3);
+    const bad = await pageCall<PageDecodeResult>('decodeLatents', 'local', decodeParams(run, 36));
+    expect(bad.error).toMatchObject({ className: 'InvalidParameterError', fields: { field: 'tilePx', received: 36 } });
   }, 120_000);
 });
 

@@ -24,5 +24,7 @@ export interface Bench {
   /** Short id used with --only. */
   name: string;
   description: string;
+  /** Runs only when named with --only (e.g. a multi-hour proof), not in a plain `npm run bench`. */
+  onlyWhenNamed?: boolean;
   run(options: BenchOptions): Promise<BenchSummary>;
 }

@@ -10,6 +10,9 @@
  *    page, so the page runs the engine in the bench's own worker
  *    (`pages/browser-timed-worker.ts`, handed over through the public `worker` option of
  *    `createGenerator`), which times `InferenceSession.create` and `session.run`.
+ *    Counted GPU memory (every buffer onnxruntime creates through the wrapped GPUDevice):
+ *    peak and live bytes per stage, cold and warm, and then one generation under each
+ *    memory plan (forced) with its predicted and counted peak.
  * 2. A fake package of two ~600 MiB files of random bytes (> 1 GB in all) downloaded with
  *    `WeightStore.ensureFiles` on the page's main thread while the page's JS heap is
  *    sampled over CDP every 50 ms: peak heap vs the 8 MiB chunk size vs the file size.
@@ -123,7 +126,7 @@ interface HeapSample {
 }
 
 /** Resident memory of one kind of Chromium process (summed over its processes), bytes from /proc/<pid>/status. */
-interface ProcessMemory {
+export interface ProcessMemory {
   rss: number;
   anon: number;
   shmem: number;
@@ -442,6 +445,27 @@ async function run(options: BenchOptions): Promise<BenchSummary> {
     log('BroadcastChannel; each run is assigned to a stage by its graph\'s role. "in ORT" = Σ session.run (Σ create for');
     log('load); "outside ORT" = the rest of the stage, our overhead. Engine-side, a `sessionRunMs` (and createMs) in');
     log('result.timings would make the worker wrapper unnecessary.');
+
+    // ---- 1b. Counted GPU memory per stage, and under each memory plan
+    log();
+    log('GPU memory counted per stage (bytes of live buffers; "live at end" after the stage, with its sessions released where the plan releases them):');
+    const stageRows = (label: string, gen: PageGeneration) =>
+      (gen.gpuStages ?? []).map((s, i) => [i === 0 ? `${label} (${gen.memoryPlan})` : '', s.stage, formatBytes(s.peakBytes), formatBytes(s.liveBytes)]);
+    log(table([['run', 'stage', 'peak', 'live at end'], ...stageRows('cold', cold), ...stageRows('warm', warm)]));
+    log(`plan: ${warm.memoryPlanReason}`);
+    log();
+    log(`One ${size}×${size} generation under each memory plan (forced; the package is stored, the prompt encoded anew by a fresh worker):`);
+    const planRows: string[][] = [['plan', 'predicted peak', 'counted peak', 'counted / predicted', 'time', 'stages (peak / live at end)']];
+    for (const plan of ['resident', 'staged', 'streaming'] as const) {
+      await page.evaluate(([model, p]) => window.fluxBench.create(p, model, p), ['/models/demo/', plan] as const);
+      const gen = await page.evaluate(([p, r]) => window.fluxBench.generate(p, r), [plan, request] as const);
+      await page.evaluate((p) => window.fluxBench.dispose(p), plan);
+      if (!gen.ok) throw new Error(`${plan} generation failed: ${gen.error}`);
+      const stagesText = (gen.gpuStages ?? []).map((s) => `${s.stage} ${formatBytes(s.peakBytes)}/${formatBytes(s.liveBytes)}`).join(', ');
+      planRows.push([plan, formatBytes(gen.predictedGpuBytes ?? 0), formatBytes(gen.gpuPeakBytes ?? 0), ratio(gen.gpuPeakBytes ?? 0, gen.predictedGpuBytes ?? 1), formatMs(gen.end - gen.start), stagesText]);
+      summary.push([`${plan}: counted / predicted GPU peak`, `${formatBytes(gen.gpuPeakBytes ?? 0)} / ${formatBytes(gen.predictedGpuBytes ?? 0)}`]);
+    }
+    log(table(planRows));
 
     summary.push(
       ['image size / steps', `${size}×${size} / ${options.steps}`],

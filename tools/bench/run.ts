@@ -14,15 +14,17 @@ import { parseArgs } from 'node:util';
 import type { Bench, BenchOptions, BenchSummary } from './bench.ts';
 import { browserBench } from './browser-bench.ts';
 import { downloadFaultsBench } from './download-faults.ts';
+import { fullScaleBench } from './full-scale.ts';
 import { fullWidthBench } from './full-width.ts';
 import { gpuKitBench } from './gpu-kit-size.ts';
+import { memoryPlansBench } from './memory-plans.ts';
 import { hubImportBench } from './hub-import.ts';
 import { packageBench } from './package-size.ts';
 import { t5LayerBench } from './t5-layer.ts';
 import { formatBytes, formatMs, table } from './measure.ts';
 
 /** Every benchmark, in the order they run. Add new ones here (each in its own file). */
-const BENCHES: Bench[] = [fullWidthBench, t5LayerBench, browserBench, downloadFaultsBench, gpuKitBench, packageBench, hubImportBench];
+const BENCHES: Bench[] = [fullWidthBench, t5LayerBench, browserBench, downloadFaultsBench, gpuKitBench, packageBench, hubImportBench, memoryPlansBench, fullScaleBench];
 
 function integer(flag: string, raw: string | undefined, fallback: number, check: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
@@ -48,7 +50,7 @@ const { values } = parseArgs({
 });
 
 if (values.list) {
-  for (const b of BENCHES) console.log(`${b.name.padEnd(16)} ${b.description}`);
+  for (const b of BENCHES) console.log(`${b.name.padEnd(16)} ${b.description}${b.onlyWhenNamed ? ' (only with --only)' : ''}`);
   process.exit(0);
 }
 
@@ -58,7 +60,7 @@ if (unknown.length) {
   console.error(`bench: unknown benchmark ${unknown.join(', ')} (have: ${BENCHES.map((b) => b.name).join(', ')})`);
   process.exit(2);
 }
-const selected = wanted ? BENCHES.filter((b) => wanted.includes(b.name)) : BENCHES;
+const selected = wanted ? BENCHES.filter((b) => wanted.includes(b.name)) : BENCHES.filter((b) => !b.onlyWhenNamed);
 
 const options: BenchOptions = {
   steps: integer('--steps', values.steps, 4, (n) => n >= 1 && n <= 50),

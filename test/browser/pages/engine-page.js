@@ -72,6 +72,20 @@ window.fluxTest = {
       return { ok: false, error: errorInfo(error), ms: performance.now() - started, abortedAt, rejectedAt: performance.now() };
     }
   },
+  createLocal(key, options) {
+    generators.set(key, flux.createLocalGenerator(options));
+    return generators.get(key).model;
+  },
+  /** decodeLatents() with plain arrays in and out. */
+  async decodeLatents(key, params) {
+    const started = performance.now();
+    try {
+      const result = await generators.get(key).decodeLatents({ ...params, latents: toFloat32(params.latents), onProgress: (event) => events.push({ label: 'decode', t: performance.now(), ...event }) });
+      return { ok: true, result: { ...result, image: await blobBytes(result.image), output: result.output ? Array.from(result.output) : undefined }, ms: performance.now() - started };
+    } catch (error) {
+      return { ok: false, error: errorInfo(error), ms: performance.now() - started };
+    }
+  },
   async call(key, method, ...args) {
     try {
       return { ok: true, value: await generators.get(key)[method](...args) };

@@ -9,7 +9,7 @@
  * - `download / readStored / readFetch`: the weight store (`WeightStore.ensureFiles`,
  *   `getFile`) on this page's main thread, and plain `fetch` of the same files.
  */
-import { createGenerator, type Generator } from '../../../src/index.ts';
+import { createGenerator, type Generator, type MemoryOption } from '../../../src/index.ts';
 import type { PackageFile } from '../../../src/package/manifest.ts';
 import { createIncrementalSha256, sha256Hex } from '../../../src/store/sha256.ts';
 import { WEIGHT_STORE_DEFAULTS } from '../../../src/store/weight-store-defaults.ts';
@@ -38,9 +38,9 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
 
 const api = {
   /** Creates a generator on the bench worker (the worker starts now). */
-  create(key: string, model: string) {
+  create(key: string, model: string, memory?: MemoryOption) {
     const worker = new Worker(new URL('./browser-timed-worker.ts', import.meta.url), { type: 'module', name: 'flux-webgpu-bench-generator' });
-    generators.set(key, createGenerator({ model, allowAnySize: true, worker }));
+    generators.set(key, createGenerator({ model, allowAnySize: true, worker, memory }));
   },
 
   /** One `generate()`; progress events and the worker's session timings of this call come back with it. */
@@ -63,7 +63,21 @@ const api = {
       const end = now();
       // The last run's message may still be on its way.
       await new Promise((done) => setTimeout(done, 50));
-      return { ok: true, start, end, timings: { ...result.timings }, imageBytes: result.images[0]?.size, progress, sessions: sessions.slice(firstSession) };
+      const report = result.memoryPlan ? await generators.get(key)!.checkDevice({ width: params.width, height: params.height }) : undefined;
+      return {
+        ok: true,
+        start,
+        end,
+        timings: { ...result.timings },
+        imageBytes: result.images[0]?.size,
+        progress,
+        sessions: sessions.slice(firstSession),
+        memoryPlan: result.memoryPlan,
+        memoryPlanReason: result.memoryPlanReason,
+        gpuPeakBytes: result.gpuPeakBytes,
+        gpuStages: result.gpuStages,
+        predictedGpuBytes: report?.memory && result.memoryPlan ? report.memory.plans[result.memoryPlan].neededBytes : undefined,
+      };
     } catch (error) {
       return { ok: false, error: message(error), start, end: now(), progress, sessions: sessions.slice(firstSession) };
     }

@@ -35,6 +35,13 @@ export interface PageGeneration {
   imageBytes?: number;
   progress: TimedProgress[];
   sessions: SessionTiming[];
+  /** The memory plan that ran, why, and the counted GPU bytes (peak, and per stage). */
+  memoryPlan?: string;
+  memoryPlanReason?: string;
+  gpuPeakBytes?: number;
+  gpuStages?: { stage: string; peakBytes: number; liveBytes: number }[];
+  /** The plan's predicted peak (checkDevice at the request's size), bytes. */
+  predictedGpuBytes?: number;
 }
 
 /** A download into the weight store as the page measured it. */
