@@ -50,6 +50,8 @@ export interface PlannedComponent {
   prepared: PreparedComponent<unknown>;
   /** The one constant tensor its graphs add (the CLIP mask, the T5 buckets), in bytes. */
   constantBytes: number;
+  /** Bytes of that constant on the GPU: 0 for T5's int64 buckets (onnxruntime keeps index tables on the CPU); default `constantBytes`. */
+  constantUploadBytes?: number;
 }
 
 /**
@@ -70,7 +72,7 @@ export async function planConversion(
   let uploadBytes = 0;
   let encoderUploadBytes = 0;
   const graphs: string[] = [];
-  for (const { prepared, constantBytes } of components) {
+  for (const { prepared, constantBytes, constantUploadBytes = constantBytes } of components) {
     const { source, expected } = prepared;
     for (const [name] of expected) {
       const info = source.info(name);
@@ -83,8 +85,8 @@ export async function planConversion(
     const encoderShapes = new Map([...expected].filter(([name]) => hasEncoder && name.startsWith('encoder.')));
     const upload = estimateUploadBytes(new Map([...expected].filter(([name]) => !encoderShapes.has(name))), precision, bits);
     const encoderUpload = estimateUploadBytes(encoderShapes, precision, bits);
-    largestUpload = Math.max(largestUpload, upload.largest, encoderUpload.largest, constantBytes);
-    uploadBytes += upload.total + constantBytes;
+    largestUpload = Math.max(largestUpload, upload.largest, encoderUpload.largest, constantUploadBytes);
+    uploadBytes += upload.total + constantUploadBytes;
     encoderUploadBytes += encoderUpload.total;
     graphs.push(...prepared.jobs.map((job) => job.name));
   }

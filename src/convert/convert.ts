@@ -284,7 +284,7 @@ export async function convertToPackage(options: PackageConversion): Promise<Mani
     const key = JSON.stringify({ converter: CONVERTER, precision, maxShardBytes, modelId: options.modelId ?? source.name, sources, graphOptions: options.graphOptions ?? {} });
     const planned: PlannedComponent[] = [];
     if (clip) planned.push({ prepared: clip, constantBytes: clipConstantBytes(clip.config.max_position_embeddings) });
-    if (t5) planned.push({ prepared: t5, constantBytes: t5ConstantBytes(t5Tokens) });
+    if (t5) planned.push({ prepared: t5, constantBytes: t5ConstantBytes(t5Tokens), constantUploadBytes: 0 });
     planned.push({ prepared: transformer, constantBytes: 0 }, { prepared: vae, constantBytes: 0 });
     const activationAt1024 = activationBytesAt1024(transformer.config, t5Tokens);
     const plan = await planConversion(planned, precision, presentText.length ? options.checkpoint : undefined, activationAt1024);

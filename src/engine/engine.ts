@@ -568,6 +568,10 @@ export class Engine implements EngineApi {
     } catch (error) {
       const lost = gpu.isLost;
       if (signal.aborted || (!lost && !isOutOfMemory(error, counter.snapshot().refusedAllocations > refusedBefore))) throw error;
+      // A lost device under the lightest plan: nothing lighter to try, and onnxruntime's wasm
+      // is intact (unlike after a failed allocation), so this worker stays and the guard
+      // reports a DeviceLostError; the next call creates a new device.
+      if (lost && !lighterPlan(plan)) throw error;
       // Out of GPU memory (or the device was lost) while loading or running. onnxruntime's
       // wasm state is corrupt after a failed allocation (later sessions fail to create, even
       // on a fresh device), so this worker is done: the page replaces it and runs the

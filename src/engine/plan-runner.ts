@@ -17,20 +17,11 @@ import { droppedTextWarnings, encodePrompt, type PackageTokenizers } from '../pi
 import { AbortedError } from '../errors.ts';
 import type { GpuMemoryCounter } from './gpu-memory-counter.ts';
 import { encodeImage } from './image-encoding.ts';
-import type { MemoryPlan, MemoryStage } from './memory-plan.ts';
+import type { MemoryPlan } from './memory-plan.ts';
+import type { GpuStageMemory } from './protocol.ts';
 import type { PromptCache } from './prompt-cache.ts';
 import { imageSeed, type ValidRequest } from '../request.ts';
 import type { WebModelRuntime } from './web-runtime.ts';
-
-/** GPU bytes counted during one stage of a request. */
-export interface GpuStageMemory {
-  /** 'load' (resident: sessions created up front), 'text', 'transformer', 'vae'. */
-  stage: 'load' | MemoryStage;
-  /** Largest live bytes during the stage. */
-  peakBytes: number;
-  /** Live bytes when the stage ended (after its sessions were released, where the plan releases them). */
-  liveBytes: number;
-}
 
 /** What `runPlan` needs. */
 export interface PlanRunRequest {

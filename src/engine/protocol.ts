@@ -8,11 +8,20 @@ import { rebuildError } from '../errors.ts';
 import type { ProgressCallback } from '../progress.ts';
 import type { GpuMemoryCap } from './device-memory.ts';
 import type { MemoryOption, MemoryPlan, MemoryStage } from './memory-plan.ts';
-import type { GpuStageMemory } from './plan-runner.ts';
 import type { TokenCount } from '../text/token-count.ts';
 import type { ModelFamily } from '../models/family.ts';
 import { withoutInternalFileNames } from './runtime-errors.ts';
 import type { DownloadRetryOptions } from '../store/download-retry.ts';
+
+/** GPU bytes counted during one stage of a request. */
+export interface GpuStageMemory {
+  /** 'load' (resident: sessions created up front), 'text', 'transformer', 'vae'. */
+  stage: 'load' | MemoryStage;
+  /** Largest live bytes during the stage. */
+  peakBytes: number;
+  /** Live bytes when the stage ended (after its sessions were released, where the plan releases them). */
+  liveBytes: number;
+}
 
 /**
  * One generation as sent to the worker: a checked request's fields (`requestFields` of a

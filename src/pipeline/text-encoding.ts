@@ -6,7 +6,7 @@
 import { Tensor } from 'onnxruntime-common';
 import { ModelPackageError, throwIfAborted } from '../errors.ts';
 import { graphByRole, t5Shards, type Manifest, type TokenizerEntry } from '../package/manifest.ts';
-import { PromptTokenizer, type TokenizerFiles } from '../text/prompt-tokenizer.ts';
+import { PromptTokenizer, type PackageTokenizers, type TokenizerFiles } from '../text/prompt-tokenizer.ts';
 import type { TextConditioning } from './flux-pipeline.ts';
 import type { ModelRuntime } from './runtime.ts';
 
@@ -20,11 +20,7 @@ export interface EncodedPrompt extends TextConditioning {
   t5Ids: number[];
 }
 
-/** Both tokenizers of a package. */
-export interface PackageTokenizers {
-  clip: PromptTokenizer;
-  t5: PromptTokenizer;
-}
+export type { PackageTokenizers } from '../text/prompt-tokenizer.ts';
 
 /**
  * Loads the package's tokenizers from its own files; their lengths come from the

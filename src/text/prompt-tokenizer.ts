@@ -110,3 +110,9 @@ function indexOfSequence(haystack: number[], needle: number[]): number {
   }
   return -1;
 }
+
+/** Both tokenizers of a package. */
+export interface PackageTokenizers {
+  clip: PromptTokenizer;
+  t5: PromptTokenizer;
+}

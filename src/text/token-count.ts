@@ -5,8 +5,7 @@
  * of the prompt's words survive, so that a page can show "T5: 212 / 256 tokens; CLIP
  * keeps the first 41 words" while the user types. Plain TypeScript (no DOM, no Node).
  */
-import type { PackageTokenizers } from '../pipeline/text-encoding.ts';
-import type { PromptTokenizer } from './prompt-tokenizer.ts';
+import type { PackageTokenizers, PromptTokenizer } from './prompt-tokenizer.ts';
 
 /** One encoder's view of a prompt. */
 export interface EncoderTokenCount {

@@ -110,7 +110,8 @@ describe('one decision per request', () => {
     await call('corruptChunk', packageUrl, file.path, 0);
     const before = server.requests.length;
     // A new generator starts a new worker, which loads the package from the store.
-    await call('create', 'damaged', { model: '/models/demo-once/', allowAnySize: true });
+    // Resident: load() creates every session, so it reads (and checks) every stored file.
+    await call('create', 'damaged', { model: '/models/demo-once/', allowAnySize: true, memory: 'resident' });
     const loaded = await call<{ ok: boolean; error?: PageError }>('call', 'damaged', 'load');
     expect(loaded.error).toBeUndefined();
     expect(loaded.ok).toBe(true);
@@ -168,20 +169,23 @@ describe('a dead worker is noticed, typed, and replaced by a fresh one', () => {
 
 describe('a GPU device lost mid-run', () => {
   it('is a DeviceLostError without library file names, and the next call works on a new device', async () => {
-    // The worker of the crash cases is loaded already: the device is lost while denoising.
-    const lost = await generate('crash', { ...EMBEDDINGS, steps: 3 }, { crashOn: 'denoise', how: 'lose-device' });
+    // Under the lightest plan (under a heavier one a lost device falls back to a lighter
+    // plan: memory.test.ts); after one generation, the device is lost while denoising.
+    await call('create', 'lost', { model: '/models/demo/', allowAnySize: true, memory: 'streaming' });
+    expect((await generate('lost', { ...EMBEDDINGS, steps: 1 })).ok).toBe(true);
+    const lost = await generate('lost', { ...EMBEDDINGS, steps: 3 }, { crashOn: 'denoise', how: 'lose-device' });
     console.log(`lose-device: rejected ${lost.detectMs?.toFixed(0)} ms after the loss: ${lost.error?.name}: ${lost.error?.message}`);
     expect(lost.hung).toBeUndefined();
     expect(lost.ok).toBe(false);
     expect(lost.error).toMatchObject({ name: 'DeviceLostError', fields: { reason: 'device-lost', stage: 'denoise' } });
     expect(lost.error!.instanceOf.DeviceLostError).toBe(true);
     expect(lost.error!.message).not.toMatch(/\.cc\b|buffer_manager|mapAsync/);
-    const workers = await call<number>('workerCount', 'crash');
-    const again = await generate('crash', { ...EMBEDDINGS, steps: 1 });
+    const workers = await call<number>('workerCount', 'lost');
+    const again = await generate('lost', { ...EMBEDDINGS, steps: 1 });
     expect(again.error).toBeUndefined();
     expect(again.ok).toBe(true);
     // The same worker: a lost device is not a dead worker.
-    expect(await call<number>('workerCount', 'crash')).toBe(workers);
+    expect(await call<number>('workerCount', 'lost')).toBe(workers);
   }, 180_000);
 });
 
