@@ -14,7 +14,7 @@ import type { GenerateParams, GenerateResult, LoadOptions } from './api-types.ts
 import { withDecodedImage } from './image/init-request.ts';
 import { FluxError, GpuOutOfMemoryError, InvalidParameterError, throwIfAborted } from './errors.ts';
 import type { MemoryOption, MemoryPlan } from './engine/memory-plan.ts';
-import type { DeviceCheckOptions, DeviceReport, EngineDecodeRequest, EngineDecodeResult, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
+import type { DeviceCheckOptions, DeviceReport, EngineApi, EngineDecodeRequest, EngineDecodeResult, EngineGenerateRequest, EngineSettings, LoadedModel, StoredModel } from './engine/protocol.ts';
 import { checkLocalGeneratorOptions } from './generator-options.ts';
 import { packageUrlOf } from './package/package-url.ts';
 import type { ProgressCallback, ProgressEvent } from './progress.ts';
@@ -136,6 +136,35 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
   const connection = new EngineConnection(start, wasmUrl ? { ...checked.engine, wasmUrl } : checked.engine);
   const rules = { sizes: checked.allowAnySize ? ('any' as const) : ('web' as const) };
 
+  /**
+   * One cancellable engine call. A signal cannot cross to the worker: a request id does
+   * (`prefix` + a unique part), and an abort cancels that id there. Progress events are
+   * passed on, their stage recorded (a crash report names it).
+   */
+  const cancellableCall = async <T>(
+    operation: string,
+    prefix: string,
+    { signal, onProgress }: { signal?: AbortSignal; onProgress?: ProgressCallback },
+    run: (engine: Comlink.Remote<EngineApi>, id: string, progress: ProgressCallback) => Promise<T>,
+  ): Promise<T> => {
+    const id = `${prefix}${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
+    let stop: (() => void) | undefined;
+    try {
+      return await connection.call(operation, (engine, setStage) => {
+        const onAbort = () => void engine.cancel(id).catch(() => undefined);
+        signal?.addEventListener('abort', onAbort, { once: true });
+        stop = () => signal?.removeEventListener('abort', onAbort);
+        const progress = Comlink.proxy((event: ProgressEvent) => {
+          if (event.stage !== 'done') setStage(event.stage);
+          onProgress?.(event);
+        });
+        return run(engine, id, progress);
+      });
+    } finally {
+      stop?.();
+    }
+  };
+
   return {
     model,
 
@@ -144,7 +173,6 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       const request = validateRequest(await withDecodedImage(params, rules, (params as GenerateParams | undefined)?.signal), rules);
       const { signal, onProgress } = params as GenerateParams;
       throwIfAborted(signal);
-      const id = `${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
       // The checked fields only: a plain, cloneable object (the worker checks it again).
       // providerOptions are for hosted providers only; they stay on this side.
       const { providerOptions: _ignored, ...fields } = requestFields(request);
@@ -152,18 +180,8 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       // The first generate() may download the model; persistence can only be asked for here.
       void requestPersistentStorage();
       for (;;) {
-        let stop: (() => void) | undefined;
         try {
-          const result = await connection.call('generate', (engine, setStage) => {
-            const progress = Comlink.proxy((event: ProgressEvent) => {
-              if (event.stage !== 'done') setStage(event.stage);
-              onProgress?.(event);
-            });
-            const onAbort = () => void engine.cancel(id).catch(() => undefined);
-            signal?.addEventListener('abort', onAbort, { once: true });
-            stop = () => signal?.removeEventListener('abort', onAbort);
-            return engine.generate(id, wire, progress);
-          });
+          const result = await cancellableCall('generate', '', { signal, onProgress }, (engine, id, progress) => engine.generate(id, wire, progress));
           return { ...result, warnings: [...request.warnings, ...result.warnings], backend: 'local', backendReason: LOCAL_REASON };
         } catch (error) {
           if (!(error instanceof GpuOutOfMemoryError)) throw error;
@@ -173,8 +191,6 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
           if (!error.fallbackPlan || signal?.aborted) throw error;
           wire.memory = error.fallbackPlan as MemoryPlan;
           wire.memoryFallback = error.message;
-        } finally {
-          stop?.();
         }
       }
     },
@@ -184,24 +200,9 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       const { signal, onProgress, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput } = params;
       checkCallOptions({ signal, onProgress });
       throwIfAborted(signal);
-      const id = `decode-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
       // Only the known fields cross (the rest of an object might not be cloneable); the worker checks them.
       const wire: EngineDecodeRequest = { model, latents, latentHeight, latentWidth, tilePx, outputFormat, quality, keepOutput };
-      let stop: (() => void) | undefined;
-      try {
-        return await connection.call('decode', (engine, setStage) => {
-          const onAbort = () => void engine.cancel(id).catch(() => undefined);
-          signal?.addEventListener('abort', onAbort, { once: true });
-          stop = () => signal?.removeEventListener('abort', onAbort);
-          const progress = Comlink.proxy((event: ProgressEvent) => {
-            if (event.stage !== 'done') setStage(event.stage);
-            onProgress?.(event);
-          });
-          return engine.decodeLatents(id, wire, progress);
-        });
-      } finally {
-        stop?.();
-      }
+      return cancellableCall('decode', 'decode-', { signal, onProgress }, (engine, id, progress) => engine.decodeLatents(id, wire, progress));
     },
 
     async load(first?: ProgressCallback | LoadOptions, second?: LoadOptions): Promise<LoadedModel> {
@@ -209,23 +210,7 @@ export function createLocalGenerator(options: LocalGeneratorOptions): LocalGener
       throwIfAborted(signal);
       // Persistent storage can only be requested from the page, not from the worker.
       void requestPersistentStorage();
-      // The signal cannot cross to the worker: an id does, and an abort cancels it there.
-      const id = `load-${Date.now().toString(36)}-${++requestCounter}-${Math.random().toString(36).slice(2, 8)}`;
-      let stop: (() => void) | undefined;
-      try {
-        return await connection.call('load', (engine, setStage) => {
-          const onAbort = () => void engine.cancel(id).catch(() => undefined);
-          signal?.addEventListener('abort', onAbort, { once: true });
-          stop = () => signal?.removeEventListener('abort', onAbort);
-          const progress = Comlink.proxy((event: ProgressEvent) => {
-            if (event.stage !== 'done') setStage(event.stage);
-            onProgress?.(event);
-          });
-          return engine.load(model, progress, id, { memory: checked.memory });
-        });
-      } finally {
-        stop?.();
-      }
+      return cancellableCall('load', 'load-', { signal, onProgress }, (engine, id, progress) => engine.load(model, progress, id, { memory: checked.memory }));
     },
 
     checkDevice: (check: DeviceCheckOptions = {}) => connection.call('checkDevice', (engine) => engine.checkDevice(model, { memory: checked.memory, ...check })),

@@ -19,6 +19,7 @@ import { Tensor } from 'onnxruntime-common';
 import { AbortedError, DeviceCapabilityError, InvalidParameterError, ModelPackageError } from '../errors.ts';
 import { graphByRole, type Manifest } from '../package/manifest.ts';
 import type { ModelRuntime } from './runtime.ts';
+import { cropTensor } from './vae-tiling.ts';
 
 /** diffusers' `tile_overlap_factor`. */
 const TILE_OVERLAP_FACTOR = 0.25;
@@ -39,17 +40,6 @@ export interface Planes {
 
 /** Encodes pixels [1, 3, height, width] (a tile or the whole image) into moments. */
 export type EncodeFn = (pixels: Float32Array, height: number, width: number) => Promise<Planes>;
-
-/** pixels[:, :, top:top+h, left:left+w] of a [1, C, H, W] tensor. */
-function crop(data: Float32Array, channels: number, height: number, width: number, top: number, left: number, h: number, w: number): Float32Array {
-  const out = new Float32Array(channels * h * w);
-  for (let c = 0; c < channels; c++)
-    for (let y = 0; y < h; y++) {
-      const from = (c * height + top + y) * width + left;
-      out.set(data.subarray(from, from + w), (c * h + y) * w);
-    }
-  return out;
-}
 
 /** diffusers `blend_v` in place: b[:, y] = a[:, a.h − e + y]·(1 − y/e) + b[:, y]·(y/e), y < e = min(a.h, b.h, extent). */
 function blendV(a: Planes, b: Planes, extent: number): void {
@@ -104,7 +94,7 @@ export async function tiledEncode(encode: EncodeFn, pixels: Float32Array, channe
       if (signal?.aborted) throw new AbortedError();
       const h = Math.min(tilePx, height - i);
       const w = Math.min(tilePx, width - j);
-      row.push(await encode(crop(pixels, channels, height, width, i, j, h, w), h, w));
+      row.push(await encode(cropTensor(pixels, channels, height, width, i, j, h, w), h, w));
     }
     rows.push(row);
   }
@@ -115,7 +105,7 @@ export async function tiledEncode(encode: EncodeFn, pixels: Float32Array, channe
       if (j > 0) blendH(row[j - 1], tile, blendExtent);
       const h = Math.min(tile.height, rowLimit);
       const w = Math.min(tile.width, rowLimit);
-      return { data: crop(tile.data, tile.channels, tile.height, tile.width, 0, 0, h, w), channels: tile.channels, height: h, width: w };
+      return { data: cropTensor(tile.data, tile.channels, tile.height, tile.width, 0, 0, h, w), channels: tile.channels, height: h, width: w };
     }),
   );
   const outChannels = kept[0][0].channels;

@@ -82,13 +82,13 @@ export function tiledOutputSize(length: number, geometry: VaeTileGeometry, scale
   return tileSpans(length, geometry).reduce((sum, span) => sum + Math.min(span.size * scale, geometry.rowLimit), 0);
 }
 
-/** latents[:, :, top:top+h, left:left+w] of a [1, C, H, W] tensor. */
-function cropLatents(latents: Float32Array, channels: number, height: number, width: number, top: number, left: number, h: number, w: number): Float32Array {
+/** data[:, :, top:top+h, left:left+w] of a [1, C, H, W] tensor (latents, pixels or moments). */
+export function cropTensor(data: Float32Array, channels: number, height: number, width: number, top: number, left: number, h: number, w: number): Float32Array {
   const out = new Float32Array(channels * h * w);
   for (let c = 0; c < channels; c++)
     for (let y = 0; y < h; y++) {
       const from = (c * height + top + y) * width + left;
-      out.set(latents.subarray(from, from + w), (c * h + y) * w);
+      out.set(data.subarray(from, from + w), (c * h + y) * w);
     }
   return out;
 }
@@ -165,7 +165,7 @@ export async function tiledDecode(
     const current: DecodedPlanes[] = [];
     for (const [j, col] of cols.entries()) {
       if (options.signal?.aborted) throw new AbortedError();
-      const tile = await decode(cropLatents(latents, channels, height, width, row.start, col.start, row.size, col.size), row.size, col.size);
+      const tile = await decode(cropTensor(latents, channels, height, width, row.start, col.start, row.size, col.size), row.size, col.size);
       outChannels = tile.channels;
       if (previous) blendV(previous[j], tile, blendExtent);
       if (j > 0) blendH(current[j - 1], tile, blendExtent);
