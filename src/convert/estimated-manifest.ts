@@ -11,6 +11,7 @@ import { expectedClipTensors, validateClipConfig } from './clip-graph.ts';
 import { estimateTensorBytes, type ComponentConfigs } from './size-estimate.ts';
 import { expectedT5Tensors, planT5Shards, validateT5Config } from './t5-graph.ts';
 import { expectedTransformerTensors, planBlockShards, validateTransformerConfig } from './transformer-graphs.ts';
+import { expectedVaeEncoderTensors, vaeEncoderProblem } from './vae-encoder-graph.ts';
 import { expectedVaeDecoderTensors, validateVaeConfig } from './vae-graph.ts';
 
 type Shapes = Map<string, number[]>;
@@ -76,7 +77,12 @@ export function estimatedManifest(configs: ComponentConfigs, precision: WeightPr
     add(`transformer_blocks_${two(i)}_${kind}_${range[0]}-${range[1] - 1}`, 'transformer-blocks', pick(tt, inRange), { blocks: { double: plan.double, single: plan.single } });
   }
   add('transformer_head', 'transformer-head', pick(tt, isHead));
-  add('vae_decoder', 'vae-decoder', expectedVaeDecoderTensors(validateVaeConfig(configs.vae, 'vae')));
+  const vae = validateVaeConfig(configs.vae, 'vae');
+  add('vae_decoder', 'vae-decoder', expectedVaeDecoderTensors(vae));
+  // Image-to-image's encoder, where the checkpoint has it (the converter writes it then).
+  if (vaeEncoderProblem(vae) === undefined) add('vae_encoder', 'vae-encoder', expectedVaeEncoderTensors(vae));
+  const uploaded = (g: GraphEntry) => g.uploadBytes ?? g.weightBytes;
+  const encoderBytes = graphs.filter((g) => g.role === 'vae-encoder').reduce((sum, g) => sum + uploaded(g), 0);
 
   const tokenizer = (name: string, maxLength: number) => ({ tokenizerJson: `${name}/tokenizer.json`, tokenizerConfig: `${name}/tokenizer_config.json`, maxLength });
   return {
@@ -90,7 +96,9 @@ export function estimatedManifest(configs: ComponentConfigs, precision: WeightPr
     graphs,
     files: [],
     requirements: {
-      totalWeightBytes: graphs.reduce((sum, g) => sum + (g.uploadBytes ?? g.weightBytes), 0),
+      // As the converter counts them: the encoder apart (only image-to-image loads it).
+      totalWeightBytes: graphs.reduce((sum, g) => sum + uploaded(g), 0) - encoderBytes,
+      ...(encoderBytes ? { vaeEncoderWeightBytes: encoderBytes } : {}),
       largestWeightBufferBytes: 0,
       largestActivationBytesAt1024: 0,
       shaderF16: false,
