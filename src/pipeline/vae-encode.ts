@@ -19,7 +19,7 @@ import { Tensor } from 'onnxruntime-common';
 import { AbortedError, DeviceCapabilityError, InvalidParameterError, ModelPackageError } from '../errors.ts';
 import { graphByRole, type Manifest } from '../package/manifest.ts';
 import type { ModelRuntime } from './runtime.ts';
-import { cropTensor } from './vae-tiling.ts';
+import { blendH, blendV, cropTensor, type DecodedPlanes } from './vae-tiling.ts';
 
 /** diffusers' `tile_overlap_factor`. */
 const TILE_OVERLAP_FACTOR = 0.25;
@@ -30,45 +30,11 @@ const TILE_STEP_PX = 32;
 /** The FLUX VAE's own tile_sample_min_size (its config's sample_size, 1024): the largest automatic tile. */
 export const ENCODE_TILE_MAX_PX = 1024;
 
-/** [C, H, W] float32 planes (one tile's moments, or the whole result). */
-export interface Planes {
-  data: Float32Array;
-  channels: number;
-  height: number;
-  width: number;
-}
+/** A [1, channels, height, width] float32 tensor (pixels or moments): the decoder's planes type. */
+export type Planes = DecodedPlanes;
 
 /** Encodes pixels [1, 3, height, width] (a tile or the whole image) into moments. */
 export type EncodeFn = (pixels: Float32Array, height: number, width: number) => Promise<Planes>;
-
-/** diffusers `blend_v` in place: b[:, y] = a[:, a.h − e + y]·(1 − y/e) + b[:, y]·(y/e), y < e = min(a.h, b.h, extent). */
-function blendV(a: Planes, b: Planes, extent: number): void {
-  const e = Math.min(a.height, b.height, extent);
-  for (let y = 0; y < e; y++) {
-    const wa = Math.fround(1 - y / e);
-    const wb = Math.fround(y / e);
-    for (let c = 0; c < b.channels; c++) {
-      const rowA = (c * a.height + a.height - e + y) * a.width;
-      const rowB = (c * b.height + y) * b.width;
-      for (let x = 0; x < b.width; x++) b.data[rowB + x] = Math.fround(Math.fround(a.data[rowA + x] * wa) + Math.fround(b.data[rowB + x] * wb));
-    }
-  }
-}
-
-/** diffusers `blend_h` in place: b[:, :, x] = a[:, :, a.w − e + x]·(1 − x/e) + b[:, :, x]·(x/e), x < e = min(a.w, b.w, extent). */
-function blendH(a: Planes, b: Planes, extent: number): void {
-  const e = Math.min(a.width, b.width, extent);
-  for (let x = 0; x < e; x++) {
-    const wa = Math.fround(1 - x / e);
-    const wb = Math.fround(x / e);
-    for (let c = 0; c < b.channels; c++)
-      for (let y = 0; y < b.height; y++) {
-        const ia = (c * a.height + y) * a.width + a.width - e + x;
-        const ib = (c * b.height + y) * b.width + x;
-        b.data[ib] = Math.fround(Math.fround(a.data[ia] * wa) + Math.fround(b.data[ib] * wb));
-      }
-  }
-}
 
 /** The tile geometry of diffusers' tiled_encode for tile_sample_min_size `tilePx`. */
 export function encodeTileGeometry(tilePx: number): { tilePx: number; stridePx: number; tileLatent: number; blendExtent: number; rowLimit: number } {
